@@ -1,0 +1,20 @@
+namespace AkiDb.Queue.Contracts;
+
+/// <summary>Published to the <c>embed-failed</c> exchange when a request cannot be answered with vectors.</summary>
+public sealed record EmbedFailed
+{
+    /// <summary>The request's id, or null when the message was too broken to carry one.</summary>
+    public string? RequestId { get; init; }
+
+    /// <summary>A stable, machine-readable code from <see cref="EmbedErrorCodes"/>.</summary>
+    public required string Code { get; init; }
+
+    /// <summary>What was wrong, for a person.</summary>
+    public required string Message { get; init; }
+
+    /// <summary>The index of the text at fault, when one text is to blame.</summary>
+    public int? TextIndex { get; init; }
+
+    /// <summary>The request's metadata, untouched.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+}

@@ -1,0 +1,31 @@
+namespace AkiDb.Queue.Contracts;
+
+/// <summary>
+/// Asks for one vector per text. Published to the <c>embed-requested</c> queue, as plain JSON
+/// (<c>{"requestId":"r1","texts":["..."]}</c>) from any language or through MassTransit.
+/// </summary>
+/// <remarks>
+/// Every property is optional at the type level on purpose: a producer in another language can send
+/// anything, and a missing field must come back as an <see cref="EmbedFailed"/> with a reason, not as
+/// a deserialisation fault. The worker validates and answers.
+/// </remarks>
+public sealed record EmbedRequested
+{
+    /// <summary>Chosen by the caller and echoed back on the result; use it to correlate and to de-duplicate.</summary>
+    public string? RequestId { get; init; }
+
+    /// <summary>One or more texts. The result has one vector per text, in the same order.</summary>
+    public IReadOnlyList<string?>? Texts { get; init; }
+
+    /// <summary>A model name from the worker's catalogue; the worker's default model when absent.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>
+    /// <c>document</c> (default) or <c>query</c>. Models trained with a query prefix (snowflake-arctic-embed)
+    /// get it added for queries; other models ignore this.
+    /// </summary>
+    public string? InputType { get; init; }
+
+    /// <summary>Echoed back untouched on the result.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+}

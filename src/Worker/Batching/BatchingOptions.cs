@@ -1,0 +1,31 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AkiDb.Queue.Worker.Batching;
+
+/// <summary>Configuration section <c>Batching</c>: how texts from many messages are gathered into model calls.</summary>
+public sealed class BatchingOptions
+{
+    public const string Section = "Batching";
+
+    /// <summary>Most texts (distinct token sequences) in one model call.</summary>
+    [Range(1, 1024)]
+    public int MaxBatchTexts { get; set; } = 32;
+
+    /// <summary>Most padded tokens (rows x longest row) in one model call. Must hold one text of the longest model.</summary>
+    [Range(8, 1_048_576)]
+    public int TokenBudget { get; set; } = 8192;
+
+    /// <summary>
+    /// A text joins a batch only if real tokens / padded tokens stays at or above this. On CPU, padding costs more
+    /// than small batches do, so mixed lengths go to separate calls instead of being padded to the longest.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double MinPaddingEfficiency { get; set; } = 0.75;
+
+    /// <summary>
+    /// Times a text that fails alone is retried before its request gets an EmbedFailed (inference_failed) and goes to
+    /// the _error queue. A failing batch is first split in halves to find the culprit.
+    /// </summary>
+    [Range(1, 10)]
+    public int MaxAttemptsAlone { get; set; } = 2;
+}

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using AkiDb.Queue.Worker.Models;
+
+namespace AkiDb.Queue.Worker.Batching;
+
+/// <summary>The vectors of one request, filled in as its texts come back from whichever batches they ran in.</summary>
+internal sealed class EmbedJob
+{
+    private readonly TaskCompletionSource<EmbedJobResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly float[]?[] _vectors;
+    private readonly HashSet<long> _batches = [];
+    private int _remaining;
+    private double _inferenceMs;
+    private long _lastBatchStarted;
+    private string _provider = "";
+    private int _dimensions;
+
+    public EmbedJob(EmbeddingModel model, int texts, ActivityContext trace)
+    {
+        Model = model;
+        Trace = trace;
+        _vectors = new float[texts][];
+        _remaining = texts;
+    }
+
+    public EmbeddingModel Model { get; }
+
+    /// <summary>The consuming span, so the batch span can link back to every request in it.</summary>
+    public ActivityContext Trace { get; }
+
+    public Task<EmbedJobResult> Completion => _completion.Task;
+
+    public bool IsFinished => _completion.Task.IsCompleted;
+
+    public void SetVector(int index, float[] vector, BatchRun run)
+    {
+        lock (_vectors)
+        {
+            if (IsFinished || _vectors[index] is not null)
+            {
+                return;
+            }
+
+            _vectors[index] = vector;
+            _dimensions = vector.Length;
+            _provider = run.Provider;
+            if (_batches.Add(run.Id))
+            {
+                _inferenceMs += run.InferenceMs;
+                _lastBatchStarted = Math.Max(_lastBatchStarted, run.StartedAt);
+            }
+
+            if (--_remaining == 0)
+            {
+                _completion.TrySetResult(new EmbedJobResult(_vectors!, _dimensions, _inferenceMs, _lastBatchStarted, _provider, _batches.Count));
+            }
+        }
+    }
+
+    public void Fail(Exception error) => _completion.TrySetException(error);
+
+    public void Cancel(CancellationToken token) => _completion.TrySetCanceled(token);
+}
+
+/// <param name="LastBatchStarted">Stopwatch timestamp at which the last batch holding one of the texts started.</param>
+internal sealed record EmbedJobResult(float[][] Vectors, int Dimensions, double InferenceMs, long LastBatchStarted, string Provider, int Batches);
+
+/// <summary>One completed model call, as the jobs that had texts in it see it.</summary>
+internal sealed record BatchRun(long Id, long StartedAt, double InferenceMs, string Provider);

@@ -1,0 +1,117 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace AkiDb.Queue.Worker.Bridge;
+
+// Frame headers of docs/bridge-protocol.md. Field names are snake_case on the wire.
+
+internal sealed record BridgeModelSpec(string Name, string Path, string? Output, string Pooling, bool Normalize);
+
+internal sealed record InitHeader(
+    string Runtime,
+    string? OrtLibrary,
+    IReadOnlyList<string> Providers,
+    int IntraOpThreads,
+    int InterOpThreads,
+    int MaxPayloadBytes,
+    string LogLevel,
+    IReadOnlyList<BridgeModelSpec> Models)
+{
+    public string Type { get; init; } = "init";
+
+    public int Protocol { get; init; } = 1;
+}
+
+internal sealed record LoadHeader(long Id, BridgeModelSpec Model)
+{
+    public string Type { get; init; } = "load";
+}
+
+internal sealed record EmbedHeader(long Id, string Model, int Batch, int Seq, IReadOnlyList<int> Lengths, string? Traceparent)
+{
+    public string Type { get; init; } = "embed";
+}
+
+internal sealed record PingHeader(long Id)
+{
+    public string Type { get; init; } = "ping";
+}
+
+internal sealed record ShutdownHeader
+{
+    public string Type { get; init; } = "shutdown";
+}
+
+internal sealed record ProviderAttempt(string Name, bool Ok, string? Reason);
+
+internal sealed record BridgeModelInfo(
+    string Name,
+    int Dim,
+    string Provider,
+    IReadOnlyList<ProviderAttempt>? ProvidersTried,
+    IReadOnlyList<string>? Inputs,
+    IReadOnlyList<string>? Outputs,
+    double LoadMs);
+
+internal sealed record BridgeTimings(double DecodeMs, double InferenceMs, double PoolingMs, double TotalMs);
+
+/// <summary>Every frame the bridge sends, as one shape: which fields are set depends on <see cref="Type"/>.</summary>
+internal sealed record BridgeReply
+{
+    public string Type { get; init; } = "";
+    public long? Id { get; init; }
+
+    // ready
+    public int? Protocol { get; init; }
+    public int? Pid { get; init; }
+    public string? Python { get; init; }
+    public string? Numpy { get; init; }
+    public string? Runtime { get; init; }
+    public string? OrtVersion { get; init; }
+    public double? StartupMs { get; init; }
+    public IReadOnlyList<BridgeModelInfo>? Models { get; init; }
+
+    // loaded
+    public BridgeModelInfo? Model { get; init; }
+
+    // result
+    public int? Batch { get; init; }
+    public int? Dim { get; init; }
+    public BridgeTimings? Timings { get; init; }
+
+    // pong
+    public long? RssBytes { get; init; }
+    public double? UptimeMs { get; init; }
+    public long? Batches { get; init; }
+
+    // error
+    public string? Code { get; init; }
+    public string? Message { get; init; }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(InitHeader))]
+[JsonSerializable(typeof(LoadHeader))]
+[JsonSerializable(typeof(EmbedHeader))]
+[JsonSerializable(typeof(PingHeader))]
+[JsonSerializable(typeof(ShutdownHeader))]
+[JsonSerializable(typeof(BridgeReply))]
+internal sealed partial class BridgeJsonContext : JsonSerializerContext
+{
+    public static byte[] Serialize<T>(T header) => JsonSerializer.SerializeToUtf8Bytes(header, typeof(T), Default);
+
+    public static BridgeReply ParseReply(ReadOnlyMemory<byte> header)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(header.Span, Default.BridgeReply)
+                   ?? throw new BridgeProtocolException("Frame header is JSON null.");
+        }
+        catch (JsonException e)
+        {
+            throw new BridgeProtocolException($"Frame header is not a valid JSON object: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using AkiDb.Queue.Worker.Inference;
+using AkiDb.Queue.Worker.Models;
+using AkiDb.Queue.Worker.Telemetry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AkiDb.Queue.Worker.Bridge;
+
+/// <summary>
+/// The pool of bridge processes. Starting it starts every lane and waits for the first start attempts, so a
+/// worker that cannot run its bridge at all (no numpy, a broken model path) fails at start with the reason,
+/// before it takes a single message.
+/// </summary>
+internal sealed class PythonBridgeBackend(
+    PythonLocator locator,
+    BridgeLaunchFactory launchFactory,
+    ModelCatalog catalog,
+    IOptions<BridgeOptions> bridgeOptions,
+    IOptions<EmbeddingOptions> embeddingOptions,
+    WorkerTelemetry telemetry,
+    ILogger<PythonBridgeBackend> logger) : IInferenceBackend, IHostedService, IAsyncDisposable
+{
+    private readonly List<BridgeLane> _lanes = [];
+    private bool _available;
+
+    public string Name => "python";
+
+    public IReadOnlyList<IInferenceLane> Lanes => _lanes;
+
+    /// <summary>The lanes with their process ids, for health reports and fault-injection tests.</summary>
+    internal IReadOnlyList<BridgeLane> BridgeLanes => _lanes;
+
+    public bool IsAvailable => _available;
+
+    public event Action<bool>? AvailabilityChanged;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = bridgeOptions.Value;
+        var python = await locator.LocateAsync(options.PythonPath, cancellationToken);
+        var launch = launchFactory.Create(python);
+        var ortLibrary = launchFactory.ResolveOrtLibrary();
+        if (ortLibrary is null && !python.HasOnnxRuntime)
+        {
+            throw new InvalidOperationException(
+                "The bridge needs ONNX Runtime: the official onnxruntime package is not importable by " + python.Path +
+                " and no libonnxruntime was found next to the worker. Rebuild the worker (NuGet restores Microsoft.ML.OnnxRuntime) or set Bridge__OrtLibraryPath.");
+        }
+
+        var init = new InitHeader(
+            options.Runtime,
+            ortLibrary,
+            embeddingOptions.Value.EffectiveExecutionProviders,
+            options.EffectiveIntraOpThreads,
+            options.InterOpThreads,
+            options.MaxPayloadBytes,
+            options.LogLevel,
+            catalog.All.Where(m => m.Definition.LoadAtStartup).Select(m => BridgeLane.ToSpec(m.Definition)).ToList());
+
+        for (var i = 0; i < options.Processes; i++)
+        {
+            var lane = new BridgeLane(i, launch, init, options, logger, telemetry);
+            lane.StateChanged += _ => UpdateAvailability();
+            _lanes.Add(lane);
+        }
+
+        var starts = _lanes.Select(l => l.StartAsync()).ToList();
+        try
+        {
+            await Task.WhenAll(starts).WaitAsync(cancellationToken);
+        }
+        catch (Exception) when (starts.Any(s => s.IsCompletedSuccessfully))
+        {
+            logger.LogWarning("{Failed} of {Total} bridge processes failed their first start; they keep retrying", starts.Count(s => s.IsFaulted), starts.Count);
+        }
+        catch (Exception)
+        {
+            // Not one lane could start: this is configuration, not bad luck. Stop with the reason.
+            await StopAsync(CancellationToken.None);
+            throw starts.Select(s => s.Exception?.InnerException).First(e => e is not null)!;
+        }
+
+        UpdateAvailability();
+        logger.LogInformation("Python bridge pool ready: {Describe}", Describe());
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(_lanes.Select(l => l.StopAsync()));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var lane in _lanes)
+        {
+            await lane.DisposeAsync();
+        }
+    }
+
+    public string Describe()
+    {
+        var ready = _lanes.FirstOrDefault(l => l.LastReady is not null)?.LastReady;
+        var models = ready?.Models is { } m ? string.Join(", ", m.Select(x => $"{x.Name} on {x.Provider}")) : "no model loaded yet";
+        return $"{_lanes.Count(l => l.IsReady)}/{_lanes.Count} processes ready, {ready?.Runtime ?? "?"} runtime, ONNX Runtime {ready?.OrtVersion ?? "?"}, {models}";
+    }
+
+    private void UpdateAvailability()
+    {
+        // Available unless every lane has failed to start repeatedly: a single crash and restart is not an outage.
+        var threshold = bridgeOptions.Value.FailedStartsToOpenCircuit;
+        var available = _lanes.Any(l => l.IsReady || l.ConsecutiveStartFailures < threshold);
+        if (available != _available)
+        {
+            _available = available;
+            if (available)
+            {
+                logger.LogInformation("Inference is available");
+            }
+            else
+            {
+                logger.LogError("Inference is unavailable: every bridge process failed to start {Threshold} times in a row", threshold);
+            }
+
+            AvailabilityChanged?.Invoke(available);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using AkiDb.Queue.Worker.Batching;
+using AkiDb.Queue.Worker.Bridge;
+using AkiDb.Queue.Worker.Inference;
+using AkiDb.Queue.Worker.Models;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace AkiDb.Queue.Worker.Hosting;
+
+public static class EmbeddingRegistration
+{
+    /// <summary>
+    /// Models, the inference backend and the batching scheduler. Registered before messaging on purpose: hosted services
+    /// start in order and stop in reverse, so the backend is up before the first message arrives and is still up while
+    /// MassTransit drains in-flight messages at shutdown.
+    /// </summary>
+    public static IHostApplicationBuilder AddEmbedding(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<EmbeddingOptions>().BindConfiguration(EmbeddingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<BridgeOptions>().BindConfiguration(BridgeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<BatchingOptions>().BindConfiguration(BatchingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddSingleton<ModelCatalog>();
+        services.AddSingleton<PythonLocator>();
+        services.AddSingleton<BridgeLaunchFactory>();
+        services.AddSingleton<PythonBridgeBackend>();
+        services.AddSingleton<IInferenceBackend>(sp => sp.GetRequiredService<PythonBridgeBackend>());
+        services.AddHostedService(sp => sp.GetRequiredService<PythonBridgeBackend>());
+
+        services.AddSingleton<EmbeddingScheduler>();
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddingScheduler>());
+        return builder;
+    }
+}

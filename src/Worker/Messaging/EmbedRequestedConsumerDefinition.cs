@@ -1,0 +1,59 @@
+using AkiDb.Queue.Worker.Batching;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace AkiDb.Queue.Worker.Messaging;
+
+/// <summary>
+/// Endpoint settings for the <c>embed-requested</c> queue. The concurrency limit is what makes continuous batching
+/// work: many messages are consumed at once, each waits for its texts, and the scheduler batches across them.
+/// </summary>
+internal sealed class EmbedRequestedConsumerDefinition : ConsumerDefinition<EmbedRequestedConsumer>
+{
+    private readonly RabbitMqOptions _rabbit;
+
+    public EmbedRequestedConsumerDefinition(IOptions<RabbitMqOptions> rabbit, IOptions<BatchingOptions> batching, IOptions<Bridge.BridgeOptions> bridge)
+    {
+        _rabbit = rabbit.Value;
+        EndpointName = _rabbit.QueueName;
+        ConcurrentMessageLimit = EffectivePrefetch(_rabbit, batching.Value, bridge.Value);
+    }
+
+    /// <summary>
+    /// Enough messages in hand to fill the next batch of every lane while the current ones run, and no more:
+    /// a bigger number only moves the queue from the broker (visible, shareable with other workers) into this process.
+    /// </summary>
+    public static int EffectivePrefetch(RabbitMqOptions rabbit, BatchingOptions batching, Bridge.BridgeOptions bridge) =>
+        rabbit.PrefetchCount > 0 ? rabbit.PrefetchCount : Math.Max(16, 2 * batching.MaxBatchTexts * bridge.Processes + 16);
+
+    protected override void ConfigureConsumer(
+        IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<EmbedRequestedConsumer> consumerConfigurator,
+        IRegistrationContext context)
+    {
+        // Publishing the result can fail while the broker connection is being re-established; a short retry covers
+        // that. A text the model fails on alone is final (it goes to _error with its EmbedFailed) and cancellation means
+        // "back to the queue", so neither is retried here.
+        endpointConfigurator.UseMessageRetry(r =>
+        {
+            r.Intervals(200, 1000, 3000);
+            r.Ignore<PoisonTextException>();
+            r.Ignore<OperationCanceledException>();
+        });
+
+        if (endpointConfigurator is IRabbitMqReceiveEndpointConfigurator rabbit)
+        {
+            rabbit.PrefetchCount = ConcurrentMessageLimit ?? 16;
+            rabbit.Durable = true;
+            rabbit.AutoDelete = false;
+            if (_rabbit.QueueType == "quorum")
+            {
+                rabbit.SetQuorumQueue();
+                rabbit.SetQueueArgument("x-delivery-limit", _rabbit.DeliveryLimit);
+            }
+        }
+
+        endpointConfigurator.ConnectReceiveEndpointObserver(context.GetRequiredService<InferenceCircuitBreaker>());
+    }
+}

@@ -1,0 +1,118 @@
+using System.Runtime.Serialization;
+using System.Text.Json;
+using AkiDb.Queue.Contracts;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AkiDb.Queue.Worker.Messaging;
+
+/// <summary>
+/// A body that is not JSON, or whose fields have the wrong types, never reaches the consumer: MassTransit moves it to
+/// the <c>_error</c> queue with the exception in its headers. This observer also answers the producer with an
+/// <see cref="EmbedFailed"/> (malformed_message) whenever a request id can be read from the broken body, so a caller
+/// counting results is not left waiting.
+/// </summary>
+internal sealed class MalformedMessageObserver(IServiceProvider services, ILogger<MalformedMessageObserver> logger) : IReceiveObserver
+{
+    private const int MaxRequestIdLength = 256;
+
+    public Task PreReceive(ReceiveContext context) => Task.CompletedTask;
+
+    public Task PostReceive(ReceiveContext context) => Task.CompletedTask;
+
+    public Task PostConsume<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType) where T : class => Task.CompletedTask;
+
+    public Task ConsumeFault<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception) where T : class => Task.CompletedTask;
+
+    public async Task ReceiveFault(ReceiveContext context, Exception exception)
+    {
+        if (!IsMalformed(exception))
+        {
+            return;
+        }
+
+        var requestId = TryReadRequestId(context.Body.GetBytes());
+        var reason = Describe(exception);
+        logger.LogWarning("Malformed message (request id {RequestId}) moved to the error queue: {Reason}", requestId ?? "unknown", reason);
+        if (requestId is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await services.GetRequiredService<IPublishEndpoint>().Publish(new EmbedFailed
+            {
+                RequestId = requestId,
+                Code = EmbedErrorCodes.MalformedMessage,
+                Message = $"The message could not be read as an EmbedRequested: {reason}. It is kept in the error queue.",
+            });
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Could not publish EmbedFailed for malformed request {RequestId}", requestId);
+        }
+    }
+
+    private static bool IsMalformed(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is SerializationException or JsonException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string Describe(Exception exception)
+    {
+        var innermost = exception;
+        while (innermost.InnerException is not null)
+        {
+            innermost = innermost.InnerException;
+        }
+
+        var text = innermost.Message;
+        return text.Length <= 300 ? text : text[..300] + "...";
+    }
+
+    /// <summary>Reads a top-level "requestId" string (or one inside a MassTransit envelope's "message"), tolerating anything else being broken.</summary>
+    internal static string? TryReadRequestId(ReadOnlySpan<byte> body)
+    {
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 64, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        try
+        {
+            var inEnvelopeMessage = false;
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var atTop = reader.CurrentDepth == 1;
+                    var inMessage = inEnvelopeMessage && reader.CurrentDepth == 2;
+                    if ((atTop || inMessage) && string.Equals(reader.GetString(), "requestId", StringComparison.OrdinalIgnoreCase))
+                    {
+                        if (reader.Read() && reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length <= MaxRequestIdLength * 4)
+                        {
+                            var value = reader.GetString();
+                            return string.IsNullOrWhiteSpace(value) || value.Length > MaxRequestIdLength ? null : value;
+                        }
+                    }
+                    else if (atTop && reader.ValueTextEquals("message"))
+                    {
+                        inEnvelopeMessage = true;
+                    }
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Broken after (or before) the id: whatever was found so far is all there is.
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,55 @@
+using AkiDb.Queue.Contracts;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace AkiDb.Queue.Worker.Messaging;
+
+public static class MessagingRegistration
+{
+    /// <summary>MassTransit on RabbitMQ: the embed-requested endpoint, plain-JSON in and out, publisher confirms.</summary>
+    public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RabbitMqOptions>().BindConfiguration(RabbitMqOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<RequestValidator>();
+        builder.Services.AddSingleton<InferenceCircuitBreaker>();
+        builder.Services.AddSingleton<MalformedMessageObserver>();
+
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
+        {
+            // The host reports itself started only once the broker connection is up, so "ready" means ready.
+            o.WaitUntilStarted = true;
+            o.StartTimeout = TimeSpan.FromMinutes(2);
+            o.StopTimeout = TimeSpan.FromSeconds(30);
+            o.ConsumerStopTimeout = TimeSpan.FromSeconds(25);
+        });
+
+        builder.Services.AddMassTransit(x =>
+        {
+            x.AddConsumer<EmbedRequestedConsumer, EmbedRequestedConsumerDefinition>();
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
+                cfg.Host(new Uri(options.Url), h =>
+                {
+                    h.PublisherConfirmation = true;
+                    h.ConnectionName(options.ConnectionName);
+                });
+
+                // Producers in any language send plain JSON, with or without a content type; results go out as plain
+                // JSON too. MassTransit's envelope format is still understood for .NET producers that use it.
+                cfg.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                cfg.UseRawJsonSerializer(RawSerializerOptions.AddTransportHeaders | RawSerializerOptions.CopyHeaders, isDefault: true);
+
+                cfg.Message<EmbedCompleted>(m => m.SetEntityName("embed-completed"));
+                cfg.Message<EmbedFailed>(m => m.SetEntityName("embed-failed"));
+                cfg.ConnectReceiveObserver(context.GetRequiredService<MalformedMessageObserver>());
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+
+        return builder;
+    }
+}

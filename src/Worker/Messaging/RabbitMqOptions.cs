@@ -1,0 +1,46 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AkiDb.Queue.Worker.Messaging;
+
+/// <summary>Configuration section <c>RabbitMq</c> (environment variables <c>RabbitMq__Url</c> and so on).</summary>
+public sealed class RabbitMqOptions : IValidatableObject
+{
+    public const string Section = "RabbitMq";
+
+    /// <summary>The broker, with credentials: amqp://user:password@host:5672/vhost. Keep real credentials in the environment or a secret store.</summary>
+    [Required]
+    public string Url { get; set; } = "amqp://guest:guest@localhost:5672/";
+
+    /// <summary>The input queue.</summary>
+    [Required]
+    public string QueueName { get; set; } = "embed-requested";
+
+    /// <summary>Messages the broker hands this worker ahead of acknowledgement; 0 sizes it from the batching settings.</summary>
+    [Range(0, 65535)]
+    public int PrefetchCount { get; set; }
+
+    /// <summary><c>classic</c> or <c>quorum</c>. An existing queue keeps its type: delete it before switching.</summary>
+    [RegularExpression("^(classic|quorum)$", ErrorMessage = "RabbitMq:QueueType must be 'classic' or 'quorum'.")]
+    public string QueueType { get; set; } = "classic";
+
+    /// <summary>Quorum queues only: deliveries after which the broker dead-letters a message that keeps coming back.</summary>
+    [Range(1, 1000)]
+    public int DeliveryLimit { get; set; } = 10;
+
+    /// <summary>Name shown for the connection in the management UI.</summary>
+    public string ConnectionName { get; set; } = $"akidb-queue-worker@{Environment.MachineName}";
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps" or "rabbitmq" or "rabbitmqs"))
+        {
+            yield return new ValidationResult($"RabbitMq:Url must be an amqp:// or amqps:// URL (was '{Redact(Url)}').", [nameof(Url)]);
+        }
+    }
+
+    /// <summary>The URL with any password replaced, for logs.</summary>
+    public static string Redact(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Contains(':', StringComparison.Ordinal)
+            ? url.Replace(uri.UserInfo, uri.UserInfo.Split(':')[0] + ":***", StringComparison.Ordinal)
+            : url;
+}

@@ -1,0 +1,113 @@
+using AkiDb.Queue.Contracts;
+using Microsoft.Extensions.Options;
+
+namespace AkiDb.Queue.Worker.Messaging;
+
+/// <summary>Checks a request against the contract and the configured limits. The first problem found is reported, with its code.</summary>
+public sealed class RequestValidator(IOptions<LimitsOptions> options)
+{
+    public EmbedFailed? Validate(EmbedRequested message, long? bodyBytes)
+    {
+        var limits = options.Value;
+        var requestId = message.RequestId;
+
+        EmbedFailed Fail(string code, string reason, int? index = null) => new()
+        {
+            RequestId = requestId is { Length: > 0 } && requestId.Length <= limits.MaxRequestIdLength ? requestId : null,
+            Code = code,
+            Message = reason,
+            TextIndex = index,
+            Metadata = Echoable(message.Metadata, limits),
+        };
+
+        if (bodyBytes > limits.MaxMessageBytes)
+        {
+            return Fail(EmbedErrorCodes.MessageTooLarge, $"The message body is {bodyBytes} bytes; the limit is {limits.MaxMessageBytes}.");
+        }
+
+        if (string.IsNullOrWhiteSpace(requestId))
+        {
+            return Fail(EmbedErrorCodes.InvalidRequest, "requestId is missing or empty.");
+        }
+
+        if (requestId.Length > limits.MaxRequestIdLength)
+        {
+            return Fail(EmbedErrorCodes.InvalidRequest, $"requestId is {requestId.Length} characters; the limit is {limits.MaxRequestIdLength}.");
+        }
+
+        if (message.Texts is null || message.Texts.Count == 0)
+        {
+            return Fail(EmbedErrorCodes.InvalidRequest, "texts is missing or empty: send at least one text.");
+        }
+
+        if (message.Texts.Count > limits.MaxTextsPerMessage)
+        {
+            return Fail(EmbedErrorCodes.TooManyTexts, $"{message.Texts.Count} texts in one message; the limit is {limits.MaxTextsPerMessage}. Split the request.");
+        }
+
+        for (var i = 0; i < message.Texts.Count; i++)
+        {
+            var text = message.Texts[i];
+            if (text is null)
+            {
+                return Fail(EmbedErrorCodes.InvalidRequest, $"texts[{i}] is null.", i);
+            }
+
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                return Fail(EmbedErrorCodes.InvalidRequest, $"texts[{i}] is empty or only whitespace; it has no meaning to embed.", i);
+            }
+
+            if (text.Length > limits.MaxCharsPerText)
+            {
+                return Fail(EmbedErrorCodes.TextTooLong, $"texts[{i}] has {text.Length} characters; the limit is {limits.MaxCharsPerText}. Chunk it before sending.", i);
+            }
+        }
+
+        if (message.InputType is { } inputType && !TryParseInputType(inputType, out _))
+        {
+            return Fail(EmbedErrorCodes.InvalidRequest, $"inputType '{Truncate(inputType)}' is not 'document' or 'query'.");
+        }
+
+        if (message.Metadata is { } metadata)
+        {
+            if (metadata.Count > limits.MaxMetadataEntries)
+            {
+                return Fail(EmbedErrorCodes.InvalidRequest, $"metadata has {metadata.Count} entries; the limit is {limits.MaxMetadataEntries}.");
+            }
+
+            if (metadata.FirstOrDefault(kv => kv.Key.Length > limits.MaxMetadataValueLength || (kv.Value?.Length ?? 0) > limits.MaxMetadataValueLength) is { Key: not null } big)
+            {
+                return Fail(EmbedErrorCodes.InvalidRequest, $"metadata entry '{Truncate(big.Key)}' is longer than {limits.MaxMetadataValueLength} characters.");
+            }
+        }
+
+        return null;
+    }
+
+    public static bool TryParseInputType(string? value, out Models.InputType inputType)
+    {
+        inputType = Models.InputType.Document;
+        if (string.IsNullOrEmpty(value) || value.Equals("document", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        if (value.Equals("query", StringComparison.OrdinalIgnoreCase))
+        {
+            inputType = Models.InputType.Query;
+            return true;
+        }
+
+        return false;
+    }
+
+    // Metadata is echoed on failures too, unless it is itself the problem.
+    private static IReadOnlyDictionary<string, string>? Echoable(IReadOnlyDictionary<string, string>? metadata, LimitsOptions limits) =>
+        metadata is null || metadata.Count > limits.MaxMetadataEntries ||
+        metadata.Any(kv => kv.Key.Length > limits.MaxMetadataValueLength || (kv.Value?.Length ?? 0) > limits.MaxMetadataValueLength)
+            ? null
+            : metadata;
+
+    private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";
+}

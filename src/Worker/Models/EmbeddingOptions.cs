@@ -1,0 +1,57 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AkiDb.Queue.Worker.Models;
+
+/// <summary>Configuration section <c>Embedding</c>: which backend runs the models, and the model catalogue.</summary>
+public sealed class EmbeddingOptions : IValidatableObject
+{
+    public const string Section = "Embedding";
+
+    /// <summary><c>python</c> (the persistent bridge, default) or <c>native</c> (ONNX Runtime inside the worker).</summary>
+    [Required]
+    [RegularExpression("^(python|native)$", ErrorMessage = "Embedding:Backend must be 'python' or 'native'.")]
+    public string Backend { get; set; } = "python";
+
+    /// <summary>The model used when a request names none.</summary>
+    [Required]
+    public string DefaultModel { get; set; } = BundledModels.MiniLm.Name;
+
+    /// <summary>Where bundled models are extracted; <c>$XDG_CACHE_HOME/akidb-queue/models</c> or <c>~/.cache/akidb-queue/models</c> when unset.</summary>
+    public string? CacheDirectory { get; set; }
+
+    /// <summary>Tried in order; unavailable ones are skipped with a log line. Default CoreML, CUDA, CPU.</summary>
+    public string[]? ExecutionProviders { get; set; }
+
+    /// <summary>
+    /// The catalogue, by name. It starts with the bundled models so that a setting such as
+    /// <c>Embedding__Models__all-MiniLM-L6-v2__LoadAtStartup=false</c> changes one field of a bundled entry.
+    /// </summary>
+    public Dictionary<string, ModelOptions> Models { get; set; } = BundledModels.All.ToDictionary(m => m.Name, m => m.DefaultOptions(), StringComparer.OrdinalIgnoreCase);
+
+    public IReadOnlyList<string> EffectiveExecutionProviders =>
+        ExecutionProviders is { Length: > 0 } configured ? configured : ["CoreML", "CUDA", "CPU"];
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!Models.ContainsKey(DefaultModel))
+        {
+            yield return new ValidationResult($"Embedding:DefaultModel '{DefaultModel}' is not in Embedding:Models ({string.Join(", ", Models.Keys)}).", [nameof(DefaultModel)]);
+        }
+
+        foreach (var provider in EffectiveExecutionProviders)
+        {
+            if (provider is not ("CoreML" or "CUDA" or "CPU"))
+            {
+                yield return new ValidationResult($"Embedding:ExecutionProviders has '{provider}'; known providers are CoreML, CUDA and CPU.", [nameof(ExecutionProviders)]);
+            }
+        }
+
+        foreach (var (name, model) in Models)
+        {
+            foreach (var problem in model.Validate(name))
+            {
+                yield return new ValidationResult(problem, [nameof(Models)]);
+            }
+        }
+    }
+}

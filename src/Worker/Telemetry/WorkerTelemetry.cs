@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace AkiDb.Queue.Worker.Telemetry;
+
+/// <summary>
+/// The worker's own spans and metrics, next to MassTransit's. Every instrument name is listed in the README's
+/// telemetry table; the names are part of the operating contract.
+/// </summary>
+public sealed class WorkerTelemetry
+{
+    public const string Name = "AkiDb.Queue";
+
+    public static readonly ActivitySource ActivitySource = new(Name);
+
+    private int _lanesReady;
+    private int _messagesInFlight;
+
+    public WorkerTelemetry(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(Name);
+        RequestsConsumed = meter.CreateCounter<long>("akidb.requests.consumed", "{request}", "EmbedRequested messages taken from the queue.");
+        TextsConsumed = meter.CreateCounter<long>("akidb.texts.consumed", "{text}", "Texts in consumed requests.");
+        RequestsCompleted = meter.CreateCounter<long>("akidb.requests.completed", "{request}", "EmbedCompleted published.");
+        RequestsFailed = meter.CreateCounter<long>("akidb.requests.failed", "{request}", "EmbedFailed published, by error code.");
+        BatchSize = meter.CreateHistogram<int>("akidb.batch.size", "{text}", "Texts per model call (after de-duplication).");
+        BatchTokens = meter.CreateHistogram<int>("akidb.batch.tokens", "{token}", "Padded tokens per model call (rows x sequence length).");
+        PaddingEfficiency = meter.CreateHistogram<double>("akidb.batch.padding_efficiency", "1", "Real tokens / padded tokens per model call.");
+        DuplicateTexts = meter.CreateCounter<long>("akidb.batch.duplicates", "{text}", "Texts served from an identical text in the same batch.");
+        BatchFailures = meter.CreateCounter<long>("akidb.batch.failures", "{batch}", "Model calls that failed, by reason (crash, timeout, protocol, runtime_error).");
+        QueuedTime = meter.CreateHistogram<double>("akidb.request.queued", "ms", "Time from the request being sent until its last batch started.");
+        InferenceTime = meter.CreateHistogram<double>("akidb.batch.inference", "ms", "Model time per call, as measured inside the backend.");
+        TransportTime = meter.CreateHistogram<double>("akidb.batch.transport", "ms", "Per call time beyond the model: framing, pipes, and pooling.");
+        EndToEndTime = meter.CreateHistogram<double>("akidb.request.duration", "ms", "Time from the request being sent until its result was published.");
+        BridgeRestarts = meter.CreateCounter<long>("akidb.bridge.restarts", "{restart}", "Bridge processes that ended and were restarted, by reason.");
+        meter.CreateObservableGauge("akidb.bridge.ready", () => Volatile.Read(ref _lanesReady), "{process}", "Bridge processes (or native lanes) ready for work.");
+        meter.CreateObservableGauge("akidb.messages.in_flight", () => Volatile.Read(ref _messagesInFlight), "{message}", "Requests being processed by this worker.");
+    }
+
+    public Counter<long> RequestsConsumed { get; }
+    public Counter<long> TextsConsumed { get; }
+    public Counter<long> RequestsCompleted { get; }
+    public Counter<long> RequestsFailed { get; }
+    public Histogram<int> BatchSize { get; }
+    public Histogram<int> BatchTokens { get; }
+    public Histogram<double> PaddingEfficiency { get; }
+    public Counter<long> DuplicateTexts { get; }
+    public Counter<long> BatchFailures { get; }
+    public Histogram<double> QueuedTime { get; }
+    public Histogram<double> InferenceTime { get; }
+    public Histogram<double> TransportTime { get; }
+    public Histogram<double> EndToEndTime { get; }
+    public Counter<long> BridgeRestarts { get; }
+
+    public void LaneReadyChanged(bool ready) => Interlocked.Add(ref _lanesReady, ready ? 1 : -1);
+
+    public void MessageStarted() => Interlocked.Increment(ref _messagesInFlight);
+
+    public void MessageFinished() => Interlocked.Decrement(ref _messagesInFlight);
+}
