@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using AkiDb.Queue.Worker.Models;
 
 namespace AkiDb.Queue.Worker.Batching;
 
@@ -15,15 +14,12 @@ internal sealed class EmbedJob
     private string _provider = "";
     private int _dimensions;
 
-    public EmbedJob(EmbeddingModel model, int texts, ActivityContext trace)
+    public EmbedJob(int texts, ActivityContext trace)
     {
-        Model = model;
         Trace = trace;
         _vectors = new float[texts][];
         _remaining = texts;
     }
-
-    public EmbeddingModel Model { get; }
 
     /// <summary>The consuming span, so the batch span can link back to every request in it.</summary>
     public ActivityContext Trace { get; }

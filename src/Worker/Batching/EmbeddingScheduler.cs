@@ -64,7 +64,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
             throw new BackendUnavailableException("Inference is unavailable: no bridge process could be started.");
         }
 
-        var job = new EmbedJob(model, texts.Count, trace);
+        var job = new EmbedJob(texts.Count, trace);
         lock (_lock)
         {
             for (var i = 0; i < texts.Count; i++)
