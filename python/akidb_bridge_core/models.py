@@ -1,0 +1,137 @@
+"""Model specs from the worker and loaded, ready-to-embed models."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .pooling import length_mask, pool
+from .runtime import InferenceSession, Runtime, SessionSettings, open_session
+
+# Inputs the bridge knows how to fill from (ids, lengths). A model declaring any
+# other input is rejected at load time rather than failing on every request.
+FEEDABLE_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+POOLINGS = ("mean", "cls")
+
+
+def _ms(start_ns: int, end_ns: int) -> float:
+    return round((end_ns - start_ns) / 1e6, 3)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    path: str
+    output: Optional[str] = None
+    pooling: str = "mean"
+    normalize: bool = True
+
+    @classmethod
+    def from_json(cls, obj: Any) -> "ModelSpec":
+        if not isinstance(obj, dict):
+            raise ValueError("a model must be a JSON object")
+        name, path = obj.get("name"), obj.get("path")
+        if not isinstance(name, str) or not name:
+            raise ValueError("model name must be a non-empty string")
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"model {name!r}: path must be a non-empty string")
+        output = obj.get("output")
+        if output is not None and (not isinstance(output, str) or not output):
+            raise ValueError(f"model {name!r}: output must be a non-empty string when given")
+        pooling = obj.get("pooling", "mean")
+        if pooling not in POOLINGS:
+            raise ValueError(f"model {name!r}: pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
+        normalize = obj.get("normalize", True)
+        if not isinstance(normalize, bool):
+            raise ValueError(f"model {name!r}: normalize must be true or false")
+        return cls(name, path, output, pooling, normalize)
+
+
+class LoadedModel:
+    def __init__(self, spec: ModelSpec, session: InferenceSession, output_name: str, dim: int,
+                 provider: str, providers_tried: List[Dict[str, Any]], load_ms: float) -> None:
+        self.spec = spec
+        self.session = session
+        self.output_name = output_name
+        self.dim = dim
+        self.provider = provider
+        self.providers_tried = providers_tried
+        self.load_ms = load_ms
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def describe(self) -> Dict[str, Any]:
+        """The model entry of ``ready`` / ``loaded``."""
+        return {"name": self.name, "dim": self.dim, "provider": self.provider,
+                "providers_tried": self.providers_tried,
+                "inputs": list(self.session.input_names), "outputs": list(self.session.output_names),
+                "output": self.output_name, "pooling": self.spec.pooling,
+                "normalize": self.spec.normalize, "load_ms": self.load_ms}
+
+    def feeds(self, ids: np.ndarray, lengths: np.ndarray) -> Dict[str, np.ndarray]:
+        """Only the inputs the model declares: a model without token_type_ids
+        rejects an extra input."""
+        declared = self.session.input_names
+        feeds: Dict[str, np.ndarray] = {}
+        if "input_ids" in declared:
+            feeds["input_ids"] = ids
+        if "attention_mask" in declared:
+            feeds["attention_mask"] = length_mask(lengths, ids.shape[1]).astype(np.int64)
+        if "token_type_ids" in declared:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        return feeds
+
+    def hidden_states(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        hidden = self.session.run(self.output_name, self.feeds(ids, lengths))
+        if hidden.ndim != 3 or hidden.shape[:2] != ids.shape:
+            raise RuntimeError(f"output {self.output_name!r} has shape {list(hidden.shape)}, "
+                               f"expected [{ids.shape[0]}, {ids.shape[1]}, dim]")
+        return hidden
+
+    def embed(self, ids: np.ndarray, lengths: np.ndarray) -> "tuple[np.ndarray, Dict[str, float]]":
+        t0 = time.perf_counter_ns()
+        hidden = self.hidden_states(ids, lengths)
+        t1 = time.perf_counter_ns()
+        vectors = pool(hidden, lengths, self.spec.pooling, self.spec.normalize)
+        t2 = time.perf_counter_ns()
+        return vectors, {"inference_ms": _ms(t0, t1), "pooling_ms": _ms(t1, t2)}
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, providers: Sequence[Any],
+               platform: str = sys.platform) -> LoadedModel:
+    if not os.path.isfile(spec.path):
+        raise FileNotFoundError(f"model {spec.name!r}: {spec.path} does not exist")
+    start = time.perf_counter_ns()
+    chosen: Dict[str, Any] = {}
+
+    def verify(session: InferenceSession) -> int:
+        """Checks inputs/outputs and runs a tiny probe: it finds the embedding
+        dimension without trusting static shape metadata, and it catches a
+        provider that opens a session but cannot execute it."""
+        missing = [n for n in session.input_names if n not in FEEDABLE_INPUTS]
+        if missing:
+            raise ValueError(f"model inputs {missing} cannot be fed; the bridge feeds {list(FEEDABLE_INPUTS)}")
+        if "input_ids" not in session.input_names:
+            raise ValueError(f"model has no input_ids input (inputs: {session.input_names})")
+        output = spec.output or (session.output_names[0] if session.output_names else None)
+        if output not in session.output_names:
+            raise ValueError(f"model has no output {output!r} (outputs: {session.output_names})")
+        probe = LoadedModel(spec, session, output, 0, "", [], 0.0)
+        ids = np.zeros((1, 2), dtype=np.int64)  # id 0 ([PAD]) exists in every vocabulary
+        hidden = probe.hidden_states(ids, np.array([2], dtype=np.int64))
+        chosen["output"] = output
+        return int(hidden.shape[2])
+
+    session, provider, dim, tried = open_session(runtime, spec.path, providers, settings, verify, platform)
+    return LoadedModel(spec, session, chosen["output"], dim, provider, tried,
+                       _ms(start, time.perf_counter_ns()))
