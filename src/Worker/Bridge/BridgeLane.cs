@@ -29,6 +29,7 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
     private long _nextRequestId;
     private long _lastActivity = Stopwatch.GetTimestamp();
     private int _consecutiveFailures;
+    private int _stopped;
 
     public BridgeLane(int id, BridgeLaunch launch, InitHeader init, BridgeOptions options, ILogger logger, WorkerTelemetry telemetry)
     {
@@ -111,6 +112,11 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
 
     public async Task StopAsync()
     {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         if (Volatile.Read(ref _session) is { } session)
         {
@@ -122,9 +128,9 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Stopping is idempotent; the token source and gate are left to the GC because a late ping or a supervisor
+        // still unwinding may touch them after the host disposed this lane.
         await StopAsync();
-        _stopping.Dispose();
-        _gate.Dispose();
     }
 
     private static string? Traceparent(ActivityContext context) =>

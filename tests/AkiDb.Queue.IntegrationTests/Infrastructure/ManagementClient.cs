@@ -1,0 +1,69 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace AkiDb.Queue.IntegrationTests.Infrastructure;
+
+/// <summary>The RabbitMQ management HTTP API: what a person sees in the management UI, read by the tests.</summary>
+public sealed class ManagementClient : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public ManagementClient(string managementUrl, string user = "guest", string password = "guest")
+    {
+        _http = new HttpClient { BaseAddress = new Uri(managementUrl.TrimEnd('/') + "/") };
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+    }
+
+    public async Task CreateVirtualHostAsync(string vhost)
+    {
+        var name = Uri.EscapeDataString(vhost);
+        (await _http.PutAsync($"api/vhosts/{name}", null)).EnsureSuccessStatusCode();
+        (await _http.PutAsJsonAsync($"api/permissions/{name}/guest", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+    }
+
+    public async Task DeleteVirtualHostAsync(string vhost) =>
+        await _http.DeleteAsync($"api/vhosts/{Uri.EscapeDataString(vhost)}");
+
+    /// <summary>A queue's state, or null if it does not exist.</summary>
+    public async Task<QueueInfo?> GetQueueAsync(string vhost, string queue)
+    {
+        var response = await _http.GetAsync($"api/queues/{Uri.EscapeDataString(vhost)}/{Uri.EscapeDataString(queue)}");
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = json.RootElement;
+        int Int(string name) => root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : 0;
+        return new QueueInfo(Int("messages"), Int("messages_ready"), Int("messages_unacknowledged"), Int("consumers"),
+            root.TryGetProperty("arguments", out var args) ? args.ToString() : "{}", root.TryGetProperty("type", out var type) ? type.GetString() ?? "" : "");
+    }
+
+    /// <summary>Polls until the queue satisfies the condition or the timeout passes; returns the last state seen.</summary>
+    public async Task<QueueInfo?> WaitForQueueAsync(string vhost, string queue, Func<QueueInfo, bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        QueueInfo? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            last = await GetQueueAsync(vhost, queue);
+            if (last is not null && condition(last))
+            {
+                return last;
+            }
+
+            // Statistics refresh on the broker's own interval; this is polling for a state, not waiting out a race.
+            await Task.Delay(250);
+        }
+
+        return last;
+    }
+
+    public void Dispose() => _http.Dispose();
+}
+
+public sealed record QueueInfo(int Messages, int Ready, int Unacknowledged, int Consumers, string Arguments, string Type);

@@ -1,0 +1,80 @@
+using AkiDb.Queue.Worker.Bridge;
+using AkiDb.Queue.Worker.Hosting;
+using AkiDb.Queue.Worker.Inference;
+using AkiDb.Queue.Worker.Messaging;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AkiDb.Queue.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The real worker, in this process: the same registration methods Program.cs calls, with the real bridge process,
+/// model and broker. Settings override configuration keys exactly as environment variables would.
+/// </summary>
+public sealed class WorkerHost : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private WorkerHost(IHost host, InMemoryLoggerProvider logs)
+    {
+        _host = host;
+        Logs = logs;
+    }
+
+    public InMemoryLoggerProvider Logs { get; }
+
+    public IServiceProvider Services => _host.Services;
+
+    public IInferenceBackend Backend => Services.GetRequiredService<IInferenceBackend>();
+
+    internal IReadOnlyList<BridgeLane> BridgeLanes => Services.GetRequiredService<PythonBridgeBackend>().BridgeLanes;
+
+    /// <summary>The cache the tests share, so the model is extracted once per machine, not once per test.</summary>
+    public static string ModelCache => Path.Combine(Path.GetTempPath(), "akidb-queue-tests", "models");
+
+    public static async Task<WorkerHost> StartAsync(string amqpUrl, IDictionary<string, string?>? settings = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Test", DisableDefaults = true });
+        var configuration = new Dictionary<string, string?>
+        {
+            ["RabbitMq:Url"] = amqpUrl,
+            ["Embedding:CacheDirectory"] = ModelCache,
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            configuration[key] = value;
+        }
+
+        builder.Configuration.AddInMemoryCollection(configuration);
+        var logs = new InMemoryLoggerProvider();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+
+        builder.AddWorkerTelemetry();
+        builder.AddEmbedding();
+        builder.AddMessaging();
+
+        var host = builder.Build();
+        await host.StartAsync();
+        return new WorkerHost(host, logs);
+    }
+
+    public bool LogContains(string text) => Logs.Entries.Any(e => e.Message.Contains(text, StringComparison.Ordinal));
+
+    public async Task StopAsync() => await _host.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _host.StopAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            _host.Dispose();
+        }
+    }
+}
