@@ -1,0 +1,42 @@
+using System.ComponentModel;
+using Spectre.Console.Cli;
+
+namespace AkiDb.Queue.Cli.Broker;
+
+/// <summary>Where the broker is: flags first, then the same environment variables the worker reads.</summary>
+internal class BrokerSettings : CommandSettings
+{
+    [CommandOption("--url <URL>")]
+    [Description("AMQP URL. Default: $RabbitMq__Url, else amqp://guest:guest@localhost:5672/")]
+    public string? Url { get; init; }
+
+    [CommandOption("--management-url <URL>")]
+    [Description("Management API/UI URL. Default: $AKIDB_MANAGEMENT_URL, else http://<broker host>:15672/")]
+    public string? ManagementUrl { get; init; }
+
+    [CommandOption("--queue <NAME>")]
+    [Description("The worker's input queue. Default: embed-requested")]
+    [DefaultValue("embed-requested")]
+    public string Queue { get; init; } = "embed-requested";
+
+    public string EffectiveUrl =>
+        Url ?? Environment.GetEnvironmentVariable("RabbitMq__Url") ?? "amqp://guest:guest@localhost:5672/";
+
+    public string EffectiveManagementUrl =>
+        ManagementUrl ?? Environment.GetEnvironmentVariable("AKIDB_MANAGEMENT_URL") ?? $"http://{new Uri(EffectiveUrl).Host}:15672/";
+
+    /// <summary>The virtual host in the AMQP URL ("/" when the path is empty).</summary>
+    public string VirtualHost
+    {
+        get
+        {
+            var path = Uri.UnescapeDataString(new Uri(EffectiveUrl).AbsolutePath.TrimStart('/'));
+            return path.Length == 0 ? "/" : path;
+        }
+    }
+
+    public static string Redact(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Contains(':', StringComparison.Ordinal)
+            ? url.Replace(uri.UserInfo, uri.UserInfo.Split(':')[0] + ":***", StringComparison.Ordinal)
+            : url;
+}

@@ -1,0 +1,95 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using AkiDb.Queue.Contracts;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace AkiDb.Queue.Cli.Broker;
+
+/// <summary>
+/// Publishes requests and follows results with plain AMQP and plain JSON: exactly what a producer in any other
+/// language does, so the CLI doubles as a reference client.
+/// </summary>
+internal sealed class QueueClient : IAsyncDisposable
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly IConnection _connection;
+    private readonly IChannel _channel;
+
+    private QueueClient(IConnection connection, IChannel channel)
+    {
+        _connection = connection;
+        _channel = channel;
+    }
+
+    public static async Task<QueueClient> ConnectAsync(string url, int maxInFlight = 256)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(url), ClientProvidedName = "akidb-queue-cli" };
+        var connection = await factory.CreateConnectionAsync();
+        // Confirms with a bounded number outstanding: the broker has every message before we report it sent, and
+        // a slow broker slows us down instead of filling memory.
+        var channel = await connection.CreateChannelAsync(new CreateChannelOptions(
+            publisherConfirmationsEnabled: true,
+            publisherConfirmationTrackingEnabled: true,
+            outstandingPublisherConfirmationsRateLimiter: new ThrottlingRateLimiter(maxInFlight)));
+        return new QueueClient(connection, channel);
+    }
+
+    /// <summary>Publishes one request, persistent, to the input queue; completes when the broker confirmed it.</summary>
+    public async Task PublishAsync(EmbedRequested request, string queue, CancellationToken cancellationToken = default)
+    {
+        var properties = new BasicProperties
+        {
+            Persistent = true,
+            ContentType = "application/json",
+            MessageId = request.RequestId,
+            Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+        };
+        await _channel.BasicPublishAsync("", queue, mandatory: false, properties, JsonSerializer.SerializeToUtf8Bytes(request, Json), cancellationToken);
+    }
+
+    /// <summary>
+    /// Subscribes to both result exchanges. With a name the queue is durable and outlives this process (results
+    /// that arrive while nobody listens are kept); without one it is private and goes away with the connection.
+    /// </summary>
+    public async Task<ChannelReader<ResultMessage>> SubscribeResultsAsync(string? durableQueue, CancellationToken cancellationToken = default)
+    {
+        var subscriber = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        await subscriber.BasicQosAsync(0, 500, false, cancellationToken);
+        foreach (var exchange in new[] { "embed-completed", "embed-failed" })
+        {
+            await subscriber.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
+        }
+
+        var queue = durableQueue is null
+            ? (await subscriber.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken)).QueueName
+            : (await subscriber.QueueDeclareAsync(durableQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken)).QueueName;
+        await subscriber.QueueBindAsync(queue, "embed-completed", "", cancellationToken: cancellationToken);
+        await subscriber.QueueBindAsync(queue, "embed-failed", "", cancellationToken: cancellationToken);
+
+        var results = Channel.CreateBounded<ResultMessage>(1000);
+        var consumer = new AsyncEventingBasicConsumer(subscriber);
+        consumer.ReceivedAsync += async (_, delivery) =>
+        {
+            var body = delivery.Body.ToArray();
+            await results.Writer.WriteAsync(new ResultMessage(delivery.Exchange == "embed-completed", body,
+                () => subscriber.BasicAckAsync(delivery.DeliveryTag, false).AsTask()), cancellationToken);
+        };
+        await subscriber.BasicConsumeAsync(queue, autoAck: false, consumer, cancellationToken);
+        return results.Reader;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _channel.CloseAsync();
+        await _connection.CloseAsync();
+        _connection.Dispose();
+    }
+}
+
+/// <summary>A result as received: its raw JSON, and how to acknowledge it once it is safely written.</summary>
+internal sealed record ResultMessage(bool Completed, byte[] Body, Func<Task> AckAsync)
+{
+    public JsonElement Parse() => JsonDocument.Parse(Body).RootElement.Clone();
+}

@@ -1,0 +1,91 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using AkiDb.Queue.Cli.Broker;
+using AkiDb.Queue.Cli.Ingestion;
+using AkiDb.Queue.Contracts;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace AkiDb.Queue.Cli.Commands;
+
+/// <summary>Sends a folder of text/markdown files (chunked) or a JSONL file of requests to the worker's queue.</summary>
+internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
+{
+    public sealed class Settings : BrokerSettings
+    {
+        [CommandArgument(0, "<PATH>")]
+        [Description("A folder of .txt/.md files, or a .jsonl file with one request per line")]
+        public string Path { get; init; } = "";
+
+        [CommandOption("--chunk-chars <N>")]
+        [Description("Folder input: most characters per chunk. Default: 1000")]
+        [DefaultValue(1000)]
+        public int ChunkChars { get; init; } = 1000;
+
+        [CommandOption("--overlap <N>")]
+        [Description("Folder input: characters shared by consecutive chunks. Default: 100")]
+        [DefaultValue(100)]
+        public int Overlap { get; init; } = 100;
+
+        [CommandOption("--texts-per-message <N>")]
+        [Description("Folder input: chunks per request. Default: 8")]
+        [DefaultValue(8)]
+        public int TextsPerMessage { get; init; } = 8;
+
+        [CommandOption("--model <NAME>")]
+        [Description("Model name for every request (default: the worker's default model)")]
+        public string? Model { get; init; }
+
+        [CommandOption("--max-in-flight <N>")]
+        [Description("Publishes awaiting broker confirmation at once. Default: 256")]
+        [DefaultValue(256)]
+        public int MaxInFlight { get; init; } = 256;
+
+        public override ValidationResult Validate() =>
+            File.Exists(Path) || Directory.Exists(Path) ? ValidationResult.Success() : ValidationResult.Error($"{Path} is neither a file nor a folder.");
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var requests = (Directory.Exists(settings.Path)
+            ? DocumentSource.FromFolder(settings.Path, settings.ChunkChars, settings.Overlap, settings.TextsPerMessage, settings.Model)
+            : DocumentSource.FromJsonLines(settings.Path, settings.Model)).ToList();
+        var texts = requests.Sum(r => r.Texts?.Count ?? 0);
+        if (requests.Count == 0)
+        {
+            AnsiConsole.MarkupLine($"[yellow]Nothing to publish in {Markup.Escape(settings.Path)}.[/]");
+            return 1;
+        }
+
+        await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, settings.MaxInFlight);
+        var clock = Stopwatch.StartNew();
+        await AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .StartAsync(async progress =>
+            {
+                var task = progress.AddTask("publishing", maxValue: requests.Count);
+                var inFlight = new List<Task>(settings.MaxInFlight);
+                var sent = 0;
+                foreach (var request in requests)
+                {
+                    inFlight.Add(client.PublishAsync(request, settings.Queue, cancellationToken));
+                    if (inFlight.Count >= settings.MaxInFlight)
+                    {
+                        await Task.WhenAll(inFlight);
+                        sent += inFlight.Count;
+                        inFlight.Clear();
+                        task.Value = sent;
+                        task.Description = $"publishing ({sent / Math.Max(clock.Elapsed.TotalSeconds, 0.001):F0} req/s)";
+                    }
+                }
+
+                await Task.WhenAll(inFlight);
+                task.Value = requests.Count;
+                task.Description = $"published ({requests.Count / Math.Max(clock.Elapsed.TotalSeconds, 0.001):F0} req/s)";
+            });
+
+        AnsiConsole.MarkupLine($"Published {requests.Count} requests ({texts} texts) to [bold]{settings.Queue}[/] in {clock.Elapsed.TotalSeconds:F1} s, every one confirmed by the broker.");
+        return 0;
+    }
+}

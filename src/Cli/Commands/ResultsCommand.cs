@@ -1,0 +1,74 @@
+using System.ComponentModel;
+using System.Text;
+using AkiDb.Queue.Cli.Broker;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace AkiDb.Queue.Cli.Commands;
+
+/// <summary>Follows embed-completed and embed-failed into a JSONL file, one result per line.</summary>
+internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
+{
+    public sealed class Settings : BrokerSettings
+    {
+        [CommandOption("-o|--out <FILE>")]
+        [Description("JSONL file to append results to. Default: results.jsonl")]
+        [DefaultValue("results.jsonl")]
+        public string Out { get; init; } = "results.jsonl";
+
+        [CommandOption("--results-queue <NAME>")]
+        [Description("Durable queue that collects results while this command is not running. Default: akidb-results")]
+        [DefaultValue("akidb-results")]
+        public string ResultsQueue { get; init; } = "akidb-results";
+
+        [CommandOption("--count <N>")]
+        [Description("Stop after this many results. Default: run until Ctrl+C or --idle-seconds")]
+        public int? Count { get; init; }
+
+        [CommandOption("--idle-seconds <S>")]
+        [Description("Stop when no result arrived for this long")]
+        public int? IdleSeconds { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl);
+        var results = await client.SubscribeResultsAsync(settings.ResultsQueue, cancellationToken);
+        await using var output = new StreamWriter(settings.Out, append: true, new UTF8Encoding(false));
+        int completed = 0, failed = 0;
+        AnsiConsole.MarkupLine($"Writing results to [bold]{Markup.Escape(settings.Out)}[/] (queue {settings.ResultsQueue}); Ctrl+C to stop.");
+        try
+        {
+            while (settings.Count is null || completed + failed < settings.Count)
+            {
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                if (settings.IdleSeconds is { } seconds)
+                {
+                    idle.CancelAfter(TimeSpan.FromSeconds(seconds));
+                }
+
+                var message = await results.ReadAsync(idle.Token);
+                var status = message.Completed ? "completed" : "failed";
+                // {"status":"...", ...the result's own fields}: one self-contained line per result.
+                var body = Encoding.UTF8.GetString(message.Body).Trim();
+                await output.WriteLineAsync(body.Length > 1 ? $"{{\"status\":\"{status}\",{body[1..]}" : body);
+                await output.FlushAsync(cancellationToken);
+                await message.AckAsync();
+                if (message.Completed)
+                {
+                    completed++;
+                }
+                else
+                {
+                    failed++;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        AnsiConsole.MarkupLine($"{completed} completed, {failed} failed written to {Markup.Escape(settings.Out)}.");
+        return 0;
+    }
+}
