@@ -16,6 +16,14 @@ an embed whose payload contains ``token_id`` triggers ``action``:
 
 Example: ``AKIDB_BRIDGE_FAULTS=kill=999,hang=998``. Token ids, not request
 ids, pick the faulty request because that is what a poison message carries.
+
+Two more switches, for transient faults and outages:
+
+* ``AKIDB_BRIDGE_FAULT_ONCE_DIR``: each (action, token) fires once across
+  restarts; a marker file created with O_EXCL in that folder remembers it.
+  Without it a fault fires every time (a poison message).
+* ``AKIDB_BRIDGE_GATE_FILE``: the bridge refuses to start (exit 1 before
+  ``ready``) while this file does not exist: a bridge that cannot be started.
 """
 
 import os
@@ -42,6 +50,18 @@ def parse_faults(spec: str) -> dict:
     return faults
 
 
+def first_time(action: str, token: int) -> bool:
+    """True unless once-only faults are on and this one already fired."""
+    folder = os.environ.get("AKIDB_BRIDGE_FAULT_ONCE_DIR")
+    if not folder:
+        return True
+    try:
+        os.close(os.open(os.path.join(folder, f"{action}-{token}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return True
+    except FileExistsError:
+        return False
+
+
 def make_server_class(faults: dict):
     import signal
     import threading
@@ -54,7 +74,7 @@ def make_server_class(faults: dict):
         def handle_embed(self, header, payload):
             present = set(np.frombuffer(payload, dtype="<i8").tolist()) if len(payload) % 8 == 0 else set()
             for token, action in faults.items():
-                if token in present:
+                if token in present and first_time(action, token):
                     self.log.warning("injecting fault", action=action, token=token)
                     if self.inject(action):
                         return
@@ -86,6 +106,10 @@ def make_server_class(faults: dict):
 
 
 if __name__ == "__main__":
+    _GATE = os.environ.get("AKIDB_BRIDGE_GATE_FILE")
+    if _GATE and not os.path.exists(_GATE):
+        sys.stderr.write(f"fault_bridge: gate file {_GATE} is missing; refusing to start\n")
+        sys.exit(1)
     _CHANNEL = open_frame_channel()
     _FAULTS = parse_faults(os.environ.get("AKIDB_BRIDGE_FAULTS", ""))
     from akidb_bridge_core.server import run_and_exit

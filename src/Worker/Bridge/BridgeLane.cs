@@ -51,6 +51,9 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
 
     public int Restarts { get; private set; }
 
+    /// <summary>From the last exit of a ready process to the next ready handshake: what a crash costs.</summary>
+    public TimeSpan? LastRecovery { get; private set; }
+
     /// <summary>The process's pid while one runs; tests use it to inject faults.</summary>
     public int? ProcessId => Volatile.Read(ref _session)?.Process.ProcessId;
 
@@ -186,6 +189,7 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
     private async Task SuperviseAsync()
     {
         var token = _stopping.Token;
+        long? endedAt = null;
         while (!token.IsCancellationRequested)
         {
             var process = BridgeProcess.Start(_launch, _limits, _logger, Id);
@@ -209,6 +213,14 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
                 foreach (var attempt in ready.Models.SelectMany(m => m.ProvidersTried ?? []).Where(a => !a.Ok))
                 {
                     _logger.LogInformation("Bridge lane {Lane}: execution provider {Provider} skipped: {Reason}", Id, attempt.Name, attempt.Reason);
+                }
+
+                if (endedAt is { } since)
+                {
+                    LastRecovery = Stopwatch.GetElapsedTime(since);
+                    endedAt = null;
+                    _telemetry.BridgeRecovery.Record(LastRecovery.Value.TotalMilliseconds);
+                    _logger.LogInformation("Bridge lane {Lane} recovered in {Ms:F0} ms (from the end of the last process to ready)", Id, LastRecovery.Value.TotalMilliseconds);
                 }
 
                 Volatile.Read(ref _ready).TrySetResult();
@@ -237,6 +249,7 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
             }
 
             var ended = await process.Exited;
+            endedAt = Stopwatch.GetTimestamp();
             Volatile.Write(ref _session, null);
             Interlocked.Exchange(ref _ready, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             _telemetry.LaneReadyChanged(false);

@@ -76,13 +76,18 @@ internal sealed class MalformedMessageObserver(IServiceProvider services, ILogge
             innermost = innermost.InnerException;
         }
 
-        var text = innermost.Message;
+        var text = innermost.Message.TrimEnd('.', ' ');
         return text.Length <= 300 ? text : text[..300] + "...";
     }
 
     /// <summary>Reads a top-level "requestId" string (or one inside a MassTransit envelope's "message"), tolerating anything else being broken.</summary>
     internal static string? TryReadRequestId(ReadOnlySpan<byte> body)
     {
+        if (body.StartsWith("\uFEFF"u8))
+        {
+            body = body[3..];
+        }
+
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 64, AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         try
         {

@@ -32,6 +32,7 @@ public sealed class WorkerTelemetry
         InferenceTime = meter.CreateHistogram<double>("akidb.batch.inference", "ms", "Model time per call, as measured inside the backend.");
         TransportTime = meter.CreateHistogram<double>("akidb.batch.transport", "ms", "Per call time beyond the model: framing, pipes, and pooling.");
         EndToEndTime = meter.CreateHistogram<double>("akidb.request.duration", "ms", "Time from the request being sent until its result was published.");
+        BridgeRecovery = meter.CreateHistogram<double>("akidb.bridge.recovery", "ms", "From a bridge process ending to its replacement being ready.");
         BridgeRestarts = meter.CreateCounter<long>("akidb.bridge.restarts", "{restart}", "Bridge processes that ended and were restarted, by reason.");
         meter.CreateObservableGauge("akidb.bridge.ready", () => Volatile.Read(ref _lanesReady), "{process}", "Bridge processes (or native lanes) ready for work.");
         meter.CreateObservableGauge("akidb.messages.in_flight", () => Volatile.Read(ref _messagesInFlight), "{message}", "Requests being processed by this worker.");
@@ -51,6 +52,7 @@ public sealed class WorkerTelemetry
     public Histogram<double> TransportTime { get; }
     public Histogram<double> EndToEndTime { get; }
     public Counter<long> BridgeRestarts { get; }
+    public Histogram<double> BridgeRecovery { get; }
 
     public void LaneReadyChanged(bool ready) => Interlocked.Add(ref _lanesReady, ready ? 1 : -1);
 

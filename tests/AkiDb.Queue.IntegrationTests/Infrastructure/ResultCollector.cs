@@ -16,7 +16,9 @@ public sealed class ResultCollector : IAsyncDisposable
     private readonly IChannel _publish;
     private readonly IChannel _consume;
     private readonly ConcurrentQueue<Result> _results = new();
+    private readonly ConcurrentQueue<ErrorMessage> _errors = new();
     private readonly SemaphoreSlim _arrived = new(0);
+    private readonly SemaphoreSlim _errorArrived = new(0);
 
     private ResultCollector(IConnection connection, IChannel publish, IChannel consume)
     {
@@ -31,7 +33,11 @@ public sealed class ResultCollector : IAsyncDisposable
 
     public IEnumerable<Result> Failed => _results.Where(r => !r.IsCompleted);
 
-    public static async Task<ResultCollector> StartAsync(string amqpUrl)
+    /// <summary>Messages in embed-requested_error, with MassTransit's fault headers. They are held unacknowledged, so they stay in that queue.</summary>
+    public IReadOnlyCollection<ErrorMessage> Errors => _errors;
+
+    /// <param name="durableQueue">A durable, named results queue: results published while this client is disconnected (a broker restart) are kept.</param>
+    public static async Task<ResultCollector> StartAsync(string amqpUrl, string? durableQueue = null)
     {
         var factory = new ConnectionFactory { Uri = new Uri(amqpUrl), ClientProvidedName = "akidb-tests" };
         var connection = await factory.CreateConnectionAsync();
@@ -45,7 +51,9 @@ public sealed class ResultCollector : IAsyncDisposable
             await consume.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false);
         }
 
-        var queue = (await consume.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        var queue = durableQueue is null
+            ? (await consume.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName
+            : (await consume.QueueDeclareAsync(durableQueue, durable: true, exclusive: false, autoDelete: false)).QueueName;
         await consume.QueueBindAsync(queue, "embed-completed", "");
         await consume.QueueBindAsync(queue, "embed-failed", "");
         var consumer = new AsyncEventingBasicConsumer(consume);
@@ -57,7 +65,41 @@ public sealed class ResultCollector : IAsyncDisposable
             return Task.CompletedTask;
         };
         await consume.BasicConsumeAsync(queue, autoAck: true, consumer);
+
+        // The error queue, declared as MassTransit declares it, so it can be watched before the first fault.
+        await consume.ExchangeDeclareAsync("embed-requested_error", ExchangeType.Fanout, durable: true, autoDelete: false);
+        await consume.QueueDeclareAsync("embed-requested_error", durable: true, exclusive: false, autoDelete: false);
+        await consume.QueueBindAsync("embed-requested_error", "embed-requested_error", "");
+        var errors = new AsyncEventingBasicConsumer(consume);
+        errors.ReceivedAsync += (_, delivery) =>
+        {
+            var headers = delivery.BasicProperties.Headers ?? new Dictionary<string, object?>();
+            string? Header(string name) => headers.TryGetValue(name, out var v) && v is byte[] bytes ? Encoding.UTF8.GetString(bytes) : v?.ToString();
+            collector._errors.Enqueue(new ErrorMessage(delivery.Body.ToArray(), Header("MT-Fault-ExceptionType"), Header("MT-Fault-Message")));
+            collector._errorArrived.Release();
+            return Task.CompletedTask;
+        };
+        await consume.BasicConsumeAsync("embed-requested_error", autoAck: false, errors);
         return collector;
+    }
+
+    /// <summary>Waits until at least <paramref name="count"/> messages are in the error queue; returns false on timeout.</summary>
+    public async Task<bool> WaitForErrorsAsync(int count, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            while (_errors.Count < count)
+            {
+                await _errorArrived.WaitAsync(cts.Token);
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Publishes a body to the embed-requested queue through the default exchange, as any AMQP client can.</summary>
@@ -126,6 +168,12 @@ public sealed class ResultCollector : IAsyncDisposable
         await _connection.CloseAsync();
         _connection.Dispose();
         _arrived.Dispose();
+        _errorArrived.Dispose();
+    }
+
+    public sealed record ErrorMessage(byte[] Body, string? ExceptionType, string? ExceptionMessage)
+    {
+        public string Text => Encoding.UTF8.GetString(Body);
     }
 
     public sealed record Result(string Exchange, JsonElement Body, string? ContentType)

@@ -1,0 +1,34 @@
+namespace AkiDb.Queue.IntegrationTests.Infrastructure;
+
+/// <summary>Paths in the repository the tests run from.</summary>
+public static class RepoPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>The bridge with injectable faults (python/tools/fault_bridge.py).</summary>
+    public static string FaultBridge => Path.Combine(Root, "python", "tools", "fault_bridge.py");
+
+#if DEBUG
+    private const string Configuration = "Debug";
+#else
+    private const string Configuration = "Release";
+#endif
+
+    /// <summary>The worker as built by its own project, to run as a separate process.</summary>
+    public static string WorkerDll => Path.Combine(Root, "src", "Worker", "bin", Configuration, "net10.0", "AkiDb.Queue.Worker.dll");
+
+    public static string Artifacts => Path.Combine(Root, ".artifacts");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "AkiDb.Queue.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Cannot find the repository root (AkiDb.Queue.sln) above " + AppContext.BaseDirectory);
+    }
+}
