@@ -1,0 +1,71 @@
+using AkiDb.Queue.IntegrationTests.Infrastructure;
+
+namespace AkiDb.Queue.IntegrationTests.Reliability;
+
+/// <summary>Worker processes, as deployed: SIGTERM drains and hands over; a killed worker leaves no orphan bridge.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class ShutdownTests(BrokerFixture broker, ITestOutputHelper output)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(4);
+
+    [Fact]
+    public async Task A_worker_given_SIGTERM_mid_load_drains_exits_0_and_a_second_worker_answers_the_rest()
+    {
+        var (vhost, url) = await broker.CreateVirtualHostAsync("handover");
+        using var management = new ManagementClient(broker.ManagementUrl);
+        await using var results = await ResultCollector.StartAsync(url);
+        await using var first = await WorkerProcess.StartAsync("handover-a", url);
+
+        var ids = await BridgeFaultTests.PublishLoadAsync(results, "handover", 400);
+        Assert.True(await results.WaitForAsync(80, Patience));
+        first.Signal(Signals.Term);
+        var exitCode = await first.Exited.WaitAsync(Patience);
+        var answeredByFirst = results.Results.Count;
+
+        Assert.Equal(0, exitCode);
+        // Every message is either answered by the first worker or back in the queue: none in between, none lost.
+        var left = await management.WaitForQueueAsync(vhost, "embed-requested",
+            q => q.Consumers == 0 && q.Unacknowledged == 0 && q.Messages == ids.Count - answeredByFirst, Patience);
+        Assert.Equal(ids.Count - answeredByFirst, left?.Messages);
+        Assert.True(left!.Messages > 0, "nothing was left in the queue for the second worker");
+        Assert.False(first.BridgePid is { } pid && Signals.IsAlive(pid), "the first worker's bridge outlived it");
+
+        await using var second = await WorkerProcess.StartAsync("handover-b", url);
+        Assert.True(await results.WaitForAsync(ids.Count, Patience), $"{results.Results.Count} of {ids.Count} results");
+        var outcome = ReliabilityReport.Count(ids, results.Results);
+
+        Assert.Equal(0, outcome.Lost);
+        Assert.Equal(ids.Count, outcome.Completed);
+        ReliabilityReport.Record("worker SIGTERM and handover", $"worker A gets SIGTERM after 80 of 400 results; worker B starts after A exits", outcome,
+            $"A drained its in-flight messages ({answeredByFirst} answered in all), exited 0 and left {left.Messages} in the queue; B answered the rest",
+            "./test.sh --filter FullyQualifiedName~drains_exits_0");
+        output.WriteLine($"{outcome}; first worker answered {answeredByFirst}, left {left.Messages}");
+    }
+
+    [Fact]
+    public async Task A_worker_killed_with_kill_9_leaves_no_bridge_behind_and_its_messages_go_back_to_the_queue()
+    {
+        var (vhost, url) = await broker.CreateVirtualHostAsync("orphan");
+        using var management = new ManagementClient(broker.ManagementUrl);
+        await using var results = await ResultCollector.StartAsync(url);
+        await using var worker = await WorkerProcess.StartAsync("orphan", url);
+        var bridge = worker.BridgePid ?? throw new InvalidOperationException("no bridge pid in the worker's log");
+
+        var ids = await BridgeFaultTests.PublishLoadAsync(results, "orphan", 200);
+        Assert.True(await results.WaitForAsync(20, Patience));
+        worker.Signal(Signals.Kill);
+        await worker.Exited.WaitAsync(Patience);
+
+        // EOF on its stdin is the bridge's signal to exit.
+        var deadline = DateTime.UtcNow + Patience;
+        while (Signals.IsAlive(bridge) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.False(Signals.IsAlive(bridge), $"bridge {bridge} is an orphan");
+        var answered = results.Results.Select(r => r.RequestId).Distinct().Count();
+        var queue = await management.WaitForQueueAsync(vhost, "embed-requested", q => q.Unacknowledged == 0 && q.Messages == ids.Count - answered, Patience);
+        Assert.Equal(ids.Count - answered, queue?.Messages);
+    }
+}
