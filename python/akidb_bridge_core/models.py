@@ -62,6 +62,8 @@ class LoadedModel:
         self.provider = provider
         self.providers_tried = providers_tried
         self.load_ms = load_ms
+        # Resident memory the load added (set by the server, which can measure it): what this model costs.
+        self.rss_delta_bytes = 0
 
     @property
     def name(self) -> str:
@@ -73,7 +75,8 @@ class LoadedModel:
                 "providers_tried": self.providers_tried,
                 "inputs": list(self.session.input_names), "outputs": list(self.session.output_names),
                 "output": self.output_name, "pooling": self.spec.pooling,
-                "normalize": self.spec.normalize, "load_ms": self.load_ms}
+                "normalize": self.spec.normalize, "load_ms": self.load_ms,
+                "rss_delta_bytes": self.rss_delta_bytes}
 
     def feeds(self, ids: np.ndarray, lengths: np.ndarray) -> Dict[str, np.ndarray]:
         """Only the inputs the model declares: a model without token_type_ids

@@ -291,11 +291,13 @@ class BridgeServer:
 
     def _load(self, spec: ModelSpec) -> LoadedModel:
         assert self.runtime is not None
+        rss_before = current_rss_bytes()
         model = load_model(self.runtime, spec, self.settings, self.providers, self.platform_name)
+        model.rss_delta_bytes = max(0, current_rss_bytes() - rss_before)
         self.models[spec.name] = model
         skipped = [t for t in model.providers_tried if not t["ok"]]
         self.log.info(f"model {spec.name} loaded on {model.provider}", model=spec.name, provider=model.provider,
-                      dim=model.dim, load_ms=model.load_ms,
+                      dim=model.dim, load_ms=model.load_ms, rss_delta_mib=round(model.rss_delta_bytes / 2**20, 1),
                       skipped={t["name"]: t["reason"] for t in skipped})
         return model
 

@@ -35,4 +35,10 @@ public sealed record EmbedCompleted
 
     /// <summary>The ONNX Runtime execution provider actually used: <c>CPU</c>, <c>CUDA</c> or <c>CoreML</c>.</summary>
     public string? ExecutionProvider { get; init; }
+
+    /// <summary>
+    /// The W3C traceparent of the span that handled the request, so a consumer in any language can continue or look up
+    /// the request's trace (a producer starts one by sending the header MT-Activity-Id with its own traceparent).
+    /// </summary>
+    public string? TraceParent { get; init; }
 }

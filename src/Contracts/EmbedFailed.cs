@@ -17,4 +17,10 @@ public sealed record EmbedFailed
 
     /// <summary>The request's metadata, untouched.</summary>
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>
+    /// The W3C traceparent of the span that handled the request, so a consumer in any language can continue or look up
+    /// the request's trace (a producer starts one by sending the header MT-Activity-Id with its own traceparent).
+    /// </summary>
+    public string? TraceParent { get; init; }
 }

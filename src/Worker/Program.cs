@@ -5,4 +5,5 @@ var builder = Host.CreateApplicationBuilder(args);
 builder.AddWorkerTelemetry();
 builder.AddEmbedding();
 builder.AddMessaging();
+builder.AddHealthEndpoint();
 builder.Build().Run();

@@ -80,16 +80,23 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
         {
             var session = Volatile.Read(ref _session) ?? throw new LaneUnavailableException($"Bridge lane {Id} is restarting.");
             var process = session.Process;
+            // The span the bridge's own log lines and timings belong to: its traceparent travels in the request header.
+            using var call = WorkerTelemetry.ActivitySource.StartActivity("bridge call", ActivityKind.Client, batch.TraceContext);
+            call?.SetTag("akidb.bridge.pid", process.ProcessId);
+            call?.SetTag("akidb.lane", Id);
             var started = Stopwatch.GetTimestamp();
+            var startedAt = DateTimeOffset.UtcNow;
             try
             {
                 var info = await EnsureLoadedAsync(session, model, cancellationToken);
                 var id = Interlocked.Increment(ref _nextRequestId);
                 var header = BridgeJsonContext.Serialize(new EmbedHeader(
-                    id, model.Name, batch.Rows, batch.SequenceLength, batch.Lengths, Traceparent(batch.TraceContext)));
+                    id, model.Name, batch.Rows, batch.SequenceLength, batch.Lengths, Traceparent(call?.Context ?? batch.TraceContext)));
                 var payload = MemoryMarshal.AsBytes(batch.InputIds.AsSpan()).ToArray();
                 var (reply, vectors) = await process.RequestAsync(header, payload, id, _options.DeadlineFor(batch.Rows), cancellationToken);
-                var output = ToOutput(process, reply, vectors, batch, info, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                var output = ToOutput(process, reply, vectors, batch, info, elapsed.TotalMilliseconds);
+                RecordBridgeSpans(call, reply.Timings, startedAt, elapsed);
                 _consecutiveFailures = 0;
                 return output;
             }
@@ -136,6 +143,28 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
         await StopAsync();
     }
 
+    /// <summary>
+    /// The bridge reports how long decoding, inference and pooling took; they become child spans of the call, laid out
+    /// in order and centred in it (what is left over at either end is the pipe and framing in each direction).
+    /// </summary>
+    private static void RecordBridgeSpans(Activity? call, BridgeTimings? timings, DateTimeOffset startedAt, TimeSpan elapsed)
+    {
+        if (call is null || timings is null)
+        {
+            return;
+        }
+
+        call.SetTag("akidb.bridge.total_ms", timings.TotalMs);
+        var transport = Math.Max(0, elapsed.TotalMilliseconds - timings.TotalMs);
+        var at = startedAt + TimeSpan.FromMilliseconds(transport / 2);
+        foreach (var (name, ms) in new[] { ("bridge decode", timings.DecodeMs), ("bridge inference", timings.InferenceMs), ("bridge pooling", timings.PoolingMs) })
+        {
+            using var span = WorkerTelemetry.ActivitySource.StartActivity(name, ActivityKind.Internal, call.Context, startTime: at);
+            at += TimeSpan.FromMilliseconds(ms);
+            span?.SetEndTime(at.UtcDateTime);
+        }
+    }
+
     private static string? Traceparent(ActivityContext context) =>
         context == default ? null : $"00-{context.TraceId.ToHexString()}-{context.SpanId.ToHexString()}-{(context.TraceFlags.HasFlag(ActivityTraceFlags.Recorded) ? "01" : "00")}";
 
@@ -177,8 +206,8 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
             throw new BatchFailedException("runtime_error", $"The bridge could not load model '{model.Name}': {reply.Code}: {reply.Message}");
         }
 
-        _logger.LogInformation("Bridge lane {Lane} loaded model {Model} on {Provider} ({Dim} dimensions) in {Ms:F0} ms",
-            Id, model.Name, reply.Model.Provider, reply.Model.Dim, reply.Model.LoadMs);
+        _logger.LogInformation("Bridge lane {Lane} loaded model {Model} on {Provider} ({Dim} dimensions) in {Ms:F0} ms, +{MiB:F0} MiB resident",
+            Id, model.Name, reply.Model.Provider, reply.Model.Dim, reply.Model.LoadMs, (reply.Model.RssDeltaBytes ?? 0) / 1048576.0);
         session.Models[model.Name] = reply.Model;
         return reply.Model;
     }
@@ -209,7 +238,7 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
                 _logger.LogInformation(
                     "Bridge lane {Lane} ready: pid {Pid}, Python {Python}, {Runtime} runtime, ONNX Runtime {Ort}, {Models}, started in {Ms:F0} ms",
                     Id, process.ProcessId, ready.Python, ready.Runtime, ready.OrtVersion,
-                    string.Join(", ", ready.Models.Select(m => $"{m.Name} on {m.Provider} ({m.Dim}d)")), ready.StartupMs);
+                    string.Join(", ", ready.Models.Select(m => $"{m.Name} on {m.Provider} ({m.Dim}d, +{(m.RssDeltaBytes ?? 0) / 1048576.0:F0} MiB)")), ready.StartupMs);
                 foreach (var attempt in ready.Models.SelectMany(m => m.ProvidersTried ?? []).Where(a => !a.Ok))
                 {
                     _logger.LogInformation("Bridge lane {Lane}: execution provider {Provider} skipped: {Reason}", Id, attempt.Name, attempt.Reason);

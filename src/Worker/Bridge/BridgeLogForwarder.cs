@@ -91,6 +91,9 @@ internal sealed class BridgeLogForwarder(ILogger logger, int laneId)
 
         if (text.StartsWith('{') && TryParse(text, out var level, out var message, out var traceId, out var spanId))
         {
+            // A line written while the bridge handled a traced request joins that trace: log records take their trace
+            // id from the current activity, so one is made (not exported) under the bridge call's span.
+            using var joined = JoinTrace(traceId, spanId);
             using (logger.BeginScope(new Dictionary<string, object?>
                    {
                        ["BridgeLane"] = laneId, ["BridgePid"] = _pid, ["TraceId"] = traceId, ["SpanId"] = spanId,
@@ -103,6 +106,25 @@ internal sealed class BridgeLogForwarder(ILogger logger, int laneId)
         }
 
         logger.LogWarning("[bridge {Lane} pid {Pid}] {Line}", laneId, _pid, text);
+    }
+
+    private static System.Diagnostics.Activity? JoinTrace(string? traceId, string? spanId)
+    {
+        if (traceId is not { Length: 32 } || spanId is not { Length: 16 })
+        {
+            return null;
+        }
+
+        try
+        {
+            var activity = new System.Diagnostics.Activity("bridge log");
+            activity.SetParentId(System.Diagnostics.ActivityTraceId.CreateFromString(traceId), System.Diagnostics.ActivitySpanId.CreateFromString(spanId), System.Diagnostics.ActivityTraceFlags.Recorded);
+            return activity.Start();
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return null;
+        }
     }
 
     private static bool TryParse(string text, out LogLevel level, out string message, out string? traceId, out string? spanId)
@@ -119,7 +141,11 @@ internal sealed class BridgeLogForwarder(ILogger logger, int laneId)
                 return false;
             }
 
-            message = msg.ToString();
+            // The bridge's structured fields (provider, load_ms, ...) follow the message as key=value.
+            var extras = root.EnumerateObject()
+                .Where(p => p.Name is not ("ts" or "level" or "msg" or "trace_id" or "span_id"))
+                .Select(p => $"{p.Name}={p.Value}");
+            message = string.Join(' ', extras.Prepend(msg.ToString()));
             level = (root.TryGetProperty("level", out var l) ? l.GetString() : null) switch
             {
                 "debug" => LogLevel.Debug,

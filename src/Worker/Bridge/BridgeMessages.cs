@@ -51,7 +51,8 @@ internal sealed record BridgeModelInfo(
     IReadOnlyList<ProviderAttempt>? ProvidersTried,
     IReadOnlyList<string>? Inputs,
     IReadOnlyList<string>? Outputs,
-    double LoadMs);
+    double LoadMs,
+    long? RssDeltaBytes = null);
 
 internal sealed record BridgeTimings(double DecodeMs, double InferenceMs, double PoolingMs, double TotalMs);
 

@@ -2,6 +2,7 @@ using AkiDb.Queue.Worker.Batching;
 using AkiDb.Queue.Worker.Bridge;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
+using AkiDb.Queue.Worker.Native;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -21,15 +22,30 @@ public static class EmbeddingRegistration
         services.AddOptions<BridgeOptions>().BindConfiguration(BridgeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<BatchingOptions>().BindConfiguration(BatchingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
+        services.AddOptions<NativeOptions>().BindConfiguration(NativeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
         services.AddSingleton<ModelCatalog>();
-        services.AddSingleton<PythonLocator>();
-        services.AddSingleton<BridgeLaunchFactory>();
-        services.AddSingleton<PythonBridgeBackend>();
-        services.AddSingleton<IInferenceBackend>(sp => sp.GetRequiredService<PythonBridgeBackend>());
-        services.AddHostedService(sp => sp.GetRequiredService<PythonBridgeBackend>());
+        if (string.Equals(builder.Configuration[$"{EmbeddingOptions.Section}:Backend"], "native", StringComparison.OrdinalIgnoreCase))
+        {
+            AddBackend<NativeOrtBackend>(services);
+        }
+        else
+        {
+            services.AddSingleton<PythonLocator>();
+            services.AddSingleton<BridgeLaunchFactory>();
+            AddBackend<PythonBridgeBackend>(services);
+        }
 
         services.AddSingleton<EmbeddingScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddingScheduler>());
         return builder;
+    }
+
+    private static void AddBackend<TBackend>(IServiceCollection services)
+        where TBackend : class, IInferenceBackend, IHostedService
+    {
+        services.AddSingleton<TBackend>();
+        services.AddSingleton<IInferenceBackend>(sp => sp.GetRequiredService<TBackend>());
+        services.AddHostedService(sp => sp.GetRequiredService<TBackend>());
     }
 }

@@ -109,6 +109,7 @@ internal sealed class EmbedRequestedConsumer(
             InferenceMs = Math.Round(result.InferenceMs, 3),
             Backend = backend.Name,
             ExecutionProvider = result.Provider,
+            TraceParent = Activity.Current?.Id,
         });
 
         telemetry.RequestsCompleted.Add(1, new KeyValuePair<string, object?>("model", model.Name));
@@ -123,7 +124,7 @@ internal sealed class EmbedRequestedConsumer(
 
     private async Task PublishFailedAsync(ConsumeContext context, EmbedFailed failure)
     {
-        await context.Publish(failure);
+        await context.Publish(failure with { TraceParent = Activity.Current?.Id });
         telemetry.RequestsFailed.Add(1, new KeyValuePair<string, object?>("code", failure.Code));
         logger.LogInformation("Request {RequestId} failed with {Code}: {Reason}", failure.RequestId ?? "(none)", failure.Code, failure.Message);
     }

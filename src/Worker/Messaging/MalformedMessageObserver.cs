@@ -47,6 +47,7 @@ internal sealed class MalformedMessageObserver(IServiceProvider services, ILogge
                 RequestId = requestId,
                 Code = EmbedErrorCodes.MalformedMessage,
                 Message = $"The message could not be read as an EmbedRequested: {reason}. It is kept in the error queue.",
+                TraceParent = System.Diagnostics.Activity.Current?.Id,
             });
         }
         catch (Exception e)

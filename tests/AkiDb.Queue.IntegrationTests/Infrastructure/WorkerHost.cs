@@ -41,6 +41,8 @@ public sealed class WorkerHost : IAsyncDisposable
         {
             ["RabbitMq:Url"] = amqpUrl,
             ["Embedding:CacheDirectory"] = ModelCache,
+            // Many workers run in one test process: no probe endpoint unless a test asks for one on its own port.
+            ["Health:Urls"] = "",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -56,6 +58,7 @@ public sealed class WorkerHost : IAsyncDisposable
         builder.AddWorkerTelemetry();
         builder.AddEmbedding();
         builder.AddMessaging();
+        builder.AddHealthEndpoint();
 
         var host = builder.Build();
         await host.StartAsync();

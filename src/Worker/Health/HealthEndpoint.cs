@@ -1,0 +1,91 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AkiDb.Queue.Worker.Health;
+
+/// <summary>
+/// /health/live and /health/ready for Kubernetes probes, on HttpListener. The worker is a queue consumer, not a web
+/// service: a whole ASP.NET Core pipeline for two probe URLs would be most of the worker's dependencies.
+/// Ready = the broker connection (MassTransit's checks, tagged "ready") and inference (a lane can run a batch).
+/// Live = the process answers and is not shutting down.
+/// </summary>
+internal sealed class HealthEndpoint(HealthCheckService health, IOptions<HealthOptions> options, IHostApplicationLifetime lifetime, ILogger<HealthEndpoint> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (string.IsNullOrWhiteSpace(options.Value.Urls))
+        {
+            return;
+        }
+
+        using var listener = new HttpListener();
+        listener.Prefixes.Add(options.Value.Urls);
+        try
+        {
+            listener.Start();
+        }
+        catch (HttpListenerException e)
+        {
+            logger.LogError("Health endpoint could not listen on {Urls}: {Error}", options.Value.Urls, e.Message);
+            return;
+        }
+
+        logger.LogInformation("Health endpoint on {Urls}health/live and {Urls}health/ready", options.Value.Urls, options.Value.Urls);
+        await using var stop = stoppingToken.Register(listener.Stop);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await listener.GetContextAsync();
+            }
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+
+            _ = Task.Run(() => RespondAsync(context, stoppingToken), CancellationToken.None);
+        }
+    }
+
+    private async Task RespondAsync(HttpListenerContext context, CancellationToken cancellationToken)
+    {
+        using var response = context.Response;
+        try
+        {
+            var path = context.Request.Url?.AbsolutePath.TrimEnd('/');
+            Func<HealthCheckRegistration, bool>? predicate = path switch
+            {
+                "/health/live" => r => r.Tags.Contains("live"),
+                "/health/ready" => r => r.Tags.Contains("ready"),
+                _ => null,
+            };
+            if (predicate is null)
+            {
+                response.StatusCode = 404;
+                return;
+            }
+
+            var report = await health.CheckHealthAsync(predicate, cancellationToken);
+            var stopping = lifetime.ApplicationStopping.IsCancellationRequested;
+            var healthy = report.Status == HealthStatus.Healthy && !stopping;
+            response.StatusCode = healthy ? 200 : 503;
+            response.ContentType = "application/json";
+            var body = new
+            {
+                status = stopping ? "Stopping" : report.Status.ToString(),
+                checks = report.Entries.Select(e => new { name = e.Key, status = e.Value.Status.ToString(), description = e.Value.Description }),
+            };
+            await JsonSerializer.SerializeAsync(response.OutputStream, body, cancellationToken: cancellationToken);
+        }
+        catch (Exception e) when (e is HttpListenerException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The prober went away or the worker is stopping.
+        }
+    }
+}

@@ -1,0 +1,20 @@
+using AkiDb.Queue.Worker.Health;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+
+namespace AkiDb.Queue.Worker.Hosting;
+
+public static class HealthRegistration
+{
+    /// <summary>Liveness and readiness checks, served on a small loopback HTTP endpoint for probes.</summary>
+    public static IHostApplicationBuilder AddHealthEndpoint(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section);
+        builder.Services.AddHealthChecks()
+            .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
+            .AddCheck<InferenceHealthCheck>("inference", tags: ["ready"]);
+        builder.Services.AddHostedService<HealthEndpoint>();
+        return builder;
+    }
+}

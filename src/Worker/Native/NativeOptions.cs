@@ -1,0 +1,19 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AkiDb.Queue.Worker.Native;
+
+/// <summary>Configuration section <c>Native</c>: ONNX Runtime inside the worker process (<c>Embedding:Backend=native</c>).</summary>
+public sealed class NativeOptions
+{
+    public const string Section = "Native";
+
+    /// <summary>Batches that may run at once. Each lane shares the model's session (ONNX Runtime runs are thread-safe).</summary>
+    [Range(1, 64)]
+    public int Lanes { get; set; } = 1;
+
+    /// <summary>Intra-op threads of each session; 0 divides the machine's cores among the lanes.</summary>
+    [Range(0, 256)]
+    public int IntraOpThreads { get; set; }
+
+    public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / Lanes);
+}

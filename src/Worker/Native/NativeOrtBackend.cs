@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using AkiDb.Queue.Worker.Inference;
+using AkiDb.Queue.Worker.Models;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.ML.OnnxRuntime;
+
+namespace AkiDb.Queue.Worker.Native;
+
+/// <summary>
+/// ONNX Runtime inside the worker: one process, no bridge, the smallest image. Shares the tokenizer, scheduler,
+/// pooling rules, metrics and error codes with the Python backend; only the inference call differs.
+/// </summary>
+internal sealed class NativeOrtBackend(
+    ModelCatalog catalog,
+    IOptions<NativeOptions> nativeOptions,
+    IOptions<EmbeddingOptions> embeddingOptions,
+    ILogger<NativeOrtBackend> logger) : IInferenceBackend, IHostedService, IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<Task<NativeModelSession>>> _sessions = new(StringComparer.OrdinalIgnoreCase);
+    private List<IInferenceLane> _lanes = [];
+
+    public string Name => "native";
+
+    public IReadOnlyList<IInferenceLane> Lanes => _lanes;
+
+    public bool IsAvailable => true;
+
+    // Never raised: an in-process backend that could start is always available.
+    public event Action<bool>? AvailabilityChanged
+    {
+        add { }
+        remove { }
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _lanes = Enumerable.Range(0, nativeOptions.Value.Lanes).Select(i => (IInferenceLane)new NativeLane(i, this)).ToList();
+        foreach (var model in catalog.All.Where(m => m.Definition.LoadAtStartup))
+        {
+            await GetSessionAsync(model.Definition, cancellationToken);
+        }
+
+        logger.LogInformation("Native ONNX Runtime backend ready: {Describe}", Describe());
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public string Describe()
+    {
+        var loaded = _sessions.Where(s => s.Value.IsValueCreated && s.Value.Value.IsCompletedSuccessfully)
+            .Select(s => $"{s.Key} on {s.Value.Value.Result.Provider}");
+        return $"{_lanes.Count} lanes x {nativeOptions.Value.EffectiveIntraOpThreads} threads, ONNX Runtime {OrtEnv.Instance().GetVersionString()}, {string.Join(", ", loaded)}";
+    }
+
+    /// <summary>The model's session, created on first use (or at start-up) exactly once however many lanes ask.</summary>
+    public Task<NativeModelSession> GetSessionAsync(ModelDefinition model, CancellationToken cancellationToken) =>
+        _sessions.GetOrAdd(model.Name, _ => new Lazy<Task<NativeModelSession>>(() => Task.Run(() => Load(model), CancellationToken.None))).Value.WaitAsync(cancellationToken);
+
+    public void Dispose()
+    {
+        foreach (var session in _sessions.Values.Where(s => s.IsValueCreated && s.Value.IsCompletedSuccessfully))
+        {
+            session.Value.Result.Dispose();
+        }
+    }
+
+    private NativeModelSession Load(ModelDefinition model)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var before = CurrentRss();
+        var session = new NativeModelSession(model, nativeOptions.Value.EffectiveIntraOpThreads, embeddingOptions.Value.EffectiveExecutionProviders);
+        foreach (var skipped in session.ProvidersTried.Where(t => !t.Ok))
+        {
+            logger.LogInformation("Native backend: execution provider {Provider} skipped for {Model}: {Reason}", skipped.Name, model.Name, skipped.Reason);
+        }
+
+        logger.LogInformation("Native backend loaded model {Model} on {Provider} ({Dim} dimensions) in {Ms:F0} ms, +{MiB:F0} MiB resident",
+            model.Name, session.Provider, session.Dimensions, Stopwatch.GetElapsedTime(started).TotalMilliseconds, (CurrentRss() - before) / 1048576.0);
+        return session;
+    }
+
+    private static long CurrentRss()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.WorkingSet64;
+    }
+}
