@@ -1,5 +1,12 @@
+using Spectre.Console;
 using AkiDb.Queue.Cli.Commands;
 using Spectre.Console.Cli;
+
+// Redirected output (a log, a pipe, a test) has no terminal width; Spectre would assume 80 and wrap table cells.
+if (Console.IsOutputRedirected)
+{
+    AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns > 40 ? columns : 160;
+}
 
 var app = new CommandApp();
 app.Configure(config =>

@@ -50,6 +50,31 @@ internal sealed class QueueClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Declares the durable results queue and binds it to both result exchanges, so results are kept from now on even
+    /// if nobody reads them yet. Idempotent.
+    /// </summary>
+    public async Task EnsureResultsQueueAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        await using var channel = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        await DeclareResultsAsync(channel, queue, cancellationToken);
+    }
+
+    private static async Task<string> DeclareResultsAsync(IChannel channel, string? durableQueue, CancellationToken cancellationToken)
+    {
+        foreach (var exchange in new[] { "embed-completed", "embed-failed" })
+        {
+            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
+        }
+
+        var queue = durableQueue is null
+            ? (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken)).QueueName
+            : (await channel.QueueDeclareAsync(durableQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken)).QueueName;
+        await channel.QueueBindAsync(queue, "embed-completed", "", cancellationToken: cancellationToken);
+        await channel.QueueBindAsync(queue, "embed-failed", "", cancellationToken: cancellationToken);
+        return queue;
+    }
+
+    /// <summary>
     /// Subscribes to both result exchanges. With a name the queue is durable and outlives this process (results
     /// that arrive while nobody listens are kept); without one it is private and goes away with the connection.
     /// </summary>
@@ -57,16 +82,7 @@ internal sealed class QueueClient : IAsyncDisposable
     {
         var subscriber = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
         await subscriber.BasicQosAsync(0, 500, false, cancellationToken);
-        foreach (var exchange in new[] { "embed-completed", "embed-failed" })
-        {
-            await subscriber.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
-        }
-
-        var queue = durableQueue is null
-            ? (await subscriber.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken)).QueueName
-            : (await subscriber.QueueDeclareAsync(durableQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken)).QueueName;
-        await subscriber.QueueBindAsync(queue, "embed-completed", "", cancellationToken: cancellationToken);
-        await subscriber.QueueBindAsync(queue, "embed-failed", "", cancellationToken: cancellationToken);
+        var queue = await DeclareResultsAsync(subscriber, durableQueue, cancellationToken);
 
         var results = Channel.CreateBounded<ResultMessage>(1000);
         var consumer = new AsyncEventingBasicConsumer(subscriber);

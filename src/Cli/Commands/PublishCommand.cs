@@ -36,6 +36,11 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         [Description("Model name for every request (default: the worker's default model)")]
         public string? Model { get; init; }
 
+        [CommandOption("--results-queue <NAME>")]
+        [Description("Durable queue that keeps the results for 'akidb-queue results', declared before publishing so none is missed. Default: akidb-results; 'none' to skip")]
+        [DefaultValue("akidb-results")]
+        public string ResultsQueue { get; init; } = "akidb-results";
+
         [CommandOption("--max-in-flight <N>")]
         [Description("Publishes awaiting broker confirmation at once. Default: 256")]
         [DefaultValue(256)]
@@ -58,6 +63,11 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         }
 
         await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, settings.MaxInFlight);
+        if (!string.Equals(settings.ResultsQueue, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            await client.EnsureResultsQueueAsync(settings.ResultsQueue, cancellationToken);
+        }
+
         var clock = Stopwatch.StartNew();
         await AnsiConsole.Progress()
             .AutoClear(false)
@@ -86,6 +96,10 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
             });
 
         AnsiConsole.MarkupLine($"Published {requests.Count} requests ({texts} texts) to [bold]{settings.Queue}[/] in {clock.Elapsed.TotalSeconds:F1} s, every one confirmed by the broker.");
+        if (!string.Equals(settings.ResultsQueue, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            AnsiConsole.MarkupLine($"Results collect in queue [bold]{settings.ResultsQueue}[/]: akidb-queue results --out results.jsonl");
+        }
         return 0;
     }
 }

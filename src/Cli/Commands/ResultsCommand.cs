@@ -48,10 +48,7 @@ internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
                 }
 
                 var message = await results.ReadAsync(idle.Token);
-                var status = message.Completed ? "completed" : "failed";
-                // {"status":"...", ...the result's own fields}: one self-contained line per result.
-                var body = Encoding.UTF8.GetString(message.Body).Trim();
-                await output.WriteLineAsync(body.Length > 1 ? $"{{\"status\":\"{status}\",{body[1..]}" : body);
+                await output.WriteLineAsync(ToLine(message));
                 await output.FlushAsync(cancellationToken);
                 await message.AckAsync();
                 if (message.Completed)
@@ -70,5 +67,24 @@ internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
 
         AnsiConsole.MarkupLine($"{completed} completed, {failed} failed written to {Markup.Escape(settings.Out)}.");
         return 0;
+    }
+
+    /// <summary>{"status":"completed"|"failed", ...the result's own fields}, compact, on one line whatever the producer's formatting.</summary>
+    private static string ToLine(ResultMessage message)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("status", message.Completed ? "completed" : "failed");
+            foreach (var property in message.Parse().EnumerateObject())
+            {
+                property.WriteTo(writer);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
     }
 }

@@ -53,10 +53,12 @@ internal static class TextChunker
     private static int BestBreak(string text, int start, int end)
     {
         var window = text.AsSpan(start, end - start);
-        var minimum = window.Length / 2; // never make a chunk less than half full just to find a nicer break
+        // Never make a chunk less than half full just to find a nicer break; a paragraph end is worth a quarter-full chunk,
+        // since mixing the end of one topic with the start of the next blurs both vectors.
+        var minimum = window.Length / 2;
 
         var paragraph = window.LastIndexOf("\n\n");
-        if (paragraph >= minimum)
+        if (paragraph >= window.Length / 4)
         {
             return start + paragraph + 2;
         }

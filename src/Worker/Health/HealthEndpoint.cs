@@ -16,26 +16,41 @@ namespace AkiDb.Queue.Worker.Health;
 internal sealed class HealthEndpoint(HealthCheckService health, IOptions<HealthOptions> options, IHostApplicationLifetime lifetime, ILogger<HealthEndpoint> logger)
     : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private readonly HttpListener _listener = new();
+
+    /// <summary>Listens before the host reports itself started, so a probe right after start finds the endpoint.</summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(options.Value.Urls))
         {
-            return;
+            return Task.CompletedTask;
         }
 
-        using var listener = new HttpListener();
-        listener.Prefixes.Add(options.Value.Urls);
+        _listener.Prefixes.Add(options.Value.Urls);
         try
         {
-            listener.Start();
+            _listener.Start();
         }
         catch (HttpListenerException e)
         {
+            // A busy port must not take the worker down: probes fail visibly instead.
             logger.LogError("Health endpoint could not listen on {Urls}: {Error}", options.Value.Urls, e.Message);
-            return;
+            return Task.CompletedTask;
         }
 
         logger.LogInformation("Health endpoint on {Urls}health/live and {Urls}health/ready", options.Value.Urls, options.Value.Urls);
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        _listener.Close();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var listener = _listener;
         await using var stop = stoppingToken.Register(listener.Stop);
         while (!stoppingToken.IsCancellationRequested)
         {

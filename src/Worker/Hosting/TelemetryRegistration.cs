@@ -48,12 +48,20 @@ public static class TelemetryRegistration
                 metrics.AddMeter(WorkerTelemetry.Name, "MassTransit").AddRuntimeInstrumentation();
                 if (!string.IsNullOrWhiteSpace(options.PrometheusUrl))
                 {
-                    var (host, port) = ParseListenUrl(options.PrometheusUrl, nameof(TelemetryOptions.PrometheusUrl));
+                    var (_, port) = ParseListenUrl(options.PrometheusUrl, nameof(TelemetryOptions.PrometheusUrl));
+                    var prefix = options.PrometheusUrl.EndsWith('/') ? options.PrometheusUrl : options.PrometheusUrl + "/";
                     metrics.AddPrometheusHttpListener(p =>
                     {
-                        p.Host = host;
+                        // The exporter builds a Uri from Host, which rejects HttpListener's "+" (all interfaces), so the
+                        // configured prefix replaces the one it built.
+                        p.Host = "localhost";
                         p.Port = port;
                         p.ScrapeEndpointPath = "/metrics";
+                        p.ConfigureHttpListener = (_, listener) =>
+                        {
+                            listener.Prefixes.Clear();
+                            listener.Prefixes.Add(prefix);
+                        };
                     });
                 }
             });

@@ -96,7 +96,7 @@ internal sealed class EmbedRequestedConsumer(
         }
 
         var queuedMs = Math.Max(0, (DateTime.UtcNow - sentAt).TotalMilliseconds - Stopwatch.GetElapsedTime(result.LastBatchStarted).TotalMilliseconds);
-        await context.Publish(new EmbedCompleted
+        var completed = new EmbedCompleted
         {
             RequestId = message.RequestId!,
             Model = model.Name,
@@ -110,7 +110,9 @@ internal sealed class EmbedRequestedConsumer(
             Backend = backend.Name,
             ExecutionProvider = result.Provider,
             TraceParent = Activity.Current?.Id,
-        });
+        };
+        await context.Publish(completed);
+        await RespondIfRequestedAsync(context, completed);
 
         telemetry.RequestsCompleted.Add(1, new KeyValuePair<string, object?>("model", model.Name));
         telemetry.QueuedTime.Record(queuedMs);
@@ -122,9 +124,24 @@ internal sealed class EmbedRequestedConsumer(
         RequestId = message.RequestId, Code = code, Message = reason, TextIndex = index, Metadata = message.Metadata,
     };
 
+    /// <summary>
+    /// A caller that used MassTransit's request client also gets the result directly. Results always go to the
+    /// exchanges too, so pipeline consumers see every one, however it was asked for.
+    /// </summary>
+    private static async Task RespondIfRequestedAsync<T>(ConsumeContext context, T result)
+        where T : class
+    {
+        if (context.ResponseAddress is not null)
+        {
+            await context.RespondAsync(result);
+        }
+    }
+
     private async Task PublishFailedAsync(ConsumeContext context, EmbedFailed failure)
     {
-        await context.Publish(failure with { TraceParent = Activity.Current?.Id });
+        failure = failure with { TraceParent = Activity.Current?.Id };
+        await context.Publish(failure);
+        await RespondIfRequestedAsync(context, failure);
         telemetry.RequestsFailed.Add(1, new KeyValuePair<string, object?>("code", failure.Code));
         logger.LogInformation("Request {RequestId} failed with {Code}: {Reason}", failure.RequestId ?? "(none)", failure.Code, failure.Message);
     }

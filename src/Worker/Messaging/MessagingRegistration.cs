@@ -42,6 +42,12 @@ public static class MessagingRegistration
                 // JSON too. MassTransit's envelope format is still understood for .NET producers that use it.
                 cfg.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
                 cfg.UseRawJsonSerializer(RawSerializerOptions.AddTransportHeaders | RawSerializerOptions.CopyHeaders, isDefault: true);
+                // MassTransit indents its JSON; a vector is 384 numbers, so indentation nearly doubles every result.
+                cfg.ConfigureJsonSerializerOptions(json =>
+                {
+                    json.WriteIndented = false;
+                    return json;
+                });
 
                 cfg.Message<EmbedCompleted>(m => m.SetEntityName("embed-completed"));
                 cfg.Message<EmbedFailed>(m => m.SetEntityName("embed-failed"));

@@ -8,7 +8,8 @@ public sealed class InMemoryLoggerProvider : ILoggerProvider
 {
     private static readonly bool Echo = Environment.GetEnvironmentVariable("AKIDB_TEST_VERBOSE") == "1";
 
-    public ConcurrentQueue<(LogLevel Level, string Category, string Message)> Entries { get; } = new();
+    /// <summary>Each entry with the trace id that was current when it was logged, as an OpenTelemetry log exporter would record it.</summary>
+    public ConcurrentQueue<(LogLevel Level, string Category, string Message, string? TraceId)> Entries { get; } = new();
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
@@ -20,12 +21,12 @@ public sealed class InMemoryLoggerProvider : ILoggerProvider
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             var message = formatter(state, exception) + (exception is null ? "" : " " + exception.GetType().Name + ": " + exception.Message);
-            owner.Entries.Enqueue((logLevel, category, message));
+            owner.Entries.Enqueue((logLevel, category, message, System.Diagnostics.Activity.Current?.TraceId.ToString()));
             if (Echo)
             {
                 Console.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {logLevel,-11} {category.Split('.')[^1]}: {message}");

@@ -17,6 +17,9 @@ public static class RepoPaths
     /// <summary>The worker as built by its own project, to run as a separate process.</summary>
     public static string WorkerDll => Path.Combine(Root, "src", "Worker", "bin", Configuration, "net10.0", "AkiDb.Queue.Worker.dll");
 
+    /// <summary>The akidb-queue CLI as built by its own project.</summary>
+    public static string CliDll => Path.Combine(Root, "src", "Cli", "bin", Configuration, "net10.0", "akidb-queue.dll");
+
     public static string Artifacts => Path.Combine(Root, ".artifacts");
 
     private static string FindRoot()

@@ -60,7 +60,8 @@ public sealed class ResultCollector : IAsyncDisposable
         consumer.ReceivedAsync += (_, delivery) =>
         {
             using var json = JsonDocument.Parse(delivery.Body);
-            collector._results.Enqueue(new Result(delivery.Exchange, json.RootElement.Clone(), delivery.BasicProperties.ContentType));
+            var hostInfo = delivery.BasicProperties.Headers?.TryGetValue("MT-Host-Info", out var info) == true && info is byte[] infoBytes ? Encoding.UTF8.GetString(infoBytes) : null;
+            collector._results.Enqueue(new Result(delivery.Exchange, json.RootElement.Clone(), delivery.BasicProperties.ContentType, hostInfo));
             collector._arrived.Release();
             return Task.CompletedTask;
         };
@@ -106,9 +107,9 @@ public sealed class ResultCollector : IAsyncDisposable
     public async Task PublishAsync(string body, bool withContentType = true, string routingKey = "embed-requested") =>
         await PublishAsync(Encoding.UTF8.GetBytes(body), withContentType, routingKey);
 
-    public async Task PublishAsync(byte[] body, bool withContentType = true, string routingKey = "embed-requested")
+    public async Task PublishAsync(byte[] body, bool withContentType = true, string routingKey = "embed-requested", IDictionary<string, object?>? headers = null)
     {
-        var properties = new BasicProperties { Persistent = true };
+        var properties = new BasicProperties { Persistent = true, Headers = headers };
         if (withContentType)
         {
             properties.ContentType = "application/json";
@@ -176,8 +177,14 @@ public sealed class ResultCollector : IAsyncDisposable
         public string Text => Encoding.UTF8.GetString(Body);
     }
 
-    public sealed record Result(string Exchange, JsonElement Body, string? ContentType)
+    /// <param name="HostInfo">MassTransit's MT-Host-Info header: which worker process published the result.</param>
+    public sealed record Result(string Exchange, JsonElement Body, string? ContentType, string? HostInfo = null)
     {
+        public int? WorkerProcessId => HostInfo is null ? null
+            : JsonDocument.Parse(HostInfo).RootElement.EnumerateObject()
+                .Where(p => p.Name.Equals("processId", StringComparison.OrdinalIgnoreCase))
+                .Select(p => (int?)p.Value.GetInt32()).FirstOrDefault();
+
         public bool IsCompleted => Exchange == "embed-completed";
 
         public string? RequestId => Body.TryGetProperty("requestId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;

@@ -54,6 +54,8 @@ public sealed class WorkerHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Information);
+        // The bridge's per-request lines are debug level; tests that turn them on (Bridge:LogLevel=debug) see them.
+        builder.Logging.AddFilter("AkiDb.Queue.Worker.Bridge", LogLevel.Debug);
 
         builder.AddWorkerTelemetry();
         builder.AddEmbedding();
