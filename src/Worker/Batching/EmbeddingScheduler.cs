@@ -211,6 +211,17 @@ internal sealed class EmbeddingScheduler : BackgroundService
 
             Wake();
         }
+        catch (Exception e)
+        {
+            // A bug, not a bad batch: fail these requests (MassTransit retries them, then moves them to the error queue
+            // with this exception) and keep the lane's loop alive for everyone else.
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+            _logger.LogError(e, "Unexpected failure running a batch of {Texts} texts", batch.Rows.Count);
+            foreach (var job in jobs)
+            {
+                job.Fail(e);
+            }
+        }
     }
 
     private void Record(PlannedBatch batch, string model, InferenceTimings timings)
