@@ -85,23 +85,7 @@ public sealed class ResultCollector : IAsyncDisposable
     }
 
     /// <summary>Waits until at least <paramref name="count"/> messages are in the error queue; returns false on timeout.</summary>
-    public async Task<bool> WaitForErrorsAsync(int count, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            while (_errors.Count < count)
-            {
-                await _errorArrived.WaitAsync(cts.Token);
-            }
-
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
+    public Task<bool> WaitForErrorsAsync(int count, TimeSpan timeout) => WaitUntilAsync(() => _errors.Count >= count, _errorArrived, timeout);
 
     /// <summary>Publishes a body to the embed-requested queue through the default exchange, as any AMQP client can.</summary>
     public async Task PublishAsync(string body, bool withContentType = true, string routingKey = "embed-requested") =>
@@ -122,14 +106,17 @@ public sealed class ResultCollector : IAsyncDisposable
         JsonSerializer.Serialize(new { requestId, texts });
 
     /// <summary>Waits until at least <paramref name="count"/> results have arrived; returns false on timeout.</summary>
-    public async Task<bool> WaitForAsync(int count, TimeSpan timeout)
+    public Task<bool> WaitForAsync(int count, TimeSpan timeout) => WaitUntilAsync(() => _results.Count >= count, _arrived, timeout);
+
+    /// <summary>Re-checks the condition each time a delivery signals; false when the timeout passes first.</summary>
+    private static async Task<bool> WaitUntilAsync(Func<bool> condition, SemaphoreSlim signal, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
         try
         {
-            while (_results.Count < count)
+            while (!condition())
             {
-                await _arrived.WaitAsync(cts.Token);
+                await signal.WaitAsync(cts.Token);
             }
 
             return true;
