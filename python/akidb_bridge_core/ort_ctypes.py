@@ -53,6 +53,7 @@ SLOTS: Dict[str, int] = {
     "SetSessionGraphOptimizationLevel": 23,
     "SetIntraOpNumThreads": 24,
     "SetInterOpNumThreads": 25,
+    "AddSessionConfigEntry": 130,
     "SessionGetInputCount": 30,
     "SessionGetOutputCount": 31,
     "SessionGetInputName": 36,
@@ -118,6 +119,7 @@ _PROTOTYPES: Dict[str, tuple] = {
     "SetSessionGraphOptimizationLevel": (_STATUS, [_H, c_int]),
     "SetIntraOpNumThreads": (_STATUS, [_H, c_int]),
     "SetInterOpNumThreads": (_STATUS, [_H, c_int]),
+    "AddSessionConfigEntry": (_STATUS, [_H, c_char_p, c_char_p]),
     "SessionGetInputCount": (_STATUS, [_H, POINTER(c_size_t)]),
     "SessionGetOutputCount": (_STATUS, [_H, POINTER(c_size_t)]),
     "SessionGetInputName": (_STATUS, [_H, c_size_t, _H, _PH]),
@@ -234,7 +236,7 @@ class Env:
 
 class SessionOptions:
     def __init__(self, lib: OrtLibrary, intra_op_threads: int = 0, inter_op_threads: int = 0,
-                 log_level: str = "warning") -> None:
+                 log_level: str = "warning", config: Optional[Mapping[str, str]] = None) -> None:
         self.lib = lib
         handle = c_void_p()
         lib.check(lib.CreateSessionOptions(byref(handle)))
@@ -244,6 +246,8 @@ class SessionOptions:
             lib.check(lib.SetInterOpNumThreads(handle, int(inter_op_threads)))
             lib.check(lib.SetSessionGraphOptimizationLevel(handle, ORT_ENABLE_ALL))
             lib.check(lib.SetSessionLogSeverityLevel(handle, LOGGING_LEVELS[log_level]))
+            for key, value in (config or {}).items():
+                lib.check(lib.AddSessionConfigEntry(handle, key.encode(), str(value).encode()))
         except BaseException:
             self.close()
             raise

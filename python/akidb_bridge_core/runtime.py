@@ -54,6 +54,14 @@ class SessionSettings:
     intra_op_threads: int = 0  # 0 = let ONNX Runtime decide
     inter_op_threads: int = 0
     log_level: str = "info"  # the bridge's level; mapped to ORT's
+    # ONNX Runtime's worker threads spin between runs by default. On a machine where the worker, the broker and this
+    # process share few cores, a spinning thread takes CPU the others need; the worker decides (Bridge:AllowSpinning).
+    allow_spinning: bool = True
+
+    def config_entries(self) -> Dict[str, str]:
+        """Session configuration entries (onnxruntime_session_options_config_keys.h)."""
+        flag = "1" if self.allow_spinning else "0"
+        return {"session.intra_op.allow_spinning": flag, "session.inter_op.allow_spinning": flag}
 
 
 class InferenceSession(Protocol):
@@ -111,6 +119,8 @@ class OfficialRuntime:
         options.inter_op_num_threads = settings.inter_op_threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = _ORT_SEVERITY[ORT_LOG_LEVELS.get(settings.log_level, "warning")]
+        for key, value in settings.config_entries().items():
+            options.add_session_config_entry(key, value)
         wanted = EXECUTION_PROVIDERS[provider]
         providers = [wanted] if provider == "CPU" else [wanted, EXECUTION_PROVIDERS["CPU"]]
         session = ort.InferenceSession(path, sess_options=options, providers=providers)
@@ -142,7 +152,7 @@ class CtypesRuntime:
     def create_session(self, path: str, provider: str, settings: SessionSettings) -> InferenceSession:
         oc = self._ort
         options = oc.SessionOptions(self.library, settings.intra_op_threads, settings.inter_op_threads,
-                                    ORT_LOG_LEVELS.get(settings.log_level, "warning"))
+                                    ORT_LOG_LEVELS.get(settings.log_level, "warning"), settings.config_entries())
         try:
             if provider == "CUDA":
                 options.append_cuda()

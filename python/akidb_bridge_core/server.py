@@ -253,7 +253,10 @@ class BridgeServer:
             if not _is_int(value) or value < 0:
                 raise InitError(f"{key} must be a non-negative integer")
             threads[key] = value
-        self.settings = SessionSettings(threads["intra_op_threads"], threads["inter_op_threads"], self.log.level)
+        allow_spinning = header.get("allow_spinning", True)
+        if not isinstance(allow_spinning, bool):
+            raise InitError("allow_spinning must be true or false")
+        self.settings = SessionSettings(threads["intra_op_threads"], threads["inter_op_threads"], self.log.level, allow_spinning)
 
         providers = header.get("providers", ["CoreML", "CUDA", "CPU"])
         if not isinstance(providers, list) or not all(isinstance(p, str) for p in providers):

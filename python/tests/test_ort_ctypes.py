@@ -77,6 +77,15 @@ class BindingTests(unittest.TestCase):
         np.testing.assert_array_equal(out[0, 0], [5, 10, 15])  # unaffected by the next run
         np.testing.assert_array_equal(again[0, 2], [18, 36, 54])
 
+    def test_session_config_entries_reach_onnx_runtime(self):
+        rt = runtime()
+        quiet = ort_ctypes.SessionOptions(rt.library, 2, 1, config={"session.intra_op.allow_spinning": "0"})
+        self.addCleanup(quiet.close)
+        session = ort_ctypes.Session(rt.env, self.tiny, quiet)
+        self.addCleanup(session.close)
+        ids = np.array([[1, 2]], dtype=np.int64)
+        self.assertEqual(session.run("last_hidden_state", {"input_ids": ids, "attention_mask": np.ones_like(ids)}).shape, (1, 2, 3))
+
     def test_ort_errors_carry_the_message(self):
         session = self.session()
         ids = np.ones((1, 2), dtype=np.int64)

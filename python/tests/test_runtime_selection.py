@@ -70,9 +70,16 @@ def fake_onnxruntime(available, actual_providers=None):
         def run(self, outputs, feeds):
             return [np.ones((1, 2, 3), dtype=np.float32)]
 
+    class SessionOptions:
+        def __init__(self):
+            self.config = {}
+
+        def add_session_config_entry(self, key, value):
+            self.config[key] = value
+
     module = types.SimpleNamespace(
         __version__="1.99.0", get_available_providers=lambda: list(available),
-        SessionOptions=lambda: types.SimpleNamespace(),
+        SessionOptions=SessionOptions,
         GraphOptimizationLevel=types.SimpleNamespace(ORT_ENABLE_ALL="ALL"),
         InferenceSession=InferenceSession, set_default_logger_severity=lambda level: None)
     module.created = created
@@ -255,6 +262,15 @@ class OfficialRuntimeTests(unittest.TestCase):
         self.assertEqual(call["options"].graph_optimization_level, "ALL")
         self.assertEqual(session.input_names, ["input_ids"])
         self.assertEqual(session.run("last_hidden_state", {}).shape, (1, 2, 3))
+
+    def test_spinning_is_switched_through_session_config_entries(self):
+        module = fake_onnxruntime(["CPUExecutionProvider"])
+        runtime = OfficialRuntime(module)
+        runtime.create_session("m.onnx", "CPU", SessionSettings(1, 1, "info", allow_spinning=False))
+        runtime.create_session("m.onnx", "CPU", SessionSettings(1, 1, "info", allow_spinning=True))
+        quiet, spinning = (c["options"].config for c in module.created)
+        self.assertEqual(quiet, {"session.intra_op.allow_spinning": "0", "session.inter_op.allow_spinning": "0"})
+        self.assertEqual(spinning["session.intra_op.allow_spinning"], "1")
 
     def test_silent_cpu_fallback_is_detected_and_reported(self):
         # CUDA is listed, but the session ends up on CPU (e.g. cuDNN missing):

@@ -15,7 +15,8 @@ internal sealed record InitHeader(
     int InterOpThreads,
     int MaxPayloadBytes,
     string LogLevel,
-    IReadOnlyList<BridgeModelSpec> Models)
+    IReadOnlyList<BridgeModelSpec> Models,
+    bool AllowSpinning)
 {
     public string Type { get; init; } = "init";
 

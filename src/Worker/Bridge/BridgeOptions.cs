@@ -34,6 +34,13 @@ public sealed class BridgeOptions : IValidatableObject
     [Range(1, 64)]
     public int InterOpThreads { get; set; } = 1;
 
+    /// <summary>
+    /// Let ONNX Runtime's threads spin between runs (its own default). Off by default: on a machine where the bridge
+    /// shares a few cores with the worker and the broker, spinning threads take the CPU the others need; see
+    /// docs/benchmarks.md for the measurement behind the default.
+    /// </summary>
+    public bool AllowSpinning { get; set; }
+
     /// <summary>Time allowed from process start to the ready handshake (the model loads in it).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(60);

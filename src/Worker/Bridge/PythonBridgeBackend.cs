@@ -56,7 +56,8 @@ internal sealed class PythonBridgeBackend(
             options.InterOpThreads,
             options.MaxPayloadBytes,
             options.LogLevel,
-            catalog.All.Where(m => m.Definition.LoadAtStartup).Select(m => BridgeLane.ToSpec(m.Definition)).ToList());
+            catalog.All.Where(m => m.Definition.LoadAtStartup).Select(m => BridgeLane.ToSpec(m.Definition)).ToList(),
+            options.AllowSpinning);
 
         for (var i = 0; i < options.Processes; i++)
         {

@@ -13,7 +13,7 @@ internal sealed class NativeModelSession : IDisposable
     private readonly string _output;
     private readonly bool _wantsTokenTypes;
 
-    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<string> providers)
+    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<string> providers, bool allowSpinning)
     {
         _model = model;
         using var options = new SessionOptions
@@ -23,6 +23,9 @@ internal sealed class NativeModelSession : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING,
         };
+        var spin = allowSpinning ? "1" : "0";
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", spin);
+        options.AddSessionConfigEntry("session.inter_op.allow_spinning", spin);
         (Provider, ProvidersTried) = ExecutionProviderSelector.Apply(options, providers);
         _session = new InferenceSession(model.OnnxPath, options);
         _output = model.Output ?? _session.OutputMetadata.Keys.First();

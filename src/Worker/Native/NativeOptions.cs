@@ -15,5 +15,8 @@ public sealed class NativeOptions
     [Range(0, 256)]
     public int IntraOpThreads { get; set; }
 
+    /// <summary>Let ONNX Runtime's threads spin between runs; off by default for the same reason as Bridge:AllowSpinning.</summary>
+    public bool AllowSpinning { get; set; }
+
     public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / Lanes);
 }

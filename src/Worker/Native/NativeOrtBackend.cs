@@ -71,7 +71,7 @@ internal sealed class NativeOrtBackend(
     {
         var started = Stopwatch.GetTimestamp();
         var before = CurrentRss();
-        var session = new NativeModelSession(model, nativeOptions.Value.EffectiveIntraOpThreads, embeddingOptions.Value.EffectiveExecutionProviders);
+        var session = new NativeModelSession(model, nativeOptions.Value.EffectiveIntraOpThreads, embeddingOptions.Value.EffectiveExecutionProviders, nativeOptions.Value.AllowSpinning);
         foreach (var skipped in session.ProvidersTried.Where(t => !t.Ok))
         {
             logger.LogInformation("Native backend: execution provider {Provider} skipped for {Model}: {Reason}", skipped.Name, model.Name, skipped.Reason);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The benchmark: in-process limit, peer library, bridge alone (binary and JSON framing), IPC round trips,
+# end to end through RabbitMQ at saturation and fixed loads, cold start and memory - one run, the same texts.
+#   ./bench.sh           full run (~10-15 min on 2 cores); rewrites docs/benchmarks.md, docs/benchmarks.json, docs/benchmarks-*.png
+#   ./bench.sh --quick   smoke run (~2 min) of every section, written to .artifacts/bench/quick/
+#   ./bench.sh --help    other options (--out DIR, --skip-micro, --skip-inference, --skip-e2e)
+# AKIDB_BENCH_RABBITMQ_URL (+ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL) selects an existing broker; otherwise a private
+# one is started with scripts/rabbitmq-private.sh (data in .artifacts/bench/broker) and stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+case " $* " in
+    *" -h "* | *" --help "*) ;;
+    *)
+        say "Checking prerequisites (rabbitmq-server, a python3 with numpy)"
+        scripts/prerequisites.sh
+        ;;
+esac
+
+say "Building the worker and the benchmark (Release)"
+# The benchmark references the worker, so this builds src/Worker/bin/Release too: the dll the end-to-end scenarios run.
+# --disable-build-servers: no compiler or MSBuild server left running to compete with the measurements for 2 cores.
+dotnet build src/Bench/AkiDb.Queue.Bench.csproj -c Release --disable-build-servers -nologo -clp:ErrorsOnly -v:q
+
+say "Running the benchmark"
+# exec: Ctrl+C reaches the benchmark, which then stops the workers and the broker it started.
+exec dotnet src/Bench/bin/Release/net10.0/AkiDb.Queue.Bench.dll "$@"

@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Globalization;
+using AkiDb.Queue.Bench.Corpora;
+using AkiDb.Queue.Bench.Harness;
+
+namespace AkiDb.Queue.Bench.EndToEnd;
+
+/// <summary>
+/// Sections 4-5: publish to <c>EmbedCompleted</c> received, through a real RabbitMQ and the worker as a separate
+/// process. Every scenario (configuration x corpus x load) gets a fresh virtual host and a fresh worker, warmed up
+/// with <see cref="BenchSettings.WarmupMessages"/> messages before the measured phase, so queues start empty and no
+/// phase measures a cold process.
+/// </summary>
+internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus> corpora, Broker broker, string pythonPath)
+{
+    private static readonly Dictionary<string, Dictionary<string, string>> ConfigSettings = new()
+    {
+        // The defaults: one bridge process with cores / processes = 2 intra-op threads.
+        [Configs.Python] = [],
+        [Configs.Native] = new() { ["Embedding__Backend"] = "native" },
+        [Configs.Pool] = new() { ["Bridge__Processes"] = "2", ["Bridge__IntraOpThreads"] = "1" },
+    };
+
+    private readonly Dictionary<string, Dictionary<string, string>> _configSettings = new(ConfigSettings)
+    {
+        // The same, without probing every python3 on PATH (here the first is a pyenv shim) for numpy at start-up.
+        [Configs.PythonPathSet] = new() { ["Bridge__PythonPath"] = pythonPath },
+    };
+
+    private readonly string _run = DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture);
+    private int _scenarios;
+
+    public async Task<EndToEndResults> RunAsync()
+    {
+        Log.Section("Section 4: end to end through RabbitMQ (publish -> EmbedCompleted received)");
+        var phases = new List<PhaseResult>();
+        foreach (var corpus in corpora)
+        {
+            var saturation = await TryScenarioAsync(Configs.Python, corpus, null);
+            if (saturation is null)
+            {
+                continue;
+            }
+
+            phases.Add(saturation);
+            foreach (var fraction in settings.LoadFractions)
+            {
+                phases.AddRange(await TryScenarioAsync(Configs.Python, corpus, (fraction, fraction * saturation.ThroughputPerSecond)) is { } p ? [p] : []);
+            }
+        }
+
+        foreach (var corpus in corpora)
+        {
+            phases.AddRange(await TryScenarioAsync(Configs.Native, corpus, null) is { } p ? [p] : []);
+        }
+
+        foreach (var corpus in corpora.Where(c => c.Name is "short" or "long"))
+        {
+            phases.AddRange(await TryScenarioAsync(Configs.Pool, corpus, null) is { } p ? [p] : []);
+        }
+
+        Log.Section("Section 5: cold start (process start -> \"worker ready\": bridge up, model loaded, broker connected)");
+        var cold = new List<ColdStart>();
+        foreach (var backend in new[] { Configs.Python, Configs.PythonPathSet, Configs.Native })
+        {
+            try
+            {
+                cold.Add(await ColdStartsAsync(backend));
+            }
+            catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException or RabbitMQ.Client.Exceptions.RabbitMQClientException)
+            {
+                Log.Info($"cold start {backend} FAILED: {e.Message}");
+            }
+        }
+
+        return new EndToEndResults(broker.Description, phases, cold);
+    }
+
+    /// <summary>A failed scenario is reported and left out; the rest of the run and the report go on.</summary>
+    private async Task<PhaseResult?> TryScenarioAsync(string config, Corpus corpus, (double Fraction, double Rate)? pacing)
+    {
+        try
+        {
+            return await ScenarioAsync(config, corpus, pacing);
+        }
+        catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException or RabbitMQ.Client.Exceptions.RabbitMQClientException)
+        {
+            Log.Info($"{config} / {corpus.Name}: scenario FAILED: {e}");
+            return null;
+        }
+    }
+
+    private async Task<PhaseResult> ScenarioAsync(string config, Corpus corpus, (double Fraction, double Rate)? pacing)
+    {
+        var load = pacing is { } p ? $"{p.Fraction * 100:F0}%" : Configs.Saturation;
+        var vhost = $"bench-{_run}-{++_scenarios:D2}-{config.Replace(' ', '-')}-{corpus.Name}-{load.TrimEnd('%')}";
+        await broker.CreateVirtualHostAsync(vhost);
+        try
+        {
+            var url = broker.UrlFor(vhost);
+            await using var worker = await WorkerProcess.StartAsync(vhost, url, _configSettings[config]);
+            await using var client = await LoadClient.ConnectAsync(url);
+            Log.Info($"{config} / {corpus.Name} / {load}: worker pid {worker.Pid} ready after {worker.ReadyAfter.TotalMilliseconds:F0} ms" +
+                     (worker.BridgePids.Count > 0 ? $", bridge pid(s) {string.Join(", ", worker.BridgePids.OrderBy(b => b.Key).Select(b => b.Value))}" : "") +
+                     $", vhost {vhost}");
+
+            // Warm-up: a burst the worker must answer in full before the measurement starts.
+            var warm = Math.Min(settings.WarmupMessages, corpus.Count);
+            var warmup = client.Begin("w-", warm);
+            var warmBodies = Enumerable.Range(0, warm).Select(i => LoadClient.Body("w-", i, corpus.Texts[(corpus.Count - 1 - i) % corpus.Count].Text)).ToList();
+            await Task.WhenAll(Enumerable.Range(0, warm).Select(i => client.PublishAsync(warmup, i, warmBodies[i])));
+            if (!await warmup.WaitAsync(TimeSpan.FromMinutes(2)))
+            {
+                throw new InvalidOperationException($"Warm-up of {vhost}: {warmup.ReceivedCount} of {warm} results after 2 minutes.");
+            }
+
+            var count = pacing is { } r
+                ? (int)Math.Max(settings.Quick ? 5 : 20, Math.Round(r.Rate * Math.Clamp(settings.MinSamples / r.Rate, settings.MinRateDuration.TotalSeconds, settings.MaxRateDuration.TotalSeconds)))
+                : corpus.Count;
+            var bodies = Enumerable.Range(0, count).Select(i => LoadClient.Body("m-", i, corpus.Texts[i % corpus.Count].Text)).ToList();
+            var bridgePids = worker.BridgePids.Values.ToList();
+            var before = CpuSnapshot.Take(worker.Pid, bridgePids, broker.BeamPid);
+            var phase = client.Begin("m-", count);
+            var lags = new List<double>(count);
+            var publishes = new List<Task>(count);
+            if (pacing is { } rate)
+            {
+                Log.Info($"{config} / {corpus.Name} / {load}: publishing {count} messages at {rate.Rate:F1}/s ({count / rate.Rate:F1} s)");
+                var period = Stopwatch.Frequency / rate.Rate;
+                var start = Stopwatch.GetTimestamp();
+                for (var i = 0; i < count; i++)
+                {
+                    var due = start + (long)(i * period);
+                    var wait = due - Stopwatch.GetTimestamp();
+                    if (wait > 0)
+                    {
+                        // Paced publishing: the only sleep in the benchmark that is not a timeout.
+                        await Task.Delay(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+                    }
+
+                    lags.Add((Stopwatch.GetTimestamp() - due) * 1000.0 / Stopwatch.Frequency);
+                    publishes.Add(client.PublishAsync(phase, i, bodies[i]));
+                }
+            }
+            else
+            {
+                Log.Info($"{config} / {corpus.Name} / {load}: publishing all {count} messages at once");
+                for (var i = 0; i < count; i++)
+                {
+                    publishes.Add(client.PublishAsync(phase, i, bodies[i]));
+                }
+            }
+
+            await Task.WhenAll(publishes);
+            var patience = TimeSpan.FromSeconds(Math.Max(90, count / 5.0));
+            var complete = await phase.WaitAsync(patience);
+            var after = CpuSnapshot.Take(worker.Pid, bridgePids, broker.BeamPid);
+            var memory = new MemoryUse(worker.RssMiB ?? double.NaN, bridgePids.Select(pid => ProcStat.RssMiB(pid) ?? double.NaN).ToList());
+
+            var received = Enumerable.Range(0, count).Where(i => phase.Received[i] != 0).ToList();
+            var first = phase.Published.Min();
+            var last = received.Count > 0 ? received.Max(i => phase.Received[i]) : first;
+            var duration = (last - first) / (double)Stopwatch.Frequency;
+            var latency = Stats.Latency(phase.LatenciesMs().ToList());
+            var result = new PhaseResult(config, corpus.Name, load, pacing?.Fraction ?? 1.0, pacing?.Rate ?? double.NaN, count, duration,
+                received.Count / Math.Max(duration, 1e-9), latency,
+                Stats.Median(received.Select(i => phase.QueuedMs[i])), Stats.Percentile(received.Select(i => phase.QueuedMs[i]), 99),
+                Stats.Median(received.Select(i => phase.InferenceMs[i])), Stats.Percentile(received.Select(i => phase.InferenceMs[i]), 99),
+                lags.Count > 0 ? Stats.Percentile(lags, 99) : double.NaN,
+                phase.Failed, count - received.Count, CpuSnapshot.Between(before, after), memory, worker.ReadyAfter.TotalMilliseconds, vhost);
+            Log.Info($"{config} / {corpus.Name} / {load}: {result.ThroughputPerSecond:F1} msg/s over {duration:F1} s; latency p50 {latency.P50:F1} ms, p95 {latency.P95:F1} ms, " +
+                     $"p99 {latency.P99:F1} ms, max {latency.Max:F1} ms ({latency.Samples} samples); worker-reported median queued {result.QueuedMsP50:F1} ms, inference {result.InferenceMsP50:F1} ms" +
+                     (lags.Count > 0 ? $"; pacer lag p99 {result.PacerLagP99Ms:F2} ms" : "") +
+                     (complete ? "" : $"; {result.Missing} RESULTS MISSING after {patience.TotalSeconds:F0} s") + (result.Failed > 0 ? $"; {result.Failed} FAILED" : ""));
+            var cpu = result.Cpu;
+            Log.Info($"{config} / {corpus.Name} / {load}: CPU in cores - worker {cpu.WorkerCores:F2}, bridge {cpu.BridgeCores:F2}, broker {cpu.BrokerCores:F2}, bench {cpu.BenchCores:F2}; " +
+                     $"machine busy {cpu.MachineBusyCores:F2} of {Environment.ProcessorCount} (other processes {cpu.OtherCores:F2}), steal {cpu.StealPercent:F1} %; RSS worker {memory.WorkerRssMiB:F0} MiB" +
+                     (memory.BridgeRssMiB.Count > 0 ? $", bridge {string.Join(" + ", memory.BridgeRssMiB.Select(m => m.ToString("F0", CultureInfo.InvariantCulture)))} MiB" : ""));
+            return result;
+        }
+        finally
+        {
+            await broker.DeleteVirtualHostAsync(vhost);
+        }
+    }
+
+    private async Task<ColdStart> ColdStartsAsync(string config)
+    {
+        var vhost = $"bench-{_run}-cold-{config.Replace(' ', '-')}";
+        await broker.CreateVirtualHostAsync(vhost);
+        try
+        {
+            var ready = new List<double>();
+            var self = new List<double>();
+            var workerRss = new List<double>();
+            var bridgeRss = new List<double>();
+            var milestones = new List<IReadOnlyDictionary<string, double>>();
+            for (var i = 0; i < settings.ColdStarts; i++)
+            {
+                await using var worker = await WorkerProcess.StartAsync($"{vhost}-{i + 1}", broker.UrlFor(vhost), _configSettings[config]);
+                ready.Add(worker.ReadyAfter.TotalMilliseconds);
+                milestones.Add(worker.Milestones.ToDictionary());
+                self.Add(worker.SelfReportedReadyMs ?? double.NaN);
+                workerRss.Add(worker.RssMiB ?? double.NaN);
+                bridgeRss.AddRange(worker.BridgePids.Values.Select(pid => ProcStat.RssMiB(pid) ?? double.NaN));
+                Log.Info($"cold start {config} #{i + 1}: \"worker ready\" after {ready[^1]:F0} ms (worker's own figure {self[^1]:F0} ms); RSS at ready: worker {workerRss[^1]:F0} MiB" +
+                         (worker.BridgePids.Count > 0 ? $", bridge {bridgeRss[^1]:F0} MiB" : "") +
+                         "; " + string.Join(", ", worker.Milestones.OrderBy(m => m.Value).Select(m => $"{m.Key} {m.Value:F0} ms")));
+            }
+
+            var steps = milestones.SelectMany(m => m.Keys).Distinct()
+                .ToDictionary(k => k, k => Stats.Median(milestones.Where(m => m.ContainsKey(k)).Select(m => m[k])));
+            var result = new ColdStart(config, ready, self, workerRss, bridgeRss, steps);
+            Log.Info($"cold start {config}: median {result.Median:F0} ms over {ready.Count} starts");
+            return result;
+        }
+        finally
+        {
+            await broker.DeleteVirtualHostAsync(vhost);
+        }
+    }
+
+    /// <summary>CPU seconds of the processes involved, and the machine's counters, at one instant.</summary>
+    private sealed record CpuSnapshot(long At, double Worker, double Bridges, double Broker, double Bench, (long Total, long Steal, long Idle) Machine)
+    {
+        public static CpuSnapshot Take(int worker, IReadOnlyList<int> bridges, int? broker) => new(
+            Stopwatch.GetTimestamp(),
+            ProcStat.CpuSeconds(worker) ?? 0,
+            bridges.Sum(b => ProcStat.CpuSeconds(b) ?? 0),
+            broker is { } b ? ProcStat.CpuSeconds(b) ?? 0 : double.NaN,
+            Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
+            ProcStat.MachineCpu());
+
+        public static CpuUse Between(CpuSnapshot a, CpuSnapshot b)
+        {
+            var wall = (b.At - a.At) / (double)Stopwatch.Frequency;
+            var total = Math.Max(1, b.Machine.Total - a.Machine.Total);
+            var busy = (double)(total - (b.Machine.Idle - a.Machine.Idle) - (b.Machine.Steal - a.Machine.Steal)) / total * Environment.ProcessorCount;
+            return new CpuUse(wall, (b.Worker - a.Worker) / wall, (b.Bridges - a.Bridges) / wall, (b.Broker - a.Broker) / wall, (b.Bench - a.Bench) / wall,
+                busy, 100.0 * (b.Machine.Steal - a.Machine.Steal) / total);
+        }
+    }
+}

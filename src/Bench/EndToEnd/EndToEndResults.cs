@@ -1,0 +1,61 @@
+using AkiDb.Queue.Bench.Harness;
+
+namespace AkiDb.Queue.Bench.EndToEnd;
+
+/// <summary>
+/// CPU used during a measured phase, in cores (CPU seconds / wall seconds) per process, the whole machine's busy cores,
+/// what none of the run's processes account for (other tenants of the machine, kernel work), and the hypervisor's steal.
+/// </summary>
+public sealed record CpuUse(double WallSeconds, double WorkerCores, double BridgeCores, double BrokerCores, double BenchCores, double MachineBusyCores, double StealPercent)
+{
+    public double OtherCores => Math.Max(0, MachineBusyCores - WorkerCores - BridgeCores - (double.IsNaN(BrokerCores) ? 0 : BrokerCores) - BenchCores);
+}
+
+/// <summary>Resident memory after the measured phase (the worker warm, the model loaded and used).</summary>
+public sealed record MemoryUse(double WorkerRssMiB, IReadOnlyList<double> BridgeRssMiB);
+
+/// <summary>One measured phase of one scenario: a configuration, a corpus, a load.</summary>
+public sealed record PhaseResult(
+    string Config,
+    string Corpus,
+    string Load,
+    double LoadFraction,
+    double OfferedPerSecond,
+    int Messages,
+    double DurationSeconds,
+    double ThroughputPerSecond,
+    LatencyStats Latency,
+    double QueuedMsP50,
+    double QueuedMsP99,
+    double InferenceMsP50,
+    double InferenceMsP99,
+    double PacerLagP99Ms,
+    int Failed,
+    int Missing,
+    CpuUse Cpu,
+    MemoryUse? Memory,
+    double WorkerReadyMs,
+    string VirtualHost);
+
+/// <summary>Process start to "worker ready", per start.</summary>
+public sealed record ColdStart(
+    string Backend, IReadOnlyList<double> ReadyMs, IReadOnlyList<double> SelfReportedMs, IReadOnlyList<double> WorkerRssAtReadyMiB, IReadOnlyList<double> BridgeRssAtReadyMiB,
+    IReadOnlyDictionary<string, double> MedianMilestonesMs)
+{
+    public double Median => Stats.Median(ReadyMs);
+}
+
+public sealed record EndToEndResults(string Broker, IReadOnlyList<PhaseResult> Phases, IReadOnlyList<ColdStart> ColdStarts)
+{
+    public PhaseResult? Find(string config, string corpus, string load) =>
+        Phases.FirstOrDefault(p => p.Config == config && p.Corpus == corpus && p.Load == load);
+}
+
+public static class Configs
+{
+    public const string Python = "python 1x2";
+    public const string Native = "native";
+    public const string Pool = "python 2x1";
+    public const string PythonPathSet = "python 1x2, Bridge__PythonPath set";
+    public const string Saturation = "saturation";
+}

@@ -1,0 +1,100 @@
+namespace AkiDb.Queue.Bench.Harness;
+
+/// <summary>Sizes and durations of one run; <c>--quick</c> shrinks everything to a smoke run that still writes every output.</summary>
+public sealed record BenchSettings
+{
+    public bool Quick { get; init; }
+
+    public int Seed { get; init; } = 20261128;
+
+    public int ShortTexts { get; init; } = 1000;
+    public int LongTexts { get; init; } = 200;
+    public int MixedTexts { get; init; } = 400;
+
+    /// <summary>Passes over each corpus per method; passes of the methods are interleaved and the median is reported.</summary>
+    public int Repetitions { get; init; } = 3;
+
+    /// <summary>Short texts (the first of the corpus) in the batch-size sweep: batch 1 over the whole corpus would take too long.</summary>
+    public int SweepTexts { get; init; } = 320;
+
+    /// <summary>Idle time before an "idle" single-text inference: what a lone request at low load finds (ONNX Runtime's threads parked).</summary>
+    public TimeSpan IdleGap { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Texts whose batch-of-one inference time is measured, per corpus (the latency target's "one single inference").</summary>
+    public int SingleTexts { get; init; } = 60;
+
+    public int EchoBinaryRounds { get; init; } = 2000;
+    public int EchoJsonRounds { get; init; } = 150;
+
+    /// <summary>Messages published before each end-to-end measurement (and waited for), so no scenario measures a cold worker.</summary>
+    public int WarmupMessages { get; init; } = 64;
+
+    /// <summary>A paced phase lasts MinSamples / rate seconds, clamped to [MinRateDuration, MaxRateDuration].</summary>
+    public int MinSamples { get; init; } = 300;
+    public TimeSpan MinRateDuration { get; init; } = TimeSpan.FromSeconds(15);
+    public TimeSpan MaxRateDuration { get; init; } = TimeSpan.FromSeconds(40);
+
+    public double[] LoadFractions { get; init; } = [0.10, 0.50, 0.80];
+
+    public int ColdStarts { get; init; } = 3;
+
+    public bool RunMicro { get; init; } = true;
+    public bool RunInference { get; init; } = true;
+    public bool RunEndToEnd { get; init; } = true;
+
+    /// <summary>Only re-render benchmarks.md and the plots from the benchmarks.json in the output directory.</summary>
+    public bool RenderOnly { get; init; }
+
+    public string OutputDirectory { get; init; } = Path.Combine(Paths.Root, "docs");
+
+    public static BenchSettings Parse(string[] args)
+    {
+        var quick = args.Contains("--quick");
+        var settings = quick
+            ? new BenchSettings
+            {
+                Quick = true,
+                ShortTexts = 64,
+                LongTexts = 16,
+                MixedTexts = 32,
+                SweepTexts = 64,
+                Repetitions = 1,
+                SingleTexts = 6,
+                EchoBinaryRounds = 300,
+                EchoJsonRounds = 20,
+                WarmupMessages = 8,
+                MinSamples = 5,
+                MinRateDuration = TimeSpan.FromSeconds(2),
+                MaxRateDuration = TimeSpan.FromSeconds(2),
+                ColdStarts = 1,
+                // A smoke run must not overwrite the published figures.
+                OutputDirectory = Path.Combine(Paths.Artifacts, "quick"),
+            }
+            : new BenchSettings();
+
+        for (var i = 0; i < args.Length; i++)
+        {
+            settings = args[i] switch
+            {
+                "--quick" => settings,
+                "--out" when i + 1 < args.Length => settings with { OutputDirectory = Path.GetFullPath(args[++i]) },
+                "--skip-micro" => settings with { RunMicro = false },
+                "--skip-inference" => settings with { RunInference = false },
+                "--skip-e2e" => settings with { RunEndToEnd = false },
+                "--render-only" => settings with { RenderOnly = true },
+                "-h" or "--help" => throw new ArgumentException(Usage),
+                _ => throw new ArgumentException($"Unknown argument '{args[i]}'.\n{Usage}"),
+            };
+        }
+
+        return settings;
+    }
+
+    public const string Usage =
+        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--render-only]\n" +
+        "  --quick   tiny corpora and short phases: a smoke run of every section (~2 min), written to .artifacts/bench/quick\n" +
+        "  --out     where benchmarks.md, benchmarks.json and the plots go (default docs/)\n" +
+        "  --skip-*  leave a section out (for development; the report then lacks it)\n" +
+        "  --render-only  rewrite benchmarks.md and the plots from the benchmarks.json already in the output directory\n" +
+        "  AKIDB_BENCH_RABBITMQ_URL (+ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL): use that broker instead of starting a private one";
+}
