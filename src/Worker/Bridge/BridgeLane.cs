@@ -13,8 +13,6 @@ namespace AkiDb.Queue.Worker.Bridge;
 /// </summary>
 internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
 {
-    private readonly BridgeLaunch _launch;
-    private readonly InitHeader _init;
     private readonly BridgeOptions _options;
     private readonly ILogger _logger;
     private readonly WorkerTelemetry _telemetry;
@@ -31,11 +29,9 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
     private int _consecutiveFailures;
     private int _stopped;
 
-    public BridgeLane(int id, BridgeLaunch launch, InitHeader init, BridgeOptions options, ILogger logger, WorkerTelemetry telemetry)
+    public BridgeLane(int id, BridgeOptions options, ILogger logger, WorkerTelemetry telemetry)
     {
         Id = id;
-        _launch = launch;
-        _init = init;
         _options = options;
         _logger = logger;
         _telemetry = telemetry;
@@ -63,9 +59,9 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
     public event Action<BridgeLane>? StateChanged;
 
     /// <summary>Starts supervising; the task completes after the first start attempt, and faults if it failed.</summary>
-    public Task StartAsync()
+    public Task StartAsync(BridgeLaunch launch, InitHeader init)
     {
-        _supervisor = Task.Run(SuperviseAsync);
+        _supervisor = Task.Run(() => SuperviseAsync(launch, init));
         _pinger = Task.Run(PingWhileIdleAsync);
         return _firstStart.Task;
     }
@@ -215,16 +211,16 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
     internal static BridgeModelSpec ToSpec(ModelDefinition model) =>
         new(model.Name, model.OnnxPath, model.Output, model.Pooling, model.Normalize);
 
-    private async Task SuperviseAsync()
+    private async Task SuperviseAsync(BridgeLaunch launch, InitHeader init)
     {
         var token = _stopping.Token;
         long? endedAt = null;
         while (!token.IsCancellationRequested)
         {
-            var process = BridgeProcess.Start(_launch, _limits, _logger, Id);
+            var process = BridgeProcess.Start(launch, _limits, _logger, Id);
             try
             {
-                var ready = await process.InitializeAsync(_init, _options.StartTimeout, token);
+                var ready = await process.InitializeAsync(init, _options.StartTimeout, token);
                 if (ready.Protocol != 1 || ready.Models is null)
                 {
                     throw new InvalidOperationException($"The bridge speaks protocol {ready.Protocol}; this worker speaks 1.");

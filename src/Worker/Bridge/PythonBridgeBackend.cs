@@ -22,6 +22,7 @@ internal sealed class PythonBridgeBackend(
     ILogger<PythonBridgeBackend> logger) : IInferenceBackend, IHostedService, IAsyncDisposable
 {
     private readonly List<BridgeLane> _lanes = [];
+    private Task _startup = Task.CompletedTask;
     private bool _available;
 
     public string Name => "python";
@@ -35,10 +36,31 @@ internal sealed class PythonBridgeBackend(
 
     public event Action<bool>? AvailabilityChanged;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the lanes and starts them in the background: the model loads while MassTransit connects to the broker.
+    /// <see cref="WaitUntilStartedAsync"/> is what holds the host's start until the first start attempts are over.
+    /// </summary>
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         var options = bridgeOptions.Value;
-        var python = await locator.LocateAsync(options.PythonPath, cancellationToken);
+        for (var i = 0; i < options.Processes; i++)
+        {
+            var lane = new BridgeLane(i, options, logger, telemetry);
+            lane.StateChanged += _ => UpdateAvailability();
+            _lanes.Add(lane);
+        }
+
+        // Available until proven otherwise: a message that arrives while the bridge loads waits for it.
+        _available = true;
+        _startup = StartLanesAsync(options);
+        return Task.CompletedTask;
+    }
+
+    public Task WaitUntilStartedAsync(CancellationToken cancellationToken) => _startup.WaitAsync(cancellationToken);
+
+    private async Task StartLanesAsync(BridgeOptions options)
+    {
+        var python = await locator.LocateAsync(options.PythonPath, CancellationToken.None);
         var launch = launchFactory.Create(python);
         var ortLibrary = launchFactory.ResolveOrtLibrary();
         if (ortLibrary is null && !python.HasOnnxRuntime)
@@ -59,17 +81,10 @@ internal sealed class PythonBridgeBackend(
             catalog.All.Where(m => m.Definition.LoadAtStartup).Select(m => BridgeLane.ToSpec(m.Definition)).ToList(),
             options.AllowSpinning);
 
-        for (var i = 0; i < options.Processes; i++)
-        {
-            var lane = new BridgeLane(i, launch, init, options, logger, telemetry);
-            lane.StateChanged += _ => UpdateAvailability();
-            _lanes.Add(lane);
-        }
-
-        var starts = _lanes.Select(l => l.StartAsync()).ToList();
+        var starts = _lanes.Select(l => l.StartAsync(launch, init)).ToList();
         try
         {
-            await Task.WhenAll(starts).WaitAsync(cancellationToken);
+            await Task.WhenAll(starts);
         }
         catch (Exception) when (starts.Any(s => s.IsCompletedSuccessfully))
         {
@@ -77,7 +92,9 @@ internal sealed class PythonBridgeBackend(
         }
         catch (Exception)
         {
-            // Not one lane could start: this is configuration, not bad luck. Stop with the reason.
+            // Not one lane could start: this is configuration, not bad luck. Stop with the reason, and probe for a
+            // Python again next time in case the remembered one is what broke.
+            locator.ForgetCachedChoice();
             await StopAsync(CancellationToken.None);
             throw starts.Select(s => s.Exception?.InnerException).First(e => e is not null)!;
         }

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using CliWrap;
 using CliWrap.Buffered;
+using AkiDb.Queue.Worker.Models;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AkiDb.Queue.Worker.Bridge;
 
@@ -10,18 +12,27 @@ namespace AkiDb.Queue.Worker.Bridge;
 /// reference machine) while the distribution's /usr/bin/python3 has it from apt, so every candidate is probed
 /// and one with the official onnxruntime package wins over one without.
 /// </summary>
-public sealed class PythonLocator(ILogger<PythonLocator> logger)
+public sealed class PythonLocator(IOptions<EmbeddingOptions> embedding, TimeProvider time, ILogger<PythonLocator> logger)
 {
+    private readonly PythonProbeCache _cache = new(
+        Path.Combine(embedding.Value.CacheDirectory ?? BundledModelExtractor.DefaultCacheDirectory(), "python-probe.json"), time);
+
     private const string ProbeScript =
         "import json, sys, importlib.util\n" +
         "r = {'version': sys.version.split()[0], 'ok': sys.version_info >= (3, 9)}\n" +
-        "try:\n    import numpy\n    r['numpy'] = numpy.__version__\n" +
+        "try:\n    import numpy\n    r['numpy'] = numpy.__version__\n    r['numpy_file'] = numpy.__file__\n" +
         "except Exception as e:\n    r['error'] = type(e).__name__ + ': ' + str(e)\n" +
         "r['onnxruntime'] = importlib.util.find_spec('onnxruntime') is not None\n" +
         "print(json.dumps(r))\n";
 
     public async Task<PythonInterpreter> LocateAsync(string? configuredPath, CancellationToken cancellationToken)
     {
+        if (configuredPath is null && _cache.TryLoad() is { } cached)
+        {
+            logger.LogInformation("Bridge Python: {Path} (Python {Version}, numpy {Numpy}; probed earlier, numpy unchanged)", cached.Path, cached.Version, cached.NumpyVersion);
+            return cached;
+        }
+
         var candidates = configuredPath is not null ? [configuredPath] : Candidates().ToList();
         var probes = await Task.WhenAll(candidates.Select(c => ProbeAsync(c, cancellationToken)));
 
@@ -31,6 +42,11 @@ public sealed class PythonLocator(ILogger<PythonLocator> logger)
         {
             logger.LogInformation("Bridge Python: {Path} (Python {Version}, numpy {Numpy}, official onnxruntime package {Ort})",
                 chosen.Path, chosen.Version, chosen.NumpyVersion, chosen.HasOnnxRuntime ? "present" : "absent, ctypes runtime will be used");
+            if (configuredPath is null)
+            {
+                _cache.Save(chosen);
+            }
+
             return chosen;
         }
 
@@ -40,6 +56,9 @@ public sealed class PythonLocator(ILogger<PythonLocator> logger)
             "Fix it with one of: 'sudo apt-get install -y python3-numpy' (Debian/Ubuntu), " +
             "'python3 -m pip install numpy', or set Bridge__PythonPath to an interpreter that has numpy.");
     }
+
+    /// <summary>Drops the remembered choice, e.g. when the bridge could not start with it.</summary>
+    public void ForgetCachedChoice() => _cache.Forget();
 
     private static IEnumerable<string> Candidates()
     {
@@ -95,7 +114,8 @@ public sealed class PythonLocator(ILogger<PythonLocator> logger)
 
             if (root.TryGetProperty("numpy", out var numpy))
             {
-                return (candidate, new PythonInterpreter(candidate, version, numpy.GetString() ?? "?", root.GetProperty("onnxruntime").GetBoolean()), "");
+                var numpyFile = root.TryGetProperty("numpy_file", out var file) ? file.GetString() : null;
+                return (candidate, new PythonInterpreter(candidate, version, numpy.GetString() ?? "?", root.GetProperty("onnxruntime").GetBoolean(), numpyFile), "");
             }
 
             return (candidate, null, root.TryGetProperty("error", out var error) ? error.GetString() ?? "numpy missing" : "numpy missing");

@@ -24,6 +24,7 @@ public static class EmbeddingRegistration
 
         services.AddOptions<NativeOptions>().BindConfiguration(NativeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
+        services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ModelCatalog>();
         if (string.Equals(builder.Configuration[$"{EmbeddingOptions.Section}:Backend"], "native", StringComparison.OrdinalIgnoreCase))
         {

@@ -14,6 +14,12 @@ public interface IInferenceBackend
     /// <summary>Raised when <see cref="IsAvailable"/> flips; the circuit breaker pauses or resumes consumption on it.</summary>
     event Action<bool>? AvailabilityChanged;
 
+    /// <summary>
+    /// Completes when the backend's start-up is over (models loaded, processes up); faults with the reason when it
+    /// cannot start at all. Start-up runs while MassTransit connects; the host waits for this before it reports ready.
+    /// </summary>
+    Task WaitUntilStartedAsync(CancellationToken cancellationToken);
+
     /// <summary>A one-line description for logs and health: runtime, version, provider per model.</summary>
     string Describe();
 }

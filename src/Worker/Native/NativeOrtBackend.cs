@@ -21,6 +21,7 @@ internal sealed class NativeOrtBackend(
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<NativeModelSession>>> _sessions = new(StringComparer.OrdinalIgnoreCase);
     private List<IInferenceLane> _lanes = [];
+    private Task _startup = Task.CompletedTask;
 
     public string Name => "native";
 
@@ -35,12 +36,21 @@ internal sealed class NativeOrtBackend(
         remove { }
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         _lanes = Enumerable.Range(0, nativeOptions.Value.Lanes).Select(i => (IInferenceLane)new NativeLane(i, this)).ToList();
+        _startup = LoadStartupModelsAsync();
+        return Task.CompletedTask;
+    }
+
+    public Task WaitUntilStartedAsync(CancellationToken cancellationToken) => _startup.WaitAsync(cancellationToken);
+
+    /// <summary>Loads the start-up models in the background, while MassTransit connects.</summary>
+    private async Task LoadStartupModelsAsync()
+    {
         foreach (var model in catalog.All.Where(m => m.Definition.LoadAtStartup))
         {
-            await GetSessionAsync(model.Definition, cancellationToken);
+            await GetSessionAsync(model.Definition, CancellationToken.None);
         }
 
         logger.LogInformation("Native ONNX Runtime backend ready: {Describe}", Describe());
