@@ -60,7 +60,11 @@ foreach (var s in corpusStats)
              $"padding efficiency of sorted batches of 32: {s.SortedBatch32PaddingEfficiency * 100:F1} %  ({s.Description})");
 }
 
-var python = await new PythonLocator(loggerFactory.CreateLogger<PythonLocator>()).LocateAsync(null, CancellationToken.None);
+var python = await new PythonLocator(
+        Microsoft.Extensions.Options.Options.Create(new AkiDb.Queue.Worker.Models.EmbeddingOptions { CacheDirectory = Paths.ModelCache }),
+        TimeProvider.System,
+        loggerFactory.CreateLogger<PythonLocator>())
+    .LocateAsync(null, CancellationToken.None);
 Log.Info($"Bridge Python: {python.Path} (Python {python.Version}, numpy {python.NumpyVersion})");
 
 InferenceResults? inference = null;
@@ -116,7 +120,7 @@ var conditions = new RunConditions(
     settings.Repetitions,
     [
         "The benchmark process, the broker, the worker and the bridge share the same cores; nothing is pinned. The CPU columns show who used what.",
-        $"Corpus sizes: short {settings.ShortTexts}, long {settings.LongTexts}, mixed {settings.MixedTexts}; end-to-end warm-up {settings.WarmupMessages} messages per scenario; " +
+        $"Corpus sizes: short {settings.ShortTexts}, long {settings.LongTexts}, mixed {settings.MixedTexts}; end-to-end warm-up per scenario: bursts answered in full for at least {settings.WarmupDuration.TotalSeconds:F0} s and {settings.WarmupMessages} messages (a fresh worker re-compiles its hot code for the first tens of seconds); " +
         $"paced phases {settings.MinRateDuration.TotalSeconds:F0}-{settings.MaxRateDuration.TotalSeconds:F0} s (at least {settings.MinSamples} samples where that fits).",
     ]);
 

@@ -104,15 +104,25 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
                      (worker.BridgePids.Count > 0 ? $", bridge pid(s) {string.Join(", ", worker.BridgePids.OrderBy(b => b.Key).Select(b => b.Value))}" : "") +
                      $", vhost {vhost}");
 
-            // Warm-up: a burst the worker must answer in full before the measurement starts.
-            var warm = Math.Min(settings.WarmupMessages, corpus.Count);
-            var warmup = client.Begin("w-", warm);
-            var warmBodies = Enumerable.Range(0, warm).Select(i => LoadClient.Body("w-", i, corpus.Texts[(corpus.Count - 1 - i) % corpus.Count].Text)).ToList();
-            await Task.WhenAll(Enumerable.Range(0, warm).Select(i => client.PublishAsync(warmup, i, warmBodies[i])));
-            if (!await warmup.WaitAsync(TimeSpan.FromMinutes(2)))
+            // Warm-up: bursts the worker must answer in full, for at least WarmupDuration, before the measurement starts.
+            var warmClock = Stopwatch.StartNew();
+            var warmed = 0;
+            for (var round = 0; warmed < settings.WarmupMessages || warmClock.Elapsed < settings.WarmupDuration; round++)
             {
-                throw new InvalidOperationException($"Warm-up of {vhost}: {warmup.ReceivedCount} of {warm} results after 2 minutes.");
+                var warm = Math.Min(Math.Max(settings.WarmupMessages, 64), corpus.Count);
+                var prefix = $"w{round}-";
+                var warmup = client.Begin(prefix, warm);
+                var warmBodies = Enumerable.Range(0, warm).Select(i => LoadClient.Body(prefix, i, corpus.Texts[(corpus.Count - 1 - i) % corpus.Count].Text)).ToList();
+                await Task.WhenAll(Enumerable.Range(0, warm).Select(i => client.PublishAsync(warmup, i, warmBodies[i])));
+                if (!await warmup.WaitAsync(TimeSpan.FromMinutes(2)))
+                {
+                    throw new InvalidOperationException($"Warm-up of {vhost}: {warmup.ReceivedCount} of {warm} results after 2 minutes.");
+                }
+
+                warmed += warm;
             }
+
+            Log.Info($"{config} / {corpus.Name} / {load}: warmed up with {warmed} messages in {warmClock.Elapsed.TotalSeconds:F0} s");
 
             var count = pacing is { } r
                 ? (int)Math.Max(settings.Quick ? 5 : 20, Math.Round(r.Rate * Math.Clamp(settings.MinSamples / r.Rate, settings.MinRateDuration.TotalSeconds, settings.MaxRateDuration.TotalSeconds)))

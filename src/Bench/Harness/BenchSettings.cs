@@ -29,6 +29,13 @@ public sealed record BenchSettings
     /// <summary>Messages published before each end-to-end measurement (and waited for), so no scenario measures a cold worker.</summary>
     public int WarmupMessages { get; init; } = 64;
 
+    /// <summary>
+    /// Warm-up also lasts at least this long under saturating load. A fresh .NET process spends its first tens of seconds
+    /// re-compiling hot methods (tiered JIT: up to half a core on this machine), which a long-running worker no longer
+    /// pays; measuring inside that window would report start-up, not steady state.
+    /// </summary>
+    public TimeSpan WarmupDuration { get; init; } = TimeSpan.FromSeconds(20);
+
     /// <summary>A paced phase lasts MinSamples / rate seconds, clamped to [MinRateDuration, MaxRateDuration].</summary>
     public int MinSamples { get; init; } = 300;
     public TimeSpan MinRateDuration { get; init; } = TimeSpan.FromSeconds(15);
@@ -63,6 +70,7 @@ public sealed record BenchSettings
                 EchoBinaryRounds = 300,
                 EchoJsonRounds = 20,
                 WarmupMessages = 8,
+                WarmupDuration = TimeSpan.FromSeconds(1),
                 MinSamples = 5,
                 MinRateDuration = TimeSpan.FromSeconds(2),
                 MaxRateDuration = TimeSpan.FromSeconds(2),

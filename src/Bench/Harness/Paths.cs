@@ -19,7 +19,8 @@ public static class Paths
     public static string RabbitScript => Path.Combine(Root, "scripts", "rabbitmq-private.sh");
 
     /// <summary>The worker as its own project builds it (bench.sh builds Release first).</summary>
-    public static string WorkerDll => Path.Combine(Root, "src", "Worker", "bin", "Release", "net10.0", "AkiDb.Queue.Worker.dll");
+    /// <summary>The worker as deployed: published for this machine's runtime, precompiled (ReadyToRun), by bench.sh.</summary>
+    public static string WorkerDll => Path.Combine(Root, ".artifacts", "bench", "worker", "AkiDb.Queue.Worker.dll");
 
     private static string FindRoot()
     {

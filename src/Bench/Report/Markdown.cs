@@ -123,9 +123,10 @@ internal static class Markdown
                       "`json_bridge.py --echo`, each sent the same 32-text batch; every round trip timed on its own.");
         md.AppendLine("- Passes of the four in-process/bridge methods are interleaved, the order rotating each repetition; ratios are between passes run back to back, " +
                       "then the median over repetitions.");
-        md.AppendLine("- **End to end**: the worker as a separate process (`dotnet src/Worker/bin/Release/net10.0/AkiDb.Queue.Worker.dll`), a fresh virtual host per " +
-                      "scenario (configuration x corpus x load) created through the management API, so queues start empty; a warm-up burst answered in full before " +
-                      "the measured phase. The bench publishes single-text plain-JSON messages (persistent, publisher confirms, at most 256 unconfirmed) and consumes " +
+        md.AppendLine("- **End to end**: the worker as deployed, a separate process published for this runtime with ReadyToRun " +
+                      "(`dotnet .artifacts/bench/worker/AkiDb.Queue.Worker.dll`, as the container image runs it), a fresh virtual host per " +
+                      "scenario (configuration x corpus x load) created through the management API, so queues start empty; warm-up bursts answered in full for at " +
+                      "least 20 s before the measured phase (a fresh .NET process re-compiles its hot code for that long; a long-running worker does not). The bench publishes single-text plain-JSON messages (persistent, publisher confirms, at most 256 unconfirmed) and consumes " +
                       "results from an exclusive queue bound to `embed-completed` and `embed-failed`; latency = result received - publish call, on one Stopwatch. " +
                       "Saturation: every message at once, throughput = messages / (last result - first publish). Fixed rates: evenly spaced publishes at 10/50/80 % of " +
                       "that saturation throughput (open loop), each phase lasting MinSamples/rate clamped to 15-40 s.");
