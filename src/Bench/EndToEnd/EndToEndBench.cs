@@ -18,7 +18,7 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
         // The defaults: one bridge process with cores / processes = 2 intra-op threads.
         [Configs.Python] = [],
         [Configs.Native] = new() { ["Embedding__Backend"] = "native" },
-        [Configs.Pool] = new() { ["Bridge__Processes"] = "2", ["Bridge__IntraOpThreads"] = "1" },
+        [Configs.Pool] = new() { ["Bridge__Processes"] = "1", ["Bridge__IntraOpThreads"] = $"{Environment.ProcessorCount}" },
     };
 
     private readonly Dictionary<string, Dictionary<string, string>> _configSettings = new(ConfigSettings)

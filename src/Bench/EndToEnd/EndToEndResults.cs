@@ -53,9 +53,11 @@ public sealed record EndToEndResults(string Broker, IReadOnlyList<PhaseResult> P
 
 public static class Configs
 {
-    public const string Python = "python 1x2";
+    /// <summary>The worker's defaults: as many single-threaded bridge processes as cores, at most 4 (2 x 1 on 2 cores).</summary>
+    public const string Python = "python default";
     public const string Native = "native";
-    public const string Pool = "python 2x1";
-    public const string PythonPathSet = "python 1x2, Bridge__PythonPath set";
+    /// <summary>The alternative pool: one bridge process with all the cores as intra-op threads.</summary>
+    public const string Pool = "python 1 process";
+    public const string PythonPathSet = "python default, Bridge__PythonPath set";
     public const string Saturation = "saturation";
 }

@@ -157,7 +157,7 @@ internal static class Markdown
 
         if (report.EndToEnd is { } e2e)
         {
-            foreach (var (label, config) in new[] { (Methods.EndToEndPython + ", 1 process x 2 threads (default)", Configs.Python), (Methods.EndToEndPython + ", 2 processes x 1 thread", Configs.Pool), (Methods.EndToEndNative, Configs.Native) })
+            foreach (var (label, config) in new[] { (Methods.EndToEndPython + $", default pool ({DefaultPool()})", Configs.Python), (Methods.EndToEndPython + $", 1 process x {Environment.ProcessorCount} threads", Configs.Pool), (Methods.EndToEndNative, Configs.Native) })
             {
                 rows.Add(new[] { label }.Concat(CorpusNames.Select(corpus =>
                 {
@@ -277,7 +277,8 @@ internal static class Markdown
                 $"{p.Cpu.WorkerCores * 1000 / p.ThroughputPerSecond:F1} / {p.Cpu.BridgeCores * 1000 / p.ThroughputPerSecond:F1} / {p.Cpu.BrokerCores * 1000 / p.ThroughputPerSecond:F1}",
                 p.Memory is { } m ? $"{m.WorkerRssMiB:F0} / {(m.BridgeRssMiB.Count == 0 ? "-" : string.Join(" + ", m.BridgeRssMiB.Select(F0)))}" : "-",
             }));
-        md.AppendLine("`python 1x2` is the default (one bridge process, two intra-op threads); `python 2x1` is `Bridge__Processes=2`, `Bridge__IntraOpThreads=1`; " +
+        md.AppendLine($"`python default` is the worker's default pool ({DefaultPool()}: one single-threaded bridge process per core, at most 4); " +
+                      $"`python 1 process` is `Bridge__Processes=1`, `Bridge__IntraOpThreads={Environment.ProcessorCount}`; " +
                       "`native` is `Embedding__Backend=native` (ONNX Runtime inside the worker). RSS is read right after the saturation phase, so the worker and bridge are warm.");
         md.AppendLine();
 
@@ -338,9 +339,17 @@ internal static class Markdown
 
     private static string ConfigLabel(string config) => config switch
     {
-        Configs.Python => "python 1x2 (default)",
+        Configs.Python => $"python default ({DefaultPool()})",
+        Configs.Pool => $"python 1 process x {Environment.ProcessorCount} threads",
         _ => config,
     };
+
+    /// <summary>The default pool on this machine, by the worker's own rule (Bridge:Processes = 0).</summary>
+    private static string DefaultPool()
+    {
+        var options = new AkiDb.Queue.Worker.Bridge.BridgeOptions();
+        return $"{options.EffectiveProcesses} processes x {options.EffectiveIntraOpThreads} thread{(options.EffectiveIntraOpThreads == 1 ? "" : "s")}";
+    }
 
     private static void Table(StringBuilder md, string[] header, IEnumerable<string[]> rows)
     {

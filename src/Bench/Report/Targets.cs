@@ -154,7 +154,7 @@ internal static class Targets
 
         if (pool is not null)
         {
-            text += $" Two bridges x 1 thread: {pool.ThroughputPerSecond / limit:F2}x.";
+            text += $" One bridge process with {Environment.ProcessorCount} threads instead of the default pool: {pool.ThroughputPerSecond / limit:F2}x.";
         }
 
         return text;

@@ -43,7 +43,7 @@ internal sealed class PythonBridgeBackend(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var options = bridgeOptions.Value;
-        for (var i = 0; i < options.Processes; i++)
+        for (var i = 0; i < options.EffectiveProcesses; i++)
         {
             var lane = new BridgeLane(i, options, logger, telemetry);
             lane.StateChanged += _ => UpdateAvailability();

@@ -25,7 +25,7 @@ internal sealed class EmbedRequestedConsumerDefinition : ConsumerDefinition<Embe
     /// a bigger number only moves the queue from the broker (visible, shareable with other workers) into this process.
     /// </summary>
     public static int EffectivePrefetch(RabbitMqOptions rabbit, BatchingOptions batching, Bridge.BridgeOptions bridge) =>
-        rabbit.PrefetchCount > 0 ? rabbit.PrefetchCount : Math.Max(16, 2 * batching.MaxBatchTexts * bridge.Processes + 16);
+        rabbit.PrefetchCount > 0 ? rabbit.PrefetchCount : Math.Max(16, 2 * batching.MaxBatchTexts * bridge.EffectiveProcesses + 16);
 
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator,

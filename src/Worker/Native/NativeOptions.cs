@@ -7,9 +7,14 @@ public sealed class NativeOptions
 {
     public const string Section = "Native";
 
-    /// <summary>Batches that may run at once. Each lane shares the model's session (ONNX Runtime runs are thread-safe).</summary>
-    [Range(1, 64)]
-    public int Lanes { get; set; } = 1;
+    /// <summary>
+    /// Batches that may run at once; the lanes share the model's session (ONNX Runtime runs are thread-safe). 0 (default)
+    /// means one per core, at most 4, each with its share of the cores as intra-op threads: the same rule as the bridge pool.
+    /// </summary>
+    [Range(0, 64)]
+    public int Lanes { get; set; }
+
+    public int EffectiveLanes => Lanes > 0 ? Lanes : Math.Clamp(Environment.ProcessorCount, 1, 4);
 
     /// <summary>Intra-op threads of each session; 0 divides the machine's cores among the lanes.</summary>
     [Range(0, 256)]
@@ -18,5 +23,5 @@ public sealed class NativeOptions
     /// <summary>Let ONNX Runtime's threads spin between runs; off by default for the same reason as Bridge:AllowSpinning.</summary>
     public bool AllowSpinning { get; set; }
 
-    public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / Lanes);
+    public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / EffectiveLanes);
 }

@@ -38,7 +38,7 @@ internal sealed class NativeOrtBackend(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _lanes = Enumerable.Range(0, nativeOptions.Value.Lanes).Select(i => (IInferenceLane)new NativeLane(i, this)).ToList();
+        _lanes = Enumerable.Range(0, nativeOptions.Value.EffectiveLanes).Select(i => (IInferenceLane)new NativeLane(i, this)).ToList();
         _startup = LoadStartupModelsAsync();
         return Task.CompletedTask;
     }

@@ -33,8 +33,13 @@ public sealed partial class WorkerProcess : IAsyncDisposable
 
     public int Pid => _execution.ProcessId;
 
+    private readonly ConcurrentDictionary<int, int> _bridgePids = new();
+
     /// <summary>The bridge process of lane 0, from the worker's own "ready" log line.</summary>
-    public int? BridgePid { get; private set; }
+    public int? BridgePid => _bridgePids.TryGetValue(0, out var pid) ? pid : null;
+
+    /// <summary>Every bridge process the worker reported ready, by lane (the latest, after restarts).</summary>
+    public IReadOnlyDictionary<int, int> BridgePids => _bridgePids;
 
     /// <summary>The exit code once the process has ended.</summary>
     public Task<int> Exited { get; }
@@ -86,9 +91,10 @@ public sealed partial class WorkerProcess : IAsyncDisposable
     private void OnLine(string line)
     {
         _lines.Enqueue(line);
-        if (BridgePid is null && BridgeReady().Match(line) is { Success: true } match)
+        if (BridgeReady().Match(line) is { Success: true } match)
         {
-            BridgePid = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            _bridgePids[int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)] =
+                int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
         }
 
         if (line.Contains("worker ready", StringComparison.Ordinal))
@@ -109,6 +115,6 @@ public sealed partial class WorkerProcess : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"Bridge lane 0 ready: pid (\d+)")]
+    [GeneratedRegex(@"Bridge lane (\d+) ready: pid (\d+)")]
     private static partial Regex BridgeReady();
 }

@@ -18,6 +18,7 @@ public sealed class HealthEndpointTests(BrokerFixture broker)
         await using var worker = await WorkerHost.StartAsync(url, new Dictionary<string, string?>
         {
             ["Health:Urls"] = $"http://127.0.0.1:{port}/",
+            ["Bridge:Processes"] = "1",
             ["Bridge:EntryPoint"] = RepoPaths.FaultBridge,
             ["Bridge:Environment:AKIDB_BRIDGE_GATE_FILE"] = gate,
             ["Bridge:RestartBackoffMax"] = "00:00:00.500",

@@ -21,11 +21,13 @@ public sealed class BridgeFaultTests(BrokerFixture broker, ITestOutputHelper out
         var ids = await PublishLoadAsync(results, "kill", 500);
 
         var recoveries = new List<double>();
+        var kills = 0;
         foreach (var threshold in new[] { 60, 140, 220, 300, 380 })
         {
             Assert.True(await results.WaitForAsync(threshold, Patience), $"stalled before {threshold} results");
-            await WaitUntilReadyAsync(worker);
-            var lane = worker.BridgeLanes[0];
+            // Every lane of the pool takes its turn.
+            var lane = worker.BridgeLanes[kills++ % worker.BridgeLanes.Count];
+            await lane.WaitUntilReadyAsync(new CancellationTokenSource(Patience).Token);
             var restartsBefore = lane.Restarts;
             Signals.Send(lane.ProcessId!.Value, Signals.Kill);
             await WaitUntilAsync(() => lane.Restarts > restartsBefore && lane.IsReady);
@@ -42,7 +44,7 @@ public sealed class BridgeFaultTests(BrokerFixture broker, ITestOutputHelper out
         Assert.True((await results.WaitForAsync("after-kills", Patience)).IsCompleted);
 
         recoveries.Sort();
-        ReliabilityReport.Record("bridge killed", "`kill -9` of the bridge process 5 times during 500 messages", outcome,
+        ReliabilityReport.Record("bridge killed", $"`kill -9` of a bridge process 5 times during 500 messages (pool of {worker.BridgeLanes.Count}, each in turn)", outcome,
             $"median {recoveries[2]:F0} ms (min {recoveries[0]:F0}, max {recoveries[^1]:F0}) from exit to ready",
             "./test.sh --filter FullyQualifiedName~Repeated_kill_9");
         output.WriteLine($"{outcome}; recoveries {string.Join(", ", recoveries.Select(r => r.ToString("F0")))} ms");
@@ -55,6 +57,7 @@ public sealed class BridgeFaultTests(BrokerFixture broker, ITestOutputHelper out
         await using var results = await ResultCollector.StartAsync(url);
         await using var worker = await WorkerHost.StartAsync(url, new Dictionary<string, string?>
         {
+            ["Bridge:Processes"] = "1",
             ["Bridge:DeadlineBase"] = "00:00:02",
             ["Bridge:DeadlinePerText"] = "00:00:00.100",
             ["Bridge:MaxDeadline"] = "00:00:06",
@@ -87,6 +90,7 @@ public sealed class BridgeFaultTests(BrokerFixture broker, ITestOutputHelper out
         await using var results = await ResultCollector.StartAsync(url);
         await using var worker = await WorkerHost.StartAsync(url, new Dictionary<string, string?>
         {
+            ["Bridge:Processes"] = "1",
             ["Bridge:PingInterval"] = "00:00:00.500",
             ["Bridge:PingTimeout"] = "00:00:01",
         });
@@ -154,10 +158,11 @@ public sealed class BridgeFaultTests(BrokerFixture broker, ITestOutputHelper out
         Assert.Equal(0, outcome.Lost);
         Assert.Equal(ids.Count - 1, outcome.Completed);
         // Bounded: a failing batch of at most 32 is halved at most 5 times, then the text runs alone MaxAttemptsAlone (2) times.
-        Assert.InRange(worker.BridgeLanes[0].Restarts, 2, 5 + 2);
+        var restarts = worker.BridgeLanes.Sum(l => l.Restarts);
+        Assert.InRange(restarts, 2, 5 + 2);
 
         ReliabilityReport.Record("poison message", "a text that kills the bridge every time (fault bridge `kill`), inside a 3-text message among 120 others", outcome,
-            $"{worker.BridgeLanes[0].Restarts} bridge restarts to isolate it; EmbedFailed inference_failed + 1 message in embed-requested_error",
+            $"{restarts} bridge restarts to isolate it; EmbedFailed inference_failed + 1 message in embed-requested_error",
             "./test.sh --filter FullyQualifiedName~kills_the_bridge_every_time");
     }
 
@@ -170,6 +175,7 @@ public sealed class BridgeFaultTests(BrokerFixture broker, ITestOutputHelper out
         using var management = new ManagementClient(broker.ManagementUrl);
         await using var results = await ResultCollector.StartAsync(url);
         var settings = FaultBridge("", onceDir: null);
+        settings["Bridge:Processes"] = "1";
         settings["Bridge:Environment:AKIDB_BRIDGE_GATE_FILE"] = gate;
         settings["Bridge:RestartBackoffInitial"] = "00:00:00.100";
         settings["Bridge:RestartBackoffMax"] = "00:00:00.500";
@@ -232,9 +238,6 @@ public sealed class BridgeFaultTests(BrokerFixture broker, ITestOutputHelper out
 
         return ids;
     }
-
-    private static async Task WaitUntilReadyAsync(WorkerHost worker) =>
-        await worker.BridgeLanes[0].WaitUntilReadyAsync(new CancellationTokenSource(Patience).Token);
 
     /// <summary>Polls a condition of the worker's own state; the bridge's restarts are what is awaited, not time.</summary>
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -28,7 +28,7 @@ public sealed class ShutdownTests(BrokerFixture broker, ITestOutputHelper output
             q => q.Consumers == 0 && q.Unacknowledged == 0 && q.Messages == ids.Count - answeredByFirst, Patience);
         Assert.Equal(ids.Count - answeredByFirst, left?.Messages);
         Assert.True(left!.Messages > 0, "nothing was left in the queue for the second worker");
-        Assert.False(first.BridgePid is { } pid && Signals.IsAlive(pid), "the first worker's bridge outlived it");
+        Assert.All(first.BridgePids.Values, pid => Assert.False(Signals.IsAlive(pid), "the first worker's bridge outlived it"));
 
         await using var second = await WorkerProcess.StartAsync("handover-b", url);
         Assert.True(await results.WaitForAsync(ids.Count, Patience), $"{results.Results.Count} of {ids.Count} results");
@@ -49,21 +49,22 @@ public sealed class ShutdownTests(BrokerFixture broker, ITestOutputHelper output
         using var management = new ManagementClient(broker.ManagementUrl);
         await using var results = await ResultCollector.StartAsync(url);
         await using var worker = await WorkerProcess.StartAsync("orphan", url);
-        var bridge = worker.BridgePid ?? throw new InvalidOperationException("no bridge pid in the worker's log");
+        var bridges = worker.BridgePids.Values.ToList();
+        Assert.NotEmpty(bridges);
 
         var ids = await BridgeFaultTests.PublishLoadAsync(results, "orphan", 200);
         Assert.True(await results.WaitForAsync(20, Patience));
         worker.Signal(Signals.Kill);
         await worker.Exited.WaitAsync(Patience);
 
-        // EOF on its stdin is the bridge's signal to exit.
+        // EOF on its stdin is each bridge's signal to exit.
         var deadline = DateTime.UtcNow + Patience;
-        while (Signals.IsAlive(bridge) && DateTime.UtcNow < deadline)
+        while (bridges.Any(Signals.IsAlive) && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
 
-        Assert.False(Signals.IsAlive(bridge), $"bridge {bridge} is an orphan");
+        Assert.All(bridges, bridge => Assert.False(Signals.IsAlive(bridge), $"bridge {bridge} is an orphan"));
         // Whatever the killed worker had not answered is back in the queue. Some answered ones may be there too: their
         // result went out but the acknowledgement died with the process (a duplicate later, never a loss).
         var answered = results.Results.Select(r => r.RequestId).Distinct().Count();
