@@ -68,7 +68,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
                 }
 
                 table.AddRow(id, "[green]completed[/]", $"{embeddings.Length} x {body.GetProperty("dimensions").GetInt32()}",
-                    body.GetProperty("model").GetString() ?? "", Prop(body, "executionProvider"), Prop(body, "queuedMs"), Prop(body, "inferenceMs"));
+                    body.GetProperty("model").GetString() ?? "", Prop(body, "executionProvider"), Millis(body, "queuedMs"), Millis(body, "inferenceMs"));
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -95,6 +95,11 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
 
     private static string Prop(JsonElement body, string name) =>
         body.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value.ToString() : "";
+
+    private static string Millis(JsonElement body, string name) =>
+        body.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number
+            ? value.GetDouble().ToString("F1", System.Globalization.CultureInfo.InvariantCulture)
+            : "";
 
     private static double Cosine(float[] a, float[] b)
     {
