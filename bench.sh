@@ -3,7 +3,7 @@
 # end to end through RabbitMQ at saturation and fixed loads, cold start and memory - one run, the same texts.
 #   ./bench.sh           full run (~10-15 min on 2 cores); rewrites docs/benchmarks.md, docs/benchmarks.json, docs/benchmarks-*.png
 #   ./bench.sh --quick   smoke run (~2 min) of every section, written to .artifacts/bench/quick/
-#   ./bench.sh --help    other options (--out DIR, --skip-micro, --skip-inference, --skip-e2e)
+#   ./bench.sh --help    other options (--out DIR, --skip-*, --e2e-configs, --corpora, --render-only)
 # AKIDB_BENCH_RABBITMQ_URL (+ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL) selects an existing broker; otherwise a private
 # one is started with scripts/rabbitmq-private.sh (data in .artifacts/bench/broker) and stopped at the end.
 set -euo pipefail

@@ -52,7 +52,8 @@ Log.Info($"Output: {settings.OutputDirectory}");
 var model = ModelFiles.Load();
 Log.Info($"Model {model.Name}: {model.Definition.OnnxPath}");
 var builder = new CorpusBuilder(model.Tokenizer, settings.Seed);
-var corpora = new List<Corpus> { builder.BuildShort(settings.ShortTexts), builder.BuildLong(settings.LongTexts), builder.BuildMixed(settings.MixedTexts) };
+var corpora = new List<Corpus> { builder.BuildShort(settings.ShortTexts), builder.BuildLong(settings.LongTexts), builder.BuildMixed(settings.MixedTexts) }
+    .Where(c => settings.Corpora.Count == 0 || settings.Corpora.Contains(c.Name)).ToList();
 var corpusStats = corpora.Select(c => c.Describe()).ToList();
 foreach (var s in corpusStats)
 {

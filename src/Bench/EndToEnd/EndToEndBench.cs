@@ -15,7 +15,7 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
 {
     private static readonly Dictionary<string, Dictionary<string, string>> ConfigSettings = new()
     {
-        // The defaults: one bridge process with cores / processes = 2 intra-op threads.
+        // The defaults: one single-threaded bridge process per core.
         [Configs.Python] = [],
         [Configs.Native] = new() { ["Embedding__Backend"] = "native" },
         [Configs.Pool] = new() { ["Bridge__Processes"] = "1", ["Bridge__IntraOpThreads"] = $"{Environment.ProcessorCount}" },
@@ -34,7 +34,7 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
     {
         Log.Section("Section 4: end to end through RabbitMQ (publish -> EmbedCompleted received)");
         var phases = new List<PhaseResult>();
-        foreach (var corpus in corpora)
+        foreach (var corpus in corpora.Where(_ => Wanted(Configs.Python)))
         {
             var saturation = await TryScenarioAsync(Configs.Python, corpus, null);
             if (saturation is null)
@@ -49,19 +49,23 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
             }
         }
 
+        // Each alternative side by side with the default, corpus by corpus.
         foreach (var corpus in corpora)
         {
-            phases.AddRange(await TryScenarioAsync(Configs.Native, corpus, null) is { } p ? [p] : []);
-        }
+            foreach (var config in new[] { Configs.Native, Configs.Pool }.Where(Wanted))
+            {
+                if (config == Configs.Pool && corpus.Name == "mixed")
+                {
+                    continue;
+                }
 
-        foreach (var corpus in corpora.Where(c => c.Name is "short" or "long"))
-        {
-            phases.AddRange(await TryScenarioAsync(Configs.Pool, corpus, null) is { } p ? [p] : []);
+                phases.AddRange(await TryScenarioAsync(config, corpus, null) is { } p ? [p] : []);
+            }
         }
 
         Log.Section("Section 5: cold start (process start -> \"worker ready\": bridge up, model loaded, broker connected)");
         var cold = new List<ColdStart>();
-        foreach (var backend in new[] { Configs.Python, Configs.PythonPathSet, Configs.Native })
+        foreach (var backend in new[] { Configs.Python, Configs.PythonPathSet, Configs.Native }.Where(c => settings.ColdStarts > 0 && Wanted(c)))
         {
             try
             {
@@ -75,6 +79,8 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
 
         return new EndToEndResults(broker.Description, phases, cold);
     }
+
+    private bool Wanted(string config) => settings.EndToEndConfigs is not { Count: > 0 } only || only.Contains(config);
 
     /// <summary>A failed scenario is reported and left out; the rest of the run and the report go on.</summary>
     private async Task<PhaseResult?> TryScenarioAsync(string config, Corpus corpus, (double Fraction, double Rate)? pacing)

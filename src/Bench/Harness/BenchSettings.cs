@@ -49,6 +49,12 @@ public sealed record BenchSettings
     public bool RunInference { get; init; } = true;
     public bool RunEndToEnd { get; init; } = true;
 
+    /// <summary>End-to-end configurations to run (all when empty): for side-by-side runs of a few while developing.</summary>
+    public IReadOnlyList<string> EndToEndConfigs { get; init; } = [];
+
+    /// <summary>Corpora to run (all when empty).</summary>
+    public IReadOnlyList<string> Corpora { get; init; } = [];
+
     /// <summary>Only re-render benchmarks.md and the plots from the benchmarks.json in the output directory.</summary>
     public bool RenderOnly { get; init; }
 
@@ -90,6 +96,8 @@ public sealed record BenchSettings
                 "--skip-inference" => settings with { RunInference = false },
                 "--skip-e2e" => settings with { RunEndToEnd = false },
                 "--render-only" => settings with { RenderOnly = true },
+                "--e2e-configs" when i + 1 < args.Length => settings with { EndToEndConfigs = List(args[++i]) },
+                "--corpora" when i + 1 < args.Length => settings with { Corpora = List(args[++i]) },
                 "-h" or "--help" => throw new ArgumentException(Usage),
                 _ => throw new ArgumentException($"Unknown argument '{args[i]}'.\n{Usage}"),
             };
@@ -98,11 +106,15 @@ public sealed record BenchSettings
         return settings;
     }
 
+    private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     public const string Usage =
-        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--render-only]\n" +
+        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--e2e-configs A,B] [--corpora A,B] [--render-only]\n" +
         "  --quick   tiny corpora and short phases: a smoke run of every section (~2 min), written to .artifacts/bench/quick\n" +
         "  --out     where benchmarks.md, benchmarks.json and the plots go (default docs/)\n" +
         "  --skip-*  leave a section out (for development; the report then lacks it)\n" +
+        "  --e2e-configs  only these end-to-end configurations, e.g. \"python default,native\" (for development)\n" +
+        "  --corpora  only these corpora: short, long, mixed (for development)\n" +
         "  --render-only  rewrite benchmarks.md and the plots from the benchmarks.json already in the output directory\n" +
         "  AKIDB_BENCH_RABBITMQ_URL (+ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL): use that broker instead of starting a private one";
 }

@@ -298,12 +298,12 @@ internal static class Markdown
                     var limit = limits.Find(Methods.Limit, p.Corpus);
                     var limitMs = limit is null ? double.NaN : Environment.ProcessorCount * 1000.0 / limit.Median;
                     double PerMessage(double cores) => cores * 1000 / p.ThroughputPerSecond;
-                    var model = p.Config == Configs.Native ? PerMessage(p.Cpu.WorkerCores) : PerMessage(p.Cpu.BridgeCores);
-                    var worker = p.Config == Configs.Native ? double.NaN : PerMessage(p.Cpu.WorkerCores);
+                    var model = IsNative(p.Config) ? PerMessage(p.Cpu.WorkerCores) : PerMessage(p.Cpu.BridgeCores);
+                    var worker = IsNative(p.Config) ? double.NaN : PerMessage(p.Cpu.WorkerCores);
                     var total = PerMessage(p.Cpu.WorkerCores + p.Cpu.BridgeCores + p.Cpu.BrokerCores + p.Cpu.BenchCores);
                     return new[]
                     {
-                        p.Corpus, ConfigLabel(p.Config), F1(limitMs), F1(model) + (p.Config == Configs.Native ? " (worker incl. model)" : ""),
+                        p.Corpus, ConfigLabel(p.Config), F1(limitMs), F1(model) + (IsNative(p.Config) ? " (worker incl. model)" : ""),
                         F1(worker), F1(PerMessage(p.Cpu.BrokerCores)), F1(PerMessage(p.Cpu.BenchCores)), F1(total), $"{total / limitMs:F2}x",
                     };
                 }));
@@ -337,6 +337,8 @@ internal static class Markdown
                 $"{p.Cpu.WorkerCores:F2} / {p.Cpu.BridgeCores:F2} / {p.Cpu.BrokerCores:F2} / {p.Cpu.BenchCores:F2} / {p.Cpu.OtherCores:F2}", $"{p.Cpu.StealPercent:F1} %",
                 double.IsNaN(p.PacerLagP99Ms) ? "-" : Ms(p.PacerLagP99Ms), $"{p.Failed} / {p.Missing}",
             }));
+
+    private static bool IsNative(string config) => config is Configs.Native;
 
     private static string ConfigLabel(string config) => config switch
     {
