@@ -106,6 +106,19 @@ public sealed class BatchPlannerTests
     }
 
     [Fact]
+    public void A_text_longer_than_the_token_budget_still_runs_alone()
+    {
+        var planner = new BatchPlanner(new BatchingOptions { TokenBudget = 256 });
+        var huge = Add(planner, 512);
+        Add(planner, 500);
+
+        var first = planner.TryTake()!;
+        Assert.Equal([huge], first.Rows);
+        Assert.Single(planner.TryTake()!.Rows);
+        Assert.Null(planner.TryTake());
+    }
+
+    [Fact]
     public void Identical_token_sequences_are_computed_once_and_each_gets_its_row()
     {
         var planner = new BatchPlanner(new BatchingOptions());

@@ -238,7 +238,7 @@ internal static class Markdown
     {
         md.AppendLine("## 4. End to end through RabbitMQ");
         md.AppendLine();
-        md.AppendLine($"Broker: {e2e.Broker}. Worker defaults (python backend, one bridge process per core with 1 intra-op thread each: 2 x 1 here, batches of <= 32, token budget 8192, " +
+        md.AppendLine($"Broker: {e2e.Broker}. Worker defaults (python backend, one bridge process per core with 1 intra-op thread each: 2 x 1 here, batches of <= 32, token budget 4096, " +
                       "padding efficiency >= 0.75, prefetch 2 x 32 x processes + 16 = 144) unless the configuration says otherwise. Latency in milliseconds from the publish call to the result's arrival. " +
                       "\"queued\" and \"model\" are the worker's own per-result figures (`queuedMs`: arrival to batch start; `inferenceMs`: model time of the batch).");
         md.AppendLine();
