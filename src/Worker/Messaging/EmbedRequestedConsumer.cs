@@ -29,6 +29,7 @@ internal sealed class EmbedRequestedConsumer(
     {
         var sentAt = context.SentTime ?? DateTime.UtcNow;
         var message = context.Message;
+        ProducerTraceLink.Apply(context);
         telemetry.RequestsConsumed.Add(1);
         telemetry.MessageStarted();
         try

@@ -55,4 +55,43 @@ public sealed class TracingTests(BrokerFixture broker)
         Assert.Equal(call.SpanId, inTrace.Single(s => s.OperationName == "bridge inference").ParentSpanId);
         Assert.Contains(worker.Logs.Entries, e => e.Message.Contains("embedded", StringComparison.Ordinal) && e.TraceId == traceId.ToString());
     }
+
+    [Fact]
+    public async Task A_producer_that_sends_the_standard_traceparent_header_is_linked_from_the_workers_trace()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "MassTransit" or "AkiDb.Queue",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var (_, url) = await broker.CreateVirtualHostAsync("trace-link");
+        await using var results = await ResultCollector.StartAsync(url);
+        await using var worker = await WorkerHost.StartAsync(url);
+
+        // What an OpenTelemetry-instrumented producer (pika, amqplib, ...) sends: traceparent, not MT-Activity-Id.
+        var producerTrace = ActivityTraceId.CreateRandom();
+        var producerSpan = ActivitySpanId.CreateRandom();
+        await results.PublishAsync(System.Text.Encoding.UTF8.GetBytes(ResultCollector.Request("linked", "link me")),
+            headers: new Dictionary<string, object?> { ["traceparent"] = $"00-{producerTrace}-{producerSpan}-01" });
+        var result = await results.WaitForAsync("linked", TimeSpan.FromMinutes(2));
+        Assert.True(result.IsCompleted);
+        var workerTrace = ActivityContext.Parse(result.Body.GetProperty("traceParent").GetString()!, null).TraceId;
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        Activity? linked;
+        while ((linked = spans.FirstOrDefault(s => s.TraceId == workerTrace && s.Links.Any())) is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.NotNull(linked);
+        var link = Assert.Single(linked.Links);
+        Assert.Equal(producerTrace, link.Context.TraceId);
+        Assert.Equal(producerSpan, link.Context.SpanId);
+        Assert.Equal(producerTrace.ToString(), linked.GetTagItem("akidb.producer.trace_id"));
+    }
 }
