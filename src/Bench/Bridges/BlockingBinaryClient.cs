@@ -27,29 +27,7 @@ internal sealed class BlockingBinaryClient : IDisposable
 
     public static BlockingBinaryClient Start(BridgeLaunch launch, byte[] initHeader)
     {
-        var start = new ProcessStartInfo(launch.Python)
-        {
-            WorkingDirectory = launch.WorkingDirectory,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in launch.Arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment.Clear();
-        foreach (var (name, value) in launch.Environment)
-        {
-            if (value is not null)
-            {
-                start.Environment[name] = value;
-            }
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("The echo bridge did not start.");
+        var process = PlainBridgeProcess.Start(launch, "echo bridge");
         process.ErrorDataReceived += (_, _) => { };
         process.BeginErrorReadLine();
         var client = new BlockingBinaryClient(process);

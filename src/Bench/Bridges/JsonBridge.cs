@@ -31,30 +31,7 @@ internal sealed class JsonBridge : IAsyncDisposable
 
     public static async Task<(JsonBridge Bridge, JsonElement Ready)> StartAsync(BridgeLaunch launch, byte[] initJson)
     {
-        var start = new ProcessStartInfo(launch.Python)
-        {
-            WorkingDirectory = launch.WorkingDirectory,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = new UTF8Encoding(false),
-        };
-        foreach (var argument in launch.Arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment.Clear();
-        foreach (var (name, value) in launch.Environment)
-        {
-            if (value is not null)
-            {
-                start.Environment[name] = value;
-            }
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("The JSON bridge did not start.");
+        var process = PlainBridgeProcess.Start(launch, "JSON bridge", new UTF8Encoding(false));
         var bridge = new JsonBridge(process);
         process.ErrorDataReceived += (_, e) =>
         {

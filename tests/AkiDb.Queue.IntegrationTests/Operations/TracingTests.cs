@@ -12,13 +12,7 @@ public sealed class TracingTests(BrokerFixture broker)
     public async Task A_request_can_be_followed_from_publish_through_the_bridge_to_its_result()
     {
         var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name is "MassTransit" or "AkiDb.Queue",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = ListenTo(spans);
 
         var (_, url) = await broker.CreateVirtualHostAsync("trace");
         await using var results = await ResultCollector.StartAsync(url);
@@ -60,13 +54,7 @@ public sealed class TracingTests(BrokerFixture broker)
     public async Task A_producer_that_sends_the_standard_traceparent_header_is_linked_from_the_workers_trace()
     {
         var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name is "MassTransit" or "AkiDb.Queue",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = ListenTo(spans);
 
         var (_, url) = await broker.CreateVirtualHostAsync("trace-link");
         await using var results = await ResultCollector.StartAsync(url);
@@ -93,5 +81,18 @@ public sealed class TracingTests(BrokerFixture broker)
         Assert.Equal(producerTrace, link.Context.TraceId);
         Assert.Equal(producerSpan, link.Context.SpanId);
         Assert.Equal(producerTrace.ToString(), linked.GetTagItem("akidb.producer.trace_id"));
+    }
+
+    /// <summary>Records every finished span of MassTransit and the worker, sampled in full.</summary>
+    private static ActivityListener ListenTo(ConcurrentQueue<Activity> spans)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "MassTransit" or "AkiDb.Queue",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
     }
 }
