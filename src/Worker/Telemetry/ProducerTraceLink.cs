@@ -21,13 +21,12 @@ internal static class ProducerTraceLink
     /// <summary>Links the current span to the producer's <c>traceparent</c>, when one came and MassTransit did not already continue it.</summary>
     public static void Apply(ConsumeContext context)
     {
-        if (Activity.Current is not { } current
-            || context.Headers.Get<string>(TraceparentHeader) is not { Length: > 0 and <= MaxHeaderLength } traceparent)
+        if (Activity.Current is not { } current || Text(context, TraceparentHeader) is not { Length: > 0 } traceparent)
         {
             return;
         }
 
-        var tracestate = context.Headers.Get<string>(TracestateHeader) is { Length: <= MaxHeaderLength } state ? state : null;
+        var tracestate = Text(context, TracestateHeader);
         if (!ActivityContext.TryParse(traceparent, tracestate, isRemote: true, out var producer) || producer.TraceId == current.TraceId)
         {
             return;
@@ -36,4 +35,16 @@ internal static class ProducerTraceLink
         current.AddLink(new ActivityLink(producer));
         current.SetTag("akidb.producer.trace_id", producer.TraceId.ToString());
     }
+
+    // Producers set headers of any AMQP type; only a short string (or its UTF-8 bytes) can be a trace header, and
+    // nothing about a header may fail the message.
+    private static string? Text(ConsumeContext context, string name) =>
+        context.Headers.TryGetHeader(name, out var value)
+            ? value switch
+            {
+                string { Length: <= MaxHeaderLength } text => text,
+                byte[] { Length: <= MaxHeaderLength } bytes => System.Text.Encoding.UTF8.GetString(bytes),
+                _ => null,
+            }
+            : null;
 }

@@ -81,6 +81,19 @@ public sealed class TracingTests(BrokerFixture broker)
         Assert.Equal(producerTrace, link.Context.TraceId);
         Assert.Equal(producerSpan, link.Context.SpanId);
         Assert.Equal(producerTrace.ToString(), linked.GetTagItem("akidb.producer.trace_id"));
+
+        // Trace headers that are not one (wrong type, garbage, far too long) are ignored, never a failure.
+        var odd = new object?[] { 12345, "not-a-traceparent", new string('0', 10_000), new byte[] { 0xff, 0xfe } };
+        for (var i = 0; i < odd.Length; i++)
+        {
+            await results.PublishAsync(System.Text.Encoding.UTF8.GetBytes(ResultCollector.Request($"odd-{i}", "still answered")),
+                headers: new Dictionary<string, object?> { ["traceparent"] = odd[i], ["tracestate"] = odd[i] });
+        }
+
+        for (var i = 0; i < odd.Length; i++)
+        {
+            Assert.True((await results.WaitForAsync($"odd-{i}", TimeSpan.FromMinutes(2))).IsCompleted);
+        }
     }
 
     /// <summary>Records every finished span of MassTransit and the worker, sampled in full.</summary>
