@@ -228,6 +228,15 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
 
                 LastReady = ready;
                 ConsecutiveStartFailures = 0;
+                // Recorded before the session is published, so whoever sees the lane ready sees its recovery time too.
+                if (endedAt is { } since)
+                {
+                    LastRecovery = Stopwatch.GetElapsedTime(since);
+                    endedAt = null;
+                    _telemetry.BridgeRecovery.Record(LastRecovery.Value.TotalMilliseconds);
+                    _logger.LogInformation("Bridge lane {Lane} recovered in {Ms:F0} ms (from the end of the last process to ready)", Id, LastRecovery.Value.TotalMilliseconds);
+                }
+
                 Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
                 Volatile.Write(ref _session, new Session(process, ready.Models.ToDictionary(m => m.Name, StringComparer.OrdinalIgnoreCase)));
                 _telemetry.LaneReadyChanged(true);
@@ -238,14 +247,6 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
                 foreach (var attempt in ready.Models.SelectMany(m => m.ProvidersTried ?? []).Where(a => !a.Ok))
                 {
                     _logger.LogInformation("Bridge lane {Lane}: execution provider {Provider} skipped: {Reason}", Id, attempt.Name, attempt.Reason);
-                }
-
-                if (endedAt is { } since)
-                {
-                    LastRecovery = Stopwatch.GetElapsedTime(since);
-                    endedAt = null;
-                    _telemetry.BridgeRecovery.Record(LastRecovery.Value.TotalMilliseconds);
-                    _logger.LogInformation("Bridge lane {Lane} recovered in {Ms:F0} ms (from the end of the last process to ready)", Id, LastRecovery.Value.TotalMilliseconds);
                 }
 
                 Volatile.Read(ref _ready).TrySetResult();
