@@ -100,8 +100,7 @@ if (settings.RunEndToEnd)
     }
 }
 
-var machineAtEnd = ProcStat.MachineCpu();
-var totalJiffies = Math.Max(1, machineAtEnd.Total - machineAtStart.Total);
+var machineUse = ProcStat.MachineUse(machineAtStart, ProcStat.MachineCpu());
 var conditions = new RunConditions(
     startedUtc.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
     (DateTime.UtcNow - startedUtc).TotalMinutes,
@@ -114,8 +113,8 @@ var conditions = new RunConditions(
     Commit(),
     loadAtStart,
     ProcStat.LoadAverage(),
-    100.0 * (machineAtEnd.Steal - machineAtStart.Steal) / totalJiffies,
-    (double)(totalJiffies - (machineAtEnd.Idle - machineAtStart.Idle) - (machineAtEnd.Steal - machineAtStart.Steal)) / totalJiffies * Environment.ProcessorCount,
+    machineUse.StealPercent,
+    machineUse.BusyCores,
     $"{python.Path} (Python {python.Version}, numpy {python.NumpyVersion})",
     settings.Seed,
     settings.Repetitions,

@@ -250,10 +250,9 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
         public static CpuUse Between(CpuSnapshot a, CpuSnapshot b)
         {
             var wall = (b.At - a.At) / (double)Stopwatch.Frequency;
-            var total = Math.Max(1, b.Machine.Total - a.Machine.Total);
-            var busy = (double)(total - (b.Machine.Idle - a.Machine.Idle) - (b.Machine.Steal - a.Machine.Steal)) / total * Environment.ProcessorCount;
+            var (busy, steal) = ProcStat.MachineUse(a.Machine, b.Machine);
             return new CpuUse(wall, (b.Worker - a.Worker) / wall, (b.Bridges - a.Bridges) / wall, (b.Broker - a.Broker) / wall, (b.Bench - a.Bench) / wall,
-                busy, 100.0 * (b.Machine.Steal - a.Machine.Steal) / total);
+                busy, steal);
         }
     }
 }

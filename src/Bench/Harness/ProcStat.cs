@@ -55,6 +55,14 @@ public static class ProcStat
         return (parts.Take(8).Sum(), steal, idle);
     }
 
+    /// <summary>Between two <see cref="MachineCpu"/> samples: cores busy (neither idle nor stolen) and the percentage stolen.</summary>
+    public static (double BusyCores, double StealPercent) MachineUse((long Total, long Steal, long Idle) a, (long Total, long Steal, long Idle) b)
+    {
+        var total = Math.Max(1, b.Total - a.Total);
+        var steal = b.Steal - a.Steal;
+        return ((double)(total - (b.Idle - a.Idle) - steal) / total * Environment.ProcessorCount, 100.0 * steal / total);
+    }
+
     public static string LoadAverage()
     {
         try

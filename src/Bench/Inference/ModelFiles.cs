@@ -25,9 +25,7 @@ public sealed class ModelFiles
         var bundled = BundledModels.MiniLm;
         var extractor = new BundledModelExtractor(Paths.ModelCache, Path.Combine(AppContext.BaseDirectory, "models"), NullLogger.Instance);
         var (onnx, vocab) = extractor.Extract(bundled);
-        var options = bundled.DefaultOptions();
-        var definition = new ModelDefinition(bundled.Name, onnx, vocab, options.MaxTokens, options.Pooling, options.Normalize, options.LowerCase,
-            options.Output, options.QueryPrefix, options.DocumentPrefix, options.LoadAtStartup);
-        return new ModelFiles(definition, TextTokenizer.Load(vocab, options.LowerCase, options.MaxTokens));
+        var definition = bundled.DefaultOptions().ToDefinition(bundled.Name, onnx, vocab);
+        return new ModelFiles(definition, TextTokenizer.Load(vocab, definition.LowerCase, definition.MaxTokens));
     }
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AkiDb.Queue.Worker.Inference;
 
 namespace AkiDb.Queue.Worker.Bridge;
 
@@ -24,9 +25,8 @@ public sealed class BridgeOptions : IValidatableObject
     public string? OrtLibraryPath { get; set; }
 
     /// <summary>
-    /// Bridge processes per worker; each runs one batch at a time. 0 (default) means one per core, at most 4: on the
-    /// 2-core reference machine two single-threaded processes beat one process with two threads (long texts 0.85x vs
-    /// 0.63x of the in-process limit, short texts equal; docs/benchmarks.md), at the cost of a second copy of the model.
+    /// Bridge processes per worker; each runs one batch at a time. 0 (default) follows <see cref="LanePool"/>: one
+    /// single-threaded process per core, at most 4, at the cost of a copy of the model per process.
     /// </summary>
     [Range(0, 64)]
     public int Processes { get; set; }
@@ -35,7 +35,7 @@ public sealed class BridgeOptions : IValidatableObject
     [Range(0, 256)]
     public int IntraOpThreads { get; set; }
 
-    public int EffectiveProcesses => Processes > 0 ? Processes : Math.Clamp(System.Environment.ProcessorCount, 1, 4);
+    public int EffectiveProcesses => LanePool.Size(Processes);
 
     [Range(1, 64)]
     public int InterOpThreads { get; set; } = 1;
@@ -97,7 +97,7 @@ public sealed class BridgeOptions : IValidatableObject
         return scaled < MaxDeadline ? scaled : MaxDeadline;
     }
 
-    public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, System.Environment.ProcessorCount / EffectiveProcesses);
+    public int EffectiveIntraOpThreads => LanePool.ThreadsPerLane(IntraOpThreads, EffectiveProcesses);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -69,7 +69,6 @@ public sealed class ModelCatalog
             }
         }
 
-        return new ModelDefinition(name, onnx, vocab, entry.MaxTokens, entry.Pooling, entry.Normalize, entry.LowerCase,
-            entry.Output, entry.QueryPrefix, entry.DocumentPrefix, entry.LoadAtStartup);
+        return entry.ToDefinition(name, onnx, vocab);
     }
 }

@@ -36,6 +36,10 @@ public sealed class ModelOptions
     /// <summary>Load into every lane at start-up; otherwise on first use.</summary>
     public bool LoadAtStartup { get; set; } = true;
 
+    /// <summary>This entry as a definition, once its files are known.</summary>
+    public ModelDefinition ToDefinition(string name, string onnxPath, string vocabPath) =>
+        new(name, onnxPath, vocabPath, MaxTokens, Pooling, Normalize, LowerCase, Output, QueryPrefix, DocumentPrefix, LoadAtStartup);
+
     internal IEnumerable<string> Validate(string name)
     {
         var at = $"Embedding:Models:{name}";

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AkiDb.Queue.Worker.Inference;
 
 namespace AkiDb.Queue.Worker.Native;
 
@@ -9,14 +10,14 @@ public sealed class NativeOptions
 
     /// <summary>
     /// Batches that may run at once; the lanes share the model's session (ONNX Runtime runs are thread-safe). 0 (default)
-    /// means one per core, at most 4, each with its share of the cores as intra-op threads: the same rule as the bridge pool.
+    /// follows <see cref="LanePool"/>, the same rule as the bridge pool.
     /// A session per lane (own memory arena, like each bridge process) was measured side by side on 2 cores: no faster
     /// (short 222 vs 224 msg/s, mixed 48 vs 50) and 1.5-1.7x the worker's memory, so the lanes share one.
     /// </summary>
     [Range(0, 64)]
     public int Lanes { get; set; }
 
-    public int EffectiveLanes => Lanes > 0 ? Lanes : Math.Clamp(Environment.ProcessorCount, 1, 4);
+    public int EffectiveLanes => LanePool.Size(Lanes);
 
     /// <summary>Intra-op threads of each session; 0 divides the machine's cores among the lanes.</summary>
     [Range(0, 256)]
@@ -25,5 +26,5 @@ public sealed class NativeOptions
     /// <summary>Let ONNX Runtime's threads spin between runs; off by default for the same reason as Bridge:AllowSpinning.</summary>
     public bool AllowSpinning { get; set; }
 
-    public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / EffectiveLanes);
+    public int EffectiveIntraOpThreads => LanePool.ThreadsPerLane(IntraOpThreads, EffectiveLanes);
 }

@@ -35,9 +35,6 @@ public sealed partial class WorkerProcess : IAsyncDisposable
 
     private readonly ConcurrentDictionary<int, int> _bridgePids = new();
 
-    /// <summary>The bridge process of lane 0, from the worker's own "ready" log line.</summary>
-    public int? BridgePid => _bridgePids.TryGetValue(0, out var pid) ? pid : null;
-
     /// <summary>Every bridge process the worker reported ready, by lane (the latest, after restarts).</summary>
     public IReadOnlyDictionary<int, int> BridgePids => _bridgePids;
 
