@@ -43,7 +43,7 @@ internal sealed class BinaryBridge : IAsyncDisposable
             options.InterOpThreads,
             options.MaxPayloadBytes,
             options.LogLevel,
-            models.Select(BridgeLane.ToSpec).ToList(),
+            models.Select(BridgeClient.ToSpec).ToList(),
             options.AllowSpinning);
         var process = BridgeProcess.Start(launch, FrameLimits.Default with { MaxPayloadBytes = options.MaxPayloadBytes }, logger, 0);
         var bridge = new BinaryBridge(process, options);

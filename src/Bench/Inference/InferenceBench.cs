@@ -136,7 +136,7 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
     {
         var factory = new BridgeLaunchFactory(Options.Create(options));
         return BridgeJsonContext.Serialize(new InitHeader(options.Runtime, factory.ResolveOrtLibrary(), ["CoreML", "CUDA", "CPU"],
-            options.EffectiveIntraOpThreads, options.InterOpThreads, options.MaxPayloadBytes, options.LogLevel, models.Select(BridgeLane.ToSpec).ToList(),
+            options.EffectiveIntraOpThreads, options.InterOpThreads, options.MaxPayloadBytes, options.LogLevel, models.Select(BridgeClient.ToSpec).ToList(),
             options.AllowSpinning));
     }
 

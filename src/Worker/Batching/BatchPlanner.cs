@@ -20,10 +20,6 @@ internal sealed class BatchPlanner(BatchingOptions options)
     // Groups from failed batches, retried as they are, ahead of new work.
     private readonly LinkedList<PlannedBatch> _isolation = new();
 
-    public int WaitingCount => _waiting.Values.Sum(l => l.Count) + _isolation.Sum(b => b.Rows.Count + b.Duplicates.Count);
-
-    public bool HasWork => _isolation.Count > 0 || _waiting.Values.Any(l => l.Count > 0);
-
     public void Add(string model, PendingText text)
     {
         if (!_waiting.TryGetValue(model, out var list))

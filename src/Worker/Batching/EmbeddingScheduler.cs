@@ -36,24 +36,6 @@ internal sealed class EmbeddingScheduler : BackgroundService
         _telemetry = telemetry;
         _logger = logger;
         _planner = new BatchPlanner(_options);
-        _backend.AvailabilityChanged += available =>
-        {
-            if (!available)
-            {
-                FailWaiting(new BackendUnavailableException("Inference is unavailable: no bridge process could be started."));
-            }
-        };
-    }
-
-    public int WaitingTexts
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _planner.WaitingCount;
-            }
-        }
     }
 
     /// <summary>Embeds the texts of one request; completes when every text has its vector.</summary>
@@ -78,7 +60,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
         return await job.Completion;
     }
 
-    /// <summary>Fails every job still waiting (not those in a running batch), e.g. when the circuit opens.</summary>
+    /// <summary>Fails every job still waiting (not those in a running batch); the circuit breaker calls it when it opens.</summary>
     public void FailWaiting(Exception error)
     {
         List<EmbedJob> jobs = [];

@@ -97,6 +97,14 @@ public sealed class BridgeOptions : IValidatableObject
         return scaled < MaxDeadline ? scaled : MaxDeadline;
     }
 
+    /// <summary>The wait before the next start after <paramref name="failures"/> failures in a row: doubling, capped.</summary>
+    public TimeSpan RestartDelay(int failures)
+    {
+        var factor = Math.Pow(2, Math.Min(failures - 1, 20));
+        var delay = TimeSpan.FromMilliseconds(RestartBackoffInitial.TotalMilliseconds * factor);
+        return delay < RestartBackoffMax ? delay : RestartBackoffMax;
+    }
+
     public int EffectiveIntraOpThreads => LanePool.ThreadsPerLane(IntraOpThreads, EffectiveProcesses);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

@@ -7,9 +7,9 @@ namespace AkiDb.Queue.Worker.Bridge;
 /// <summary>
 /// One running bridge process, launched and supervised through CliWrap: stdin stays open for the process's
 /// whole life and carries request frames, stdout carries reply frames, stderr is forwarded to the logger. It
-/// allows one request at a time; the caller (a lane) serialises them.
+/// allows one request at a time; the caller (a lane) serialises them and keeps the deadlines (<see cref="BridgeExchange"/>).
 /// </summary>
-internal sealed class BridgeProcess : IAsyncDisposable
+internal sealed class BridgeProcess : IBridgeConnection
 {
     private readonly Channel<BridgeFrame> _replies = Channel.CreateUnbounded<BridgeFrame>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly TaskCompletionSource<Stream> _stdin = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -45,22 +45,13 @@ internal sealed class BridgeProcess : IAsyncDisposable
     public static BridgeProcess Start(BridgeLaunch launch, FrameLimits limits, ILogger logger, int laneId) =>
         new(launch, limits, new BridgeLogForwarder(logger, laneId));
 
-    /// <summary>Sends <c>init</c> and waits for <c>ready</c>.</summary>
-    public async Task<BridgeReply> InitializeAsync(InitHeader init, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task SendAsync(byte[] header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        var (reply, _) = await ExchangeAsync(BridgeJsonContext.Serialize(init), ReadOnlyMemory<byte>.Empty, expectedId: null, timeout, "start-up", cancellationToken);
-        return reply.Type switch
-        {
-            "ready" => reply,
-            "error" => throw new InvalidOperationException($"The bridge could not start: {reply.Code}: {reply.Message}"),
-            _ => throw Broken(new BridgeProtocolException($"Expected 'ready' from the bridge, got '{reply.Type}'.")),
-        };
+        var stdin = await _stdin.Task.WaitAsync(cancellationToken);
+        await FrameCodec.WriteAsync(stdin, header, payload, cancellationToken);
     }
 
-    /// <summary>Sends a request frame and returns the reply with the same id, or throws once <paramref name="deadline"/> passes.</summary>
-    public Task<(BridgeReply Reply, ReadOnlyMemory<byte> Payload)> RequestAsync(
-        byte[] header, ReadOnlyMemory<byte> payload, long id, TimeSpan deadline, CancellationToken cancellationToken) =>
-        ExchangeAsync(header, payload, id, deadline, "request", cancellationToken);
+    public ValueTask<BridgeFrame> ReceiveAsync(CancellationToken cancellationToken) => _replies.Reader.ReadAsync(cancellationToken);
 
     /// <summary>Kills the whole process tree at once. The reason is reported with the exit.</summary>
     public void Kill(string reason)
@@ -109,59 +100,6 @@ internal sealed class BridgeProcess : IAsyncDisposable
 
         await Exited;
         _kill.Dispose();
-    }
-
-    private async Task<(BridgeReply Reply, ReadOnlyMemory<byte> Payload)> ExchangeAsync(
-        byte[] header, ReadOnlyMemory<byte> payload, long? expectedId, TimeSpan deadline, string what, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(deadline);
-        try
-        {
-            var stdin = await _stdin.Task.WaitAsync(timeout.Token);
-            await FrameCodec.WriteAsync(stdin, header, payload, timeout.Token);
-            var frame = await _replies.Reader.ReadAsync(timeout.Token);
-            var reply = BridgeJsonContext.ParseReply(frame.Header);
-            if (expectedId is { } id && reply.Id != id)
-            {
-                throw new BridgeProtocolException($"Reply id {reply.Id} does not match request id {id}.");
-            }
-
-            return (reply, frame.Payload);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            Kill($"missed its {deadline.TotalMilliseconds:F0} ms {what} deadline");
-            throw new BridgeTimeoutException($"The bridge (pid {ProcessId}) missed its {deadline.TotalMilliseconds:F0} ms {what} deadline and was killed.");
-        }
-        catch (OperationCanceledException)
-        {
-            // The caller gave up mid-request: the reply may still come and would be read as the answer to the next
-            // request, so this process can no longer be trusted.
-            Kill("request abandoned by the worker");
-            throw;
-        }
-        catch (BridgeProtocolException e)
-        {
-            throw Broken(e);
-        }
-        catch (Exception e) when (e is ChannelClosedException or IOException or ObjectDisposedException)
-        {
-            // Usually the process is already dying; one that closed its stdout but lives on is killed here.
-            if (await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)) != Exited)
-            {
-                Kill("closed its stdout but kept running");
-            }
-
-            var exit = await Exited;
-            throw new BridgeExitedException($"The bridge (pid {ProcessId}) exited during a {what}: {exit}", e.InnerException ?? e);
-        }
-    }
-
-    private BridgeProtocolException Broken(BridgeProtocolException e)
-    {
-        Kill($"protocol error: {e.Message}");
-        return e;
     }
 
     private async Task HoldStdinOpenAsync(Stream destination, CancellationToken cancellationToken)

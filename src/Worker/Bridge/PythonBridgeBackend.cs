@@ -19,20 +19,24 @@ internal sealed class PythonBridgeBackend(
     IOptions<BridgeOptions> bridgeOptions,
     IOptions<EmbeddingOptions> embeddingOptions,
     WorkerTelemetry telemetry,
+    IHostApplicationLifetime lifetime,
     ILogger<PythonBridgeBackend> logger) : IInferenceBackend, IHostedService, IAsyncDisposable
 {
     private readonly List<BridgeLane> _lanes = [];
+    private readonly Lock _availability = new();
     private Task _startup = Task.CompletedTask;
-    private bool _available;
+    private int _available;
 
     public string Name => "python";
+
+    public int LaneCount => bridgeOptions.Value.EffectiveProcesses;
 
     public IReadOnlyList<IInferenceLane> Lanes => _lanes;
 
     /// <summary>The lanes with their process ids, for health reports and fault-injection tests.</summary>
     internal IReadOnlyList<BridgeLane> BridgeLanes => _lanes;
 
-    public bool IsAvailable => _available;
+    public bool IsAvailable => Volatile.Read(ref _available) == 1;
 
     public event Action<bool>? AvailabilityChanged;
 
@@ -43,15 +47,16 @@ internal sealed class PythonBridgeBackend(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var options = bridgeOptions.Value;
-        for (var i = 0; i < options.EffectiveProcesses; i++)
+        for (var i = 0; i < LaneCount; i++)
         {
-            var lane = new BridgeLane(i, options, logger, telemetry);
+            var lane = new BridgeLane(i, options, logger, telemetry, lifetime.ApplicationStopping);
             lane.StateChanged += _ => UpdateAvailability();
             _lanes.Add(lane);
         }
 
         // Available until proven otherwise: a message that arrives while the bridge loads waits for it.
-        _available = true;
+        Volatile.Write(ref _available, 1);
+        telemetry.ObserveReadyLanes(() => _lanes.Count(l => l.IsReady));
         _startup = StartLanesAsync(options);
         return Task.CompletedTask;
     }
@@ -78,10 +83,11 @@ internal sealed class PythonBridgeBackend(
             options.InterOpThreads,
             options.MaxPayloadBytes,
             options.LogLevel,
-            catalog.All.Where(m => m.Definition.LoadAtStartup).Select(m => BridgeLane.ToSpec(m.Definition)).ToList(),
+            catalog.All.Where(m => m.Definition.LoadAtStartup).Select(m => BridgeClient.ToSpec(m.Definition)).ToList(),
             options.AllowSpinning);
 
-        var starts = _lanes.Select(l => l.StartAsync(launch, init)).ToList();
+        var limits = FrameLimits.Default with { MaxPayloadBytes = options.MaxPayloadBytes };
+        var starts = _lanes.Select(l => l.StartAsync(() => BridgeProcess.Start(launch, limits, logger, l.Id), init)).ToList();
         try
         {
             await Task.WhenAll(starts);
@@ -123,14 +129,22 @@ internal sealed class PythonBridgeBackend(
         return $"{_lanes.Count(l => l.IsReady)}/{_lanes.Count} processes ready, {ready?.Runtime ?? "?"} runtime, ONNX Runtime {ready?.OrtVersion ?? "?"}, {models}";
     }
 
+    /// <summary>
+    /// Called from any lane's supervisor. The lock orders the flips, so the last event raised always tells the current
+    /// state; the one subscriber (the circuit breaker) reconciles to <see cref="IsAvailable"/> in any case.
+    /// </summary>
     private void UpdateAvailability()
     {
         // Available unless every lane has failed to start repeatedly: a single crash and restart is not an outage.
         var threshold = bridgeOptions.Value.FailedStartsToOpenCircuit;
-        var available = _lanes.Any(l => l.IsReady || l.ConsecutiveStartFailures < threshold);
-        if (available != _available)
+        lock (_availability)
         {
-            _available = available;
+            var available = _lanes.Any(l => l.IsReady || l.ConsecutiveStartFailures < threshold);
+            if ((Interlocked.Exchange(ref _available, available ? 1 : 0) == 1) == available)
+            {
+                return;
+            }
+
             if (available)
             {
                 logger.LogInformation("Inference is available");

@@ -6,6 +6,10 @@ public interface IInferenceBackend
     /// <summary><c>python</c> or <c>native</c>; travels with each result.</summary>
     string Name { get; }
 
+    /// <summary>How many lanes the backend runs, known from its options before it starts; the prefetch follows it.</summary>
+    int LaneCount { get; }
+
+    /// <summary>The lanes, once started.</summary>
     IReadOnlyList<IInferenceLane> Lanes { get; }
 
     /// <summary>True while at least one lane can take work.</summary>

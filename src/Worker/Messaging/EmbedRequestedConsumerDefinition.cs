@@ -1,4 +1,5 @@
 using AkiDb.Queue.Worker.Batching;
+using AkiDb.Queue.Worker.Inference;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -13,19 +14,19 @@ internal sealed class EmbedRequestedConsumerDefinition : ConsumerDefinition<Embe
 {
     private readonly RabbitMqOptions _rabbit;
 
-    public EmbedRequestedConsumerDefinition(IOptions<RabbitMqOptions> rabbit, IOptions<BatchingOptions> batching, IOptions<Bridge.BridgeOptions> bridge)
+    public EmbedRequestedConsumerDefinition(IOptions<RabbitMqOptions> rabbit, IOptions<BatchingOptions> batching, IInferenceBackend backend)
     {
         _rabbit = rabbit.Value;
         EndpointName = _rabbit.QueueName;
-        ConcurrentMessageLimit = EffectivePrefetch(_rabbit, batching.Value, bridge.Value);
+        ConcurrentMessageLimit = EffectivePrefetch(_rabbit, batching.Value, backend.LaneCount);
     }
 
     /// <summary>
     /// Enough messages in hand to fill the next batch of every lane while the current ones run, and no more:
     /// a bigger number only moves the queue from the broker (visible, shareable with other workers) into this process.
     /// </summary>
-    public static int EffectivePrefetch(RabbitMqOptions rabbit, BatchingOptions batching, Bridge.BridgeOptions bridge) =>
-        rabbit.PrefetchCount > 0 ? rabbit.PrefetchCount : Math.Max(16, 2 * batching.MaxBatchTexts * bridge.EffectiveProcesses + 16);
+    public static int EffectivePrefetch(RabbitMqOptions rabbit, BatchingOptions batching, int lanes) =>
+        rabbit.PrefetchCount > 0 ? rabbit.PrefetchCount : Math.Max(16, 2 * batching.MaxBatchTexts * lanes + 16);
 
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator,

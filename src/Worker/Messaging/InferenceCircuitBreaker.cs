@@ -13,6 +13,7 @@ namespace AkiDb.Queue.Worker.Messaging;
 /// </summary>
 internal sealed class InferenceCircuitBreaker : IReceiveEndpointObserver, IDisposable
 {
+    private readonly IInferenceBackend _backend;
     private readonly EmbeddingScheduler _scheduler;
     private readonly ILogger<InferenceCircuitBreaker> _logger;
     private readonly SemaphoreSlim _transition = new(1, 1);
@@ -21,12 +22,12 @@ internal sealed class InferenceCircuitBreaker : IReceiveEndpointObserver, IDispo
 
     public InferenceCircuitBreaker(IInferenceBackend backend, EmbeddingScheduler scheduler, ILogger<InferenceCircuitBreaker> logger)
     {
+        _backend = backend;
         _scheduler = scheduler;
         _logger = logger;
-        backend.AvailabilityChanged += available => _ = OnAvailabilityChangedAsync(available);
+        // The one owner of what happens when availability flips: waiting texts fail, the endpoint stops and starts.
+        backend.AvailabilityChanged += available => _ = ReconcileAsync();
     }
-
-    public bool IsOpen => _stopped;
 
     public void Dispose() => _transition.Dispose();
 
@@ -42,11 +43,21 @@ internal sealed class InferenceCircuitBreaker : IReceiveEndpointObserver, IDispo
 
     public Task Faulted(ReceiveEndpointFaulted faulted) => Task.CompletedTask;
 
-    private async Task OnAvailabilityChangedAsync(bool available)
+    /// <summary>
+    /// Brings the endpoint in line with the backend's availability as it is now, not as the event said: flips raised
+    /// close together may be handled out of order, and the last one handled still leaves the right state.
+    /// </summary>
+    private async Task ReconcileAsync()
     {
         await _transition.WaitAsync();
+        var available = _backend.IsAvailable;
         try
         {
+            if (!available)
+            {
+                _scheduler.FailWaiting(new BackendUnavailableException("Inference is unavailable: no bridge process could be started."));
+            }
+
             if (_endpoint is not { } endpoint)
             {
                 return;
@@ -55,7 +66,6 @@ internal sealed class InferenceCircuitBreaker : IReceiveEndpointObserver, IDispo
             if (!available && !_stopped)
             {
                 _stopped = true;
-                _scheduler.FailWaiting(new BackendUnavailableException("Inference is unavailable: no bridge process could be started."));
                 _logger.LogError("Circuit open: stopped consuming from {Queue} until inference is available again", endpoint.InputAddress);
                 await endpoint.Stop();
             }

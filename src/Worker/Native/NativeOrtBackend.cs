@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
+using AkiDb.Queue.Worker.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,7 @@ internal sealed class NativeOrtBackend(
     ModelCatalog catalog,
     IOptions<NativeOptions> nativeOptions,
     IOptions<EmbeddingOptions> embeddingOptions,
+    WorkerTelemetry telemetry,
     ILogger<NativeOrtBackend> logger) : IInferenceBackend, IHostedService, IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<NativeModelSession>>> _sessions = new(StringComparer.OrdinalIgnoreCase);
@@ -24,6 +26,8 @@ internal sealed class NativeOrtBackend(
     private Task _startup = Task.CompletedTask;
 
     public string Name => "native";
+
+    public int LaneCount => nativeOptions.Value.EffectiveLanes;
 
     public IReadOnlyList<IInferenceLane> Lanes => _lanes;
 
@@ -38,7 +42,8 @@ internal sealed class NativeOrtBackend(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _lanes = Enumerable.Range(0, nativeOptions.Value.EffectiveLanes).Select(i => (IInferenceLane)new NativeLane(i, this)).ToList();
+        _lanes = Enumerable.Range(0, LaneCount).Select(i => (IInferenceLane)new NativeLane(i, this)).ToList();
+        telemetry.ObserveReadyLanes(() => _lanes.Count);
         _startup = LoadStartupModelsAsync();
         return Task.CompletedTask;
     }

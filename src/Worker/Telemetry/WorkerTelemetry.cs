@@ -13,7 +13,7 @@ public sealed class WorkerTelemetry
 
     public static readonly ActivitySource ActivitySource = new(Name);
 
-    private int _lanesReady;
+    private Func<int> _lanesReady = () => 0;
     private int _messagesInFlight;
 
     public WorkerTelemetry(IMeterFactory meterFactory)
@@ -34,7 +34,7 @@ public sealed class WorkerTelemetry
         EndToEndTime = meter.CreateHistogram<double>("akidb.request.duration", "ms", "Time from the request being sent until its result was published.");
         BridgeRecovery = meter.CreateHistogram<double>("akidb.bridge.recovery", "ms", "From a bridge process ending to its replacement being ready.");
         BridgeRestarts = meter.CreateCounter<long>("akidb.bridge.restarts", "{restart}", "Bridge processes that ended and were restarted, by reason.");
-        meter.CreateObservableGauge("akidb.bridge.ready", () => Volatile.Read(ref _lanesReady), "{process}", "Bridge processes (or native lanes) ready for work.");
+        meter.CreateObservableGauge("akidb.bridge.ready", () => Volatile.Read(ref _lanesReady)(), "{process}", "Bridge processes (or native lanes) ready for work.");
         meter.CreateObservableGauge("akidb.messages.in_flight", () => Volatile.Read(ref _messagesInFlight), "{message}", "Requests being processed by this worker.");
     }
 
@@ -54,7 +54,8 @@ public sealed class WorkerTelemetry
     public Counter<long> BridgeRestarts { get; }
     public Histogram<double> BridgeRecovery { get; }
 
-    public void LaneReadyChanged(bool ready) => Interlocked.Add(ref _lanesReady, ready ? 1 : -1);
+    /// <summary>The backend says how to count its ready lanes (bridge processes or native lanes) for <c>akidb.bridge.ready</c>.</summary>
+    public void ObserveReadyLanes(Func<int> count) => Volatile.Write(ref _lanesReady, count);
 
     public void MessageStarted() => Interlocked.Increment(ref _messagesInFlight);
 
