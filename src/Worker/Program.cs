@@ -1,9 +1,5 @@
 using AkiDb.Queue.Worker.Hosting;
-using AkiDb.Queue.Worker.Messaging;
 
 var builder = Host.CreateApplicationBuilder(args);
-builder.AddWorkerTelemetry();
-builder.AddEmbedding();
-builder.AddMessaging();
-builder.AddHealthEndpoint();
+builder.AddWorker();
 builder.Build().Run();

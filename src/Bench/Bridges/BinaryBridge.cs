@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using AkiDb.Queue.Worker.Bridge;
+using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using Microsoft.Extensions.Logging;
@@ -36,13 +37,13 @@ internal sealed class BinaryBridge : IAsyncDisposable
         var factory = new BridgeLaunchFactory(Options.Create(options));
         var launch = factory.Create(python);
         var init = new InitHeader(
-            options.Runtime,
+            EnumSettings.Name(options.Runtime),
             factory.ResolveOrtLibrary(),
             ["CoreML", "CUDA", "CPU"],
             options.EffectiveIntraOpThreads,
             options.InterOpThreads,
             options.MaxPayloadBytes,
-            options.LogLevel,
+            EnumSettings.Name(options.LogLevel),
             models.Select(BridgeClient.ToSpec).ToList(),
             options.AllowSpinning);
         var process = BridgeProcess.Start(launch, FrameLimits.Default with { MaxPayloadBytes = options.MaxPayloadBytes }, logger, 0);

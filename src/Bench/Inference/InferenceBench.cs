@@ -3,6 +3,7 @@ using AkiDb.Queue.Bench.Bridges;
 using AkiDb.Queue.Bench.Corpora;
 using AkiDb.Queue.Bench.Harness;
 using AkiDb.Queue.Worker.Bridge;
+using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Native;
 using Microsoft.Extensions.Logging;
@@ -129,14 +130,14 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
         ExtraArguments = arguments.Length > 0 ? arguments : null,
         // The benchmark's bridges import python/akidb_bridge_core from the worker's build output, like the real one.
         Environment = { ["AKIDB_BENCH_BRIDGE_CORE"] = Path.Combine(AppContext.BaseDirectory, "python") },
-        LogLevel = "warning",
+        LogLevel = BridgeLogLevel.Warning,
     };
 
     public static byte[] JsonInit(BridgeOptions options, IReadOnlyList<Worker.Models.ModelDefinition> models)
     {
         var factory = new BridgeLaunchFactory(Options.Create(options));
-        return BridgeJsonContext.Serialize(new InitHeader(options.Runtime, factory.ResolveOrtLibrary(), ["CoreML", "CUDA", "CPU"],
-            options.EffectiveIntraOpThreads, options.InterOpThreads, options.MaxPayloadBytes, options.LogLevel, models.Select(BridgeClient.ToSpec).ToList(),
+        return BridgeJsonContext.Serialize(new InitHeader(EnumSettings.Name(options.Runtime), factory.ResolveOrtLibrary(), ["CoreML", "CUDA", "CPU"],
+            options.EffectiveIntraOpThreads, options.InterOpThreads, options.MaxPayloadBytes, EnumSettings.Name(options.LogLevel), models.Select(BridgeClient.ToSpec).ToList(),
             options.AllowSpinning));
     }
 

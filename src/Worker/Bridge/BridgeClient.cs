@@ -61,7 +61,7 @@ internal sealed class BridgeClient(int laneId, BridgeOptions options, TimeProvid
     }
 
     internal static BridgeModelSpec ToSpec(ModelDefinition model) =>
-        new(model.Name, model.OnnxPath, model.Output, model.Pooling, model.Normalize);
+        new(model.Name, model.OnnxPath, model.Output, Hosting.EnumSettings.Name(model.Pooling), model.Normalize);
 
     private static InferenceOutput ToOutput(IBridgeConnection connection, BridgeReply reply, ReadOnlyMemory<byte> payload, InferenceBatch batch, BridgeModelInfo info, double elapsedMs)
     {

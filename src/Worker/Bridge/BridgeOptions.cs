@@ -18,8 +18,7 @@ public sealed class BridgeOptions : IValidatableObject
     public string[]? ExtraArguments { get; set; }
 
     /// <summary><c>auto</c> (official onnxruntime package when importable, else ctypes), <c>onnxruntime</c> or <c>ctypes</c>.</summary>
-    [RegularExpression("^(auto|onnxruntime|ctypes)$", ErrorMessage = "Bridge:Runtime must be auto, onnxruntime or ctypes.")]
-    public string Runtime { get; set; } = "auto";
+    public BridgeRuntime Runtime { get; set; } = BridgeRuntime.Auto;
 
     /// <summary>libonnxruntime for the ctypes runtime; the one NuGet restored next to the worker when unset.</summary>
     public string? OrtLibraryPath { get; set; }
@@ -88,8 +87,7 @@ public sealed class BridgeOptions : IValidatableObject
     public Dictionary<string, string> Environment { get; set; } = [];
 
     /// <summary>debug, info, warning or error.</summary>
-    [RegularExpression("^(debug|info|warning|error)$")]
-    public string LogLevel { get; set; } = "info";
+    public BridgeLogLevel LogLevel { get; set; } = BridgeLogLevel.Info;
 
     public TimeSpan DeadlineFor(int texts)
     {

@@ -1,3 +1,4 @@
+using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;
@@ -76,13 +77,13 @@ internal sealed class PythonBridgeBackend(
         }
 
         var init = new InitHeader(
-            options.Runtime,
+            EnumSettings.Name(options.Runtime),
             ortLibrary,
             embeddingOptions.Value.EffectiveExecutionProviders,
             options.EffectiveIntraOpThreads,
             options.InterOpThreads,
             options.MaxPayloadBytes,
-            options.LogLevel,
+            EnumSettings.Name(options.LogLevel),
             catalog.All.Where(m => m.Definition.LoadAtStartup).Select(m => BridgeClient.ToSpec(m.Definition)).ToList(),
             options.AllowSpinning);
 

@@ -5,6 +5,7 @@ using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Native;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace AkiDb.Queue.Worker.Hosting;
 
@@ -18,35 +19,28 @@ public static class EmbeddingRegistration
     public static IHostApplicationBuilder AddEmbedding(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<EmbeddingOptions>().BindConfiguration(EmbeddingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<BridgeOptions>().BindConfiguration(BridgeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<EmbeddingOptions>(EmbeddingOptions.Section);
+        services.AddValidatedOptions<BridgeOptions>(BridgeOptions.Section);
         services.AddOptions<BatchingOptions>().BindConfiguration(BatchingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         services.AddOptions<NativeOptions>().BindConfiguration(NativeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ModelCatalog>();
-        if (string.Equals(builder.Configuration[$"{EmbeddingOptions.Section}:Backend"], "native", StringComparison.OrdinalIgnoreCase))
+        services.AddSingleton<PythonLocator>();
+        services.AddSingleton<BridgeLaunchFactory>();
+        services.AddSingleton<PythonBridgeBackend>();
+        services.AddSingleton<NativeOrtBackend>();
+        // Chosen from the bound, validated options; only the chosen one is ever created.
+        services.AddSingleton<IInferenceBackend>(sp => sp.GetRequiredService<IOptions<EmbeddingOptions>>().Value.Backend switch
         {
-            AddBackend<NativeOrtBackend>(services);
-        }
-        else
-        {
-            services.AddSingleton<PythonLocator>();
-            services.AddSingleton<BridgeLaunchFactory>();
-            AddBackend<PythonBridgeBackend>(services);
-        }
+            EmbeddingBackend.Native => sp.GetRequiredService<NativeOrtBackend>(),
+            _ => sp.GetRequiredService<PythonBridgeBackend>(),
+        });
+        services.AddSingleton<IHostedService>(sp => (IHostedService)sp.GetRequiredService<IInferenceBackend>());
 
         services.AddSingleton<EmbeddingScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddingScheduler>());
         return builder;
-    }
-
-    private static void AddBackend<TBackend>(IServiceCollection services)
-        where TBackend : class, IInferenceBackend, IHostedService
-    {
-        services.AddSingleton<TBackend>();
-        services.AddSingleton<IInferenceBackend>(sp => sp.GetRequiredService<TBackend>());
-        services.AddHostedService(sp => sp.GetRequiredService<TBackend>());
     }
 }

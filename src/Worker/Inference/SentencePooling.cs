@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using AkiDb.Queue.Worker.Models;
 
 namespace AkiDb.Queue.Worker.Inference;
 
@@ -9,14 +10,14 @@ namespace AkiDb.Queue.Worker.Inference;
 public static class SentencePooling
 {
     /// <param name="hidden">[rows, sequenceLength, dim] row-major.</param>
-    public static float[] Pool(ReadOnlySpan<float> hidden, int rows, int sequenceLength, int dim, ReadOnlySpan<int> lengths, string pooling, bool normalize)
+    public static float[] Pool(ReadOnlySpan<float> hidden, int rows, int sequenceLength, int dim, ReadOnlySpan<int> lengths, PoolingMode pooling, bool normalize)
     {
         var output = new float[rows * dim];
         for (var row = 0; row < rows; row++)
         {
             var target = output.AsSpan(row * dim, dim);
             var rowStates = hidden.Slice(row * sequenceLength * dim, sequenceLength * dim);
-            if (pooling == "cls")
+            if (pooling == PoolingMode.Cls)
             {
                 rowStates[..dim].CopyTo(target);
             }

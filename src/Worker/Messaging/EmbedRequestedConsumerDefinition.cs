@@ -48,7 +48,7 @@ internal sealed class EmbedRequestedConsumerDefinition : ConsumerDefinition<Embe
             rabbit.PrefetchCount = ConcurrentMessageLimit ?? 16;
             rabbit.Durable = true;
             rabbit.AutoDelete = false;
-            if (_rabbit.QueueType == "quorum")
+            if (_rabbit.QueueType == QueueType.Quorum)
             {
                 rabbit.SetQuorumQueue();
                 rabbit.SetQueueArgument("x-delivery-limit", _rabbit.DeliveryLimit);

@@ -1,4 +1,5 @@
 using AkiDb.Queue.Contracts;
+using AkiDb.Queue.Worker.Hosting;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -11,7 +12,7 @@ public static class MessagingRegistration
     /// <summary>MassTransit on RabbitMQ: the embed-requested endpoint, plain-JSON in and out, publisher confirms.</summary>
     public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<RabbitMqOptions>().BindConfiguration(RabbitMqOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddValidatedOptions<RabbitMqOptions>(RabbitMqOptions.Section);
         builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<RequestValidator>();
         builder.Services.AddSingleton<InferenceCircuitBreaker>();

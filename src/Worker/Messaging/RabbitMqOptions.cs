@@ -20,8 +20,7 @@ public sealed class RabbitMqOptions : IValidatableObject
     public int PrefetchCount { get; set; }
 
     /// <summary><c>classic</c> or <c>quorum</c>. An existing queue keeps its type: delete it before switching.</summary>
-    [RegularExpression("^(classic|quorum)$", ErrorMessage = "RabbitMq:QueueType must be 'classic' or 'quorum'.")]
-    public string QueueType { get; set; } = "classic";
+    public QueueType QueueType { get; set; } = QueueType.Classic;
 
     /// <summary>Quorum queues only: deliveries after which the broker dead-letters a message that keeps coming back.</summary>
     [Range(1, 1000)]

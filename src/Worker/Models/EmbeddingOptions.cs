@@ -8,9 +8,7 @@ public sealed class EmbeddingOptions : IValidatableObject
     public const string Section = "Embedding";
 
     /// <summary><c>python</c> (the persistent bridge, default) or <c>native</c> (ONNX Runtime inside the worker).</summary>
-    [Required]
-    [RegularExpression("^(python|native)$", ErrorMessage = "Embedding:Backend must be 'python' or 'native'.")]
-    public string Backend { get; set; } = "python";
+    public EmbeddingBackend Backend { get; set; } = EmbeddingBackend.Python;
 
     /// <summary>The model used when a request names none.</summary>
     [Required]

@@ -6,7 +6,7 @@ public sealed record ModelDefinition(
     string OnnxPath,
     string VocabPath,
     int MaxTokens,
-    string Pooling,
+    PoolingMode Pooling,
     bool Normalize,
     bool LowerCase,
     string? Output,

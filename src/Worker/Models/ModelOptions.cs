@@ -16,7 +16,7 @@ public sealed class ModelOptions
     public int MaxTokens { get; set; } = 256;
 
     /// <summary><c>mean</c> (masked mean over real tokens) or <c>cls</c> (first token).</summary>
-    public string Pooling { get; set; } = "mean";
+    public PoolingMode Pooling { get; set; } = PoolingMode.Mean;
 
     /// <summary>L2-normalise the pooled vector.</summary>
     public bool Normalize { get; set; } = true;
@@ -56,11 +56,6 @@ public sealed class ModelOptions
         if (MaxTokens is < 8 or > 8192)
         {
             yield return $"{at}:MaxTokens must be between 8 and 8192 (was {MaxTokens}).";
-        }
-
-        if (Pooling is not ("mean" or "cls"))
-        {
-            yield return $"{at}:Pooling must be 'mean' or 'cls' (was '{Pooling}').";
         }
     }
 }

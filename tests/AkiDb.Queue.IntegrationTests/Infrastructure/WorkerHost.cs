@@ -29,7 +29,7 @@ public sealed class WorkerHost : IAsyncDisposable
 
     public IInferenceBackend Backend => Services.GetRequiredService<IInferenceBackend>();
 
-    internal IReadOnlyList<BridgeLane> BridgeLanes => Services.GetRequiredService<PythonBridgeBackend>().BridgeLanes;
+    internal IReadOnlyList<BridgeLane> BridgeLanes => ((PythonBridgeBackend)Backend).BridgeLanes;
 
     /// <summary>The cache the tests share, so the model is extracted once per machine, not once per test.</summary>
     public static string ModelCache => Path.Combine(Path.GetTempPath(), "akidb-queue-tests", "models");
@@ -57,10 +57,7 @@ public sealed class WorkerHost : IAsyncDisposable
         // The bridge's per-request lines are debug level; tests that turn them on (Bridge:LogLevel=debug) see them.
         builder.Logging.AddFilter("AkiDb.Queue.Worker.Bridge", LogLevel.Debug);
 
-        builder.AddWorkerTelemetry();
-        builder.AddEmbedding();
-        builder.AddMessaging();
-        builder.AddHealthEndpoint();
+        builder.AddWorker();
 
         var host = builder.Build();
         await host.StartAsync();

@@ -49,7 +49,7 @@ internal sealed class LaneHarness : IAsyncDisposable
     /// <summary>Every state the lane announced, in order.</summary>
     public ConcurrentQueue<LaneState> States { get; } = new();
 
-    public static ModelDefinition Model { get; } = new("m", "m.onnx", "vocab.txt", 16, "mean", true, true, null, null, null, true);
+    public static ModelDefinition Model { get; } = new("m", "m.onnx", "vocab.txt", 16, PoolingMode.Mean, true, true, null, null, null, true);
 
     public static InferenceBatch Batch(int rows) => new()
     {
