@@ -1,17 +1,35 @@
+using AkiDb.Queue.Contracts;
 using DotNet.Testcontainers.Configurations;
 using Testcontainers.RabbitMq;
+using Xunit;
 
-namespace AkiDb.Queue.IntegrationTests.Infrastructure;
+namespace AkiDb.Queue.Testing;
 
 /// <summary>
-/// One real RabbitMQ broker for the whole test run, taken from AKIDB_TEST_RABBITMQ_URL (with
-/// AKIDB_TEST_RABBITMQ_MANAGEMENT_URL) when set, from Testcontainers when a Docker engine answers, and otherwise a
-/// private rabbitmq-server process started here. Tests isolate themselves with a virtual host each.
+/// One real RabbitMQ broker for a whole test run or benchmark, taken from PREFIX_URL (with PREFIX_MANAGEMENT_URL)
+/// when set, from Testcontainers when a Docker engine answers, and otherwise a private rabbitmq-server process started
+/// here (<see cref="PrivateRabbitMq"/>) and stopped with this object. Users isolate themselves with a virtual host each.
 /// </summary>
 public sealed class BrokerFixture : IAsyncLifetime
 {
+    private readonly string _environmentPrefix;
+    private readonly string? _privateDirectory;
     private PrivateRabbitMq? _private;
     private RabbitMqContainer? _container;
+
+    /// <summary>The tests' broker: AKIDB_TEST_RABBITMQ_URL, Docker, or a private one in a temporary directory.</summary>
+    public BrokerFixture()
+        : this("AKIDB_TEST_RABBITMQ")
+    {
+    }
+
+    /// <param name="environmentPrefix">PREFIX_URL and PREFIX_MANAGEMENT_URL name an external broker.</param>
+    /// <param name="privateDirectory">Where a private broker keeps its data; a temporary directory when null.</param>
+    public BrokerFixture(string environmentPrefix, string? privateDirectory = null)
+    {
+        _environmentPrefix = environmentPrefix;
+        _privateDirectory = privateDirectory;
+    }
 
     public string AmqpUrl { get; private set; } = "";
 
@@ -19,14 +37,17 @@ public sealed class BrokerFixture : IAsyncLifetime
 
     public string Source { get; private set; } = "";
 
+    /// <summary>The private broker's Erlang VM, for its CPU time; null for any other broker.</summary>
+    public int? BeamPid => _private?.BeamPid;
+
     public async Task InitializeAsync()
     {
-        if (Environment.GetEnvironmentVariable("AKIDB_TEST_RABBITMQ_URL") is { Length: > 0 } url)
+        if (Environment.GetEnvironmentVariable($"{_environmentPrefix}_URL") is { Length: > 0 } url)
         {
             AmqpUrl = url;
-            ManagementUrl = Environment.GetEnvironmentVariable("AKIDB_TEST_RABBITMQ_MANAGEMENT_URL")
-                            ?? throw new InvalidOperationException("AKIDB_TEST_RABBITMQ_URL is set, so AKIDB_TEST_RABBITMQ_MANAGEMENT_URL must be too: tests use the management API.");
-            Source = "AKIDB_TEST_RABBITMQ_URL";
+            ManagementUrl = Environment.GetEnvironmentVariable($"{_environmentPrefix}_MANAGEMENT_URL")
+                            ?? throw new InvalidOperationException($"{_environmentPrefix}_URL is set, so {_environmentPrefix}_MANAGEMENT_URL must be too: virtual hosts are created through the management API.");
+            Source = $"{_environmentPrefix}_URL ({BrokerUrl.Redact(url)})";
         }
         else if (TestcontainersSettings.OS.DockerEndpointAuthConfig is not null)
         {
@@ -38,7 +59,7 @@ public sealed class BrokerFixture : IAsyncLifetime
         }
         else if (PrivateRabbitMq.IsInstalled)
         {
-            _private = await PrivateRabbitMq.StartNewAsync("shared");
+            _private = await PrivateRabbitMq.StartNewAsync("shared", _privateDirectory);
             AmqpUrl = _private.AmqpUrl;
             ManagementUrl = _private.ManagementUrl;
             Source = "private rabbitmq-server";
@@ -46,7 +67,7 @@ public sealed class BrokerFixture : IAsyncLifetime
         else
         {
             throw new InvalidOperationException(
-                "No RabbitMQ for the integration tests: set AKIDB_TEST_RABBITMQ_URL and AKIDB_TEST_RABBITMQ_MANAGEMENT_URL, start Docker, or install rabbitmq-server (./test.sh does the last).");
+                $"No RabbitMQ: set {_environmentPrefix}_URL and {_environmentPrefix}_MANAGEMENT_URL, start Docker, or install rabbitmq-server (./test.sh and ./bench.sh do the last).");
         }
     }
 
@@ -54,10 +75,21 @@ public sealed class BrokerFixture : IAsyncLifetime
     public async Task<(string Vhost, string AmqpUrl)> CreateVirtualHostAsync(string prefix)
     {
         var vhost = $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 9, 60)];
-        using var management = new ManagementClient(ManagementUrl);
+        using var management = Management();
         await management.CreateVirtualHostAsync(vhost);
-        var builder = new UriBuilder(AmqpUrl) { Path = "/" + Uri.EscapeDataString(vhost) };
-        return (vhost, builder.Uri.ToString());
+        return (vhost, UrlFor(vhost));
+    }
+
+    /// <summary>The AMQP URL of a virtual host on this broker.</summary>
+    public string UrlFor(string vhost) => new UriBuilder(AmqpUrl) { Path = "/" + Uri.EscapeDataString(vhost) }.Uri.AbsoluteUri;
+
+    /// <summary>A management client with the credentials of <see cref="AmqpUrl"/>.</summary>
+    public ManagementClient Management()
+    {
+        var parts = new Uri(AmqpUrl).UserInfo.Split(':', 2);
+        return parts.Length == 2 && parts[0].Length > 0
+            ? new ManagementClient(ManagementUrl, Uri.UnescapeDataString(parts[0]), Uri.UnescapeDataString(parts[1]))
+            : new ManagementClient(ManagementUrl);
     }
 
     public async Task DisposeAsync()
@@ -72,10 +104,4 @@ public sealed class BrokerFixture : IAsyncLifetime
             await _container.DisposeAsync();
         }
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class BrokerCollection : ICollectionFixture<BrokerFixture>
-{
-    public const string Name = "broker";
 }

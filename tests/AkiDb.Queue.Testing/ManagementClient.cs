@@ -3,16 +3,18 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 
-namespace AkiDb.Queue.IntegrationTests.Infrastructure;
+namespace AkiDb.Queue.Testing;
 
 /// <summary>The RabbitMQ management HTTP API: what a person sees in the management UI, read by the tests.</summary>
 public sealed class ManagementClient : IDisposable
 {
     private readonly HttpClient _http;
+    private readonly string _user;
 
     public ManagementClient(string managementUrl, string user = "guest", string password = "guest")
     {
-        _http = new HttpClient { BaseAddress = new Uri(managementUrl.TrimEnd('/') + "/") };
+        _user = user;
+        _http = new HttpClient { BaseAddress = new Uri(managementUrl.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(30) };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
     }
 
@@ -20,7 +22,36 @@ public sealed class ManagementClient : IDisposable
     {
         var name = Uri.EscapeDataString(vhost);
         (await _http.PutAsync($"api/vhosts/{name}", null)).EnsureSuccessStatusCode();
-        (await _http.PutAsJsonAsync($"api/permissions/{name}/guest", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+        (await _http.PutAsJsonAsync($"api/permissions/{name}/{Uri.EscapeDataString(_user)}", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+    }
+
+    /// <summary>True once the management API answers (the broker is up and its plugin started).</summary>
+    public async Task<bool> AnswersAsync()
+    {
+        try
+        {
+            using var response = await _http.GetAsync("api/overview");
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>"RabbitMQ 3.10.8 on Erlang 25.2.3", for reports.</summary>
+    public async Task<string> DescribeBrokerAsync()
+    {
+        try
+        {
+            using var overview = JsonDocument.Parse(await _http.GetStringAsync("api/overview"));
+            var root = overview.RootElement;
+            return $"RabbitMQ {root.GetProperty("rabbitmq_version").GetString()} on Erlang {root.GetProperty("erlang_version").GetString()}";
+        }
+        catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException)
+        {
+            return $"RabbitMQ (version unknown: {e.Message})";
+        }
     }
 
     public async Task DeleteVirtualHostAsync(string vhost) =>

@@ -1,53 +1,147 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
 using CliWrap;
 using CliWrap.Buffered;
 
-namespace AkiDb.Queue.IntegrationTests.Infrastructure;
+namespace AkiDb.Queue.Testing;
 
 /// <summary>
-/// A private rabbitmq-server process started by scripts/rabbitmq-private.sh, on free ports, with its own data
-/// directory. Stop and Start again on the same directory keep durable queues and persistent messages.
+/// A private rabbitmq-server process on free loopback ports, with its own data directory, private HOME and Erlang
+/// cookie, and its own epmd (docs: /work/shared/notes/environment.md). It lives as long as this object: Stop and
+/// Start again on the same object keep its ports, durable queues and persistent messages; disposing stops it, stops
+/// its epmd and deletes the directory it created.
 /// </summary>
 public sealed class PrivateRabbitMq : IAsyncDisposable
 {
-    private PrivateRabbitMq(string directory) => Directory = directory;
+    // The real scripts, not the /usr/sbin wrappers: those switch to the rabbitmq user when run as root, which changes
+    // HOME and so the Erlang cookie, and the CLI could no longer reach the node.
+    private const string Sbin = "/usr/lib/rabbitmq/bin";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
+
+    private readonly bool _ownsDirectory;
+    private readonly string _node;
+    private readonly int _amqpPort;
+    private readonly int _managementPort;
+    private readonly int _distPort;
+    private readonly int _epmdPort;
+    private readonly ConcurrentQueue<string> _output = new();
+    private Process? _server;
+
+    private PrivateRabbitMq(string directory, bool ownsDirectory, string name)
+    {
+        Directory = directory;
+        _ownsDirectory = ownsDirectory;
+        _node = $"akidb-{new string(name.Where(char.IsAsciiLetterOrDigit).Take(20).ToArray())}-{Environment.ProcessId}@localhost";
+        (_amqpPort, _managementPort, _distPort, _epmdPort) = FreePorts.Take(4) switch { var p => (p[0], p[1], p[2], p[3]) };
+    }
 
     public string Directory { get; }
 
-    public string AmqpUrl { get; private set; } = "";
+    public string AmqpUrl => $"amqp://guest:guest@127.0.0.1:{_amqpPort}/";
 
-    public string ManagementUrl { get; private set; } = "";
+    public string ManagementUrl => $"http://127.0.0.1:{_managementPort}/";
 
-    public static bool IsInstalled => File.Exists("/usr/lib/rabbitmq/bin/rabbitmq-server");
+    /// <summary>The Erlang VM's pid while the broker runs (for its CPU time), from the pid file the broker writes.</summary>
+    public int? BeamPid => File.Exists(PidFile) && int.TryParse(File.ReadAllText(PidFile).Trim(), CultureInfo.InvariantCulture, out var pid) ? pid : null;
 
-    private static string Script => Path.Combine(AppContext.BaseDirectory, "scripts", "rabbitmq-private.sh");
+    public static bool IsInstalled => File.Exists(Path.Combine(Sbin, "rabbitmq-server"));
 
-    public static async Task<PrivateRabbitMq> StartNewAsync(string name)
+    private string PidFile => Path.Combine(Directory, "run", "rabbitmq.pid");
+
+    /// <param name="directory">Where its data lives; a fresh temporary directory, deleted at the end, when null.</param>
+    public static async Task<PrivateRabbitMq> StartNewAsync(string name, string? directory = null)
     {
-        var broker = new PrivateRabbitMq(Path.Combine(Path.GetTempPath(), $"akidb-test-broker-{name}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..60]));
-        await broker.StartAsync(["--amqp-port", "auto", "--mgmt-port", "auto"]);
-        return broker;
+        var broker = directory is null
+            ? new PrivateRabbitMq(System.IO.Directory.CreateTempSubdirectory($"akidb-broker-{name}-").FullName, ownsDirectory: true, name)
+            : new PrivateRabbitMq(System.IO.Directory.CreateDirectory(directory).FullName, ownsDirectory: false, name);
+        try
+        {
+            await broker.StartAsync();
+            return broker;
+        }
+        catch
+        {
+            await broker.DisposeAsync();
+            throw;
+        }
     }
 
-    /// <summary>Starts the broker (again) on the same data directory and ports.</summary>
-    public Task StartAsync() => StartAsync([]);
+    /// <summary>Starts the broker (again) on the same data directory and ports, and waits until AMQP and the management API answer.</summary>
+    public async Task StartAsync()
+    {
+        var started = Stopwatch.StartNew();
+        WriteFiles();
+        var start = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(Sbin, "rabbitmq-server"));
+        foreach (var (key, value) in NodeEnvironment())
+        {
+            start.Environment[key] = value;
+        }
 
+        // Nothing of the caller's RabbitMQ or Erlang settings may leak into this node.
+        foreach (var key in start.Environment.Keys.Where(k => (k.StartsWith("RABBITMQ_", StringComparison.Ordinal) || k.StartsWith("ERL_", StringComparison.Ordinal)) && !NodeEnvironment().ContainsKey(k)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        _output.Clear();
+        _server = Process.Start(start) ?? throw new InvalidOperationException("setsid rabbitmq-server did not start.");
+        _server.OutputDataReceived += (_, e) => Keep(e.Data);
+        _server.ErrorDataReceived += (_, e) => Keep(e.Data);
+        _server.BeginOutputReadLine();
+        _server.BeginErrorReadLine();
+
+        // A cookie with the wrong mode makes the server fail while its script exits 0: readiness, not exit codes.
+        using var management = new ManagementClient(ManagementUrl);
+        while (!(await FreePorts.AcceptsAsync(_amqpPort) && await management.AnswersAsync()))
+        {
+            if (_server.HasExited || started.Elapsed > StartTimeout)
+            {
+                var why = _server.HasExited ? $"exited with code {_server.ExitCode}" : $"did not answer within {StartTimeout.TotalSeconds:F0} s";
+                await StopAsync();
+                throw new InvalidOperationException($"The private broker {why}: {string.Join('\n', _output.TakeLast(20))}\n{LogTail()}");
+            }
+
+            // Polling for a state the broker reaches by itself, not waiting out a race.
+            await Task.Delay(250);
+        }
+
+        Console.WriteLine($"Private RabbitMQ at {AmqpUrl} ready in {started.Elapsed.TotalSeconds:F1} s");
+    }
+
+    /// <summary>Stops the node (a clean shutdown, keeping its data), then its epmd.</summary>
     public async Task StopAsync()
     {
-        var result = await Cli.Wrap("bash").WithArguments([Script, "stop", Directory]).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
-        if (result.ExitCode != 0)
+        if (_server is { HasExited: false } server)
         {
-            throw new InvalidOperationException($"Stopping the private broker failed: {result.StandardError}");
+            var shutdown = await Ctl("shutdown").ExecuteBufferedAsync();
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await server.WaitForExitAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.WriteLine($"The private broker did not stop ({shutdown.StandardError.Trim()}); killing it");
+                server.Kill(entireProcessTree: true);
+                await server.WaitForExitAsync();
+            }
         }
+
+        _server?.Dispose();
+        _server = null;
+        // epmd outlives the broker; it refuses -kill while a node is still registered, which is what we want.
+        var epmd = File.Exists("/usr/bin/epmd") ? "/usr/bin/epmd" : "epmd";
+        await Cli.Wrap(epmd).WithArguments(["-port", _epmdPort.ToString(CultureInfo.InvariantCulture), "-kill"])
+            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
     }
 
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            await StopAsync();
-        }
-        finally
+        await StopAsync();
+        if (_ownsDirectory)
         {
             try
             {
@@ -59,30 +153,83 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
         }
     }
 
-    private async Task StartAsync(string[] options)
+    private Command Ctl(string command) =>
+        Cli.Wrap(Path.Combine(Sbin, "rabbitmqctl")).WithArguments(["-n", _node, command])
+            .WithEnvironmentVariables(NodeEnvironment().ToDictionary(e => e.Key, e => (string?)e.Value))
+            .WithValidation(CommandResultValidation.None);
+
+    /// <summary>What the server and every CLI call need, identically (the cookie lives in HOME).</summary>
+    private Dictionary<string, string> NodeEnvironment()
     {
-        var started = Stopwatch.StartNew();
-        var result = await Cli.Wrap("bash")
-            .WithArguments([Script, "start", Directory, .. options, "--timeout", "120"])
-            .WithValidation(CommandResultValidation.None)
-            .ExecuteBufferedAsync();
-        if (result.ExitCode != 0)
+        string At(params string[] parts) => Path.Combine([Directory, .. parts]);
+        return new()
         {
-            throw new InvalidOperationException($"The private broker did not start (exit {result.ExitCode}): {result.StandardError}");
+            ["HOME"] = At("home"),
+            ["RABBITMQ_CONF_ENV_FILE"] = At("etc", "rabbitmq-env.conf"),
+            ["RABBITMQ_NODENAME"] = _node,
+            ["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_NODE_PORT"] = _amqpPort.ToString(CultureInfo.InvariantCulture),
+            ["RABBITMQ_DIST_PORT"] = _distPort.ToString(CultureInfo.InvariantCulture),
+            ["ERL_EPMD_PORT"] = _epmdPort.ToString(CultureInfo.InvariantCulture),
+            ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_MNESIA_BASE"] = At("mnesia"),
+            ["RABBITMQ_LOG_BASE"] = At("log"),
+            ["RABBITMQ_PID_FILE"] = PidFile,
+            ["RABBITMQ_ENABLED_PLUGINS_FILE"] = At("etc", "enabled_plugins"),
+            ["RABBITMQ_CONFIG_FILE"] = At("etc", "rabbitmq.conf"),
+            ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}",
+        };
+    }
+
+    private void WriteFiles()
+    {
+        foreach (var dir in new[] { "home", "etc", "log", "run", "mnesia" })
+        {
+            System.IO.Directory.CreateDirectory(Path.Combine(Directory, dir));
         }
 
-        foreach (var line in result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        var cookie = Path.Combine(Directory, "home", ".erlang.cookie");
+        if (!File.Exists(cookie))
         {
-            if (line.StartsWith("AMQP_URL=", StringComparison.Ordinal))
-            {
-                AmqpUrl = line["AMQP_URL=".Length..];
-            }
-            else if (line.StartsWith("MANAGEMENT_URL=", StringComparison.Ordinal))
-            {
-                ManagementUrl = line["MANAGEMENT_URL=".Length..];
-            }
+            File.WriteAllText(cookie, Convert.ToHexString(RandomNumberGenerator.GetBytes(20)));
         }
 
-        Console.WriteLine($"Private RabbitMQ at {AmqpUrl} ready in {started.Elapsed.TotalSeconds:F1} s");
+        // Erlang refuses a cookie others can read (and rabbitmq-server runs on Unix only).
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(cookie, UnixFileMode.UserRead);
+        }
+        // Empty on purpose: it replaces /etc/rabbitmq/rabbitmq-env.conf.
+        File.WriteAllText(Path.Combine(Directory, "etc", "rabbitmq-env.conf"), "");
+        File.WriteAllText(Path.Combine(Directory, "etc", "enabled_plugins"), "[rabbitmq_management].\n");
+        File.WriteAllLines(Path.Combine(Directory, "etc", "rabbitmq.conf"),
+        [
+            $"management.tcp.port = {_managementPort}",
+            "management.tcp.ip = 127.0.0.1",
+            // Test machines are often short on disk, and a disk alarm silently blocks every publisher.
+            "disk_free_limit.absolute = 50MB",
+            "log.console = false",
+            // Queue depths in the management API refresh every second instead of every five: tests wait for counts.
+            "collect_statistics_interval = 1000",
+        ]);
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _output.Enqueue(line);
+        while (_output.Count > 50 && _output.TryDequeue(out _))
+        {
+        }
+    }
+
+    private string LogTail()
+    {
+        var log = Path.Combine(Directory, "log", $"{_node}.log");
+        return File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(20)) : "";
     }
 }

@@ -1,6 +1,6 @@
-namespace AkiDb.Queue.IntegrationTests.Infrastructure;
+namespace AkiDb.Queue.Testing;
 
-/// <summary>Paths in the repository the tests run from.</summary>
+/// <summary>Paths in the repository the tests and the benchmark run from.</summary>
 public static class RepoPaths
 {
     public static string Root { get; } = FindRoot();
@@ -21,6 +21,9 @@ public static class RepoPaths
     public static string CliDll => Path.Combine(Root, "src", "Cli", "bin", Configuration, "net10.0", "akidb-queue.dll");
 
     public static string Artifacts => Path.Combine(Root, ".artifacts");
+
+    /// <summary>The model cache the tests and the benchmark share, so a model is extracted once per machine.</summary>
+    public static string ModelCache => Path.Combine(Path.GetTempPath(), "akidb-queue-tests", "models");
 
     private static string FindRoot()
     {

@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using AkiDb.Queue.Contracts;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
-namespace AkiDb.Queue.IntegrationTests.Infrastructure;
+namespace AkiDb.Queue.Testing;
 
 /// <summary>
 /// Plays the part of a producer in another language: publishes plain JSON bodies with RabbitMQ.Client and collects
@@ -46,7 +47,7 @@ public sealed class ResultCollector : IAsyncDisposable
         var collector = new ResultCollector(connection, publish, consume);
 
         // Declared exactly as MassTransit declares them, so whichever side comes first, both agree.
-        foreach (var exchange in new[] { "embed-completed", "embed-failed" })
+        foreach (var exchange in new[] { QueueNames.EmbedCompleted, QueueNames.EmbedFailed })
         {
             await consume.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false);
         }
@@ -54,8 +55,8 @@ public sealed class ResultCollector : IAsyncDisposable
         var queue = durableQueue is null
             ? (await consume.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName
             : (await consume.QueueDeclareAsync(durableQueue, durable: true, exclusive: false, autoDelete: false)).QueueName;
-        await consume.QueueBindAsync(queue, "embed-completed", "");
-        await consume.QueueBindAsync(queue, "embed-failed", "");
+        await consume.QueueBindAsync(queue, QueueNames.EmbedCompleted, "");
+        await consume.QueueBindAsync(queue, QueueNames.EmbedFailed, "");
         var consumer = new AsyncEventingBasicConsumer(consume);
         consumer.ReceivedAsync += (_, delivery) =>
         {
@@ -68,9 +69,9 @@ public sealed class ResultCollector : IAsyncDisposable
         await consume.BasicConsumeAsync(queue, autoAck: true, consumer);
 
         // The error queue, declared as MassTransit declares it, so it can be watched before the first fault.
-        await consume.ExchangeDeclareAsync("embed-requested_error", ExchangeType.Fanout, durable: true, autoDelete: false);
-        await consume.QueueDeclareAsync("embed-requested_error", durable: true, exclusive: false, autoDelete: false);
-        await consume.QueueBindAsync("embed-requested_error", "embed-requested_error", "");
+        await consume.ExchangeDeclareAsync(QueueNames.EmbedRequestedError, ExchangeType.Fanout, durable: true, autoDelete: false);
+        await consume.QueueDeclareAsync(QueueNames.EmbedRequestedError, durable: true, exclusive: false, autoDelete: false);
+        await consume.QueueBindAsync(QueueNames.EmbedRequestedError, QueueNames.EmbedRequestedError, "");
         var errors = new AsyncEventingBasicConsumer(consume);
         errors.ReceivedAsync += (_, delivery) =>
         {
@@ -80,7 +81,7 @@ public sealed class ResultCollector : IAsyncDisposable
             collector._errorArrived.Release();
             return Task.CompletedTask;
         };
-        await consume.BasicConsumeAsync("embed-requested_error", autoAck: false, errors);
+        await consume.BasicConsumeAsync(QueueNames.EmbedRequestedError, autoAck: false, errors);
         return collector;
     }
 
@@ -88,10 +89,10 @@ public sealed class ResultCollector : IAsyncDisposable
     public Task<bool> WaitForErrorsAsync(int count, TimeSpan timeout) => WaitUntilAsync(() => _errors.Count >= count, _errorArrived, timeout);
 
     /// <summary>Publishes a body to the embed-requested queue through the default exchange, as any AMQP client can.</summary>
-    public async Task PublishAsync(string body, bool withContentType = true, string routingKey = "embed-requested") =>
+    public async Task PublishAsync(string body, bool withContentType = true, string routingKey = QueueNames.EmbedRequested) =>
         await PublishAsync(Encoding.UTF8.GetBytes(body), withContentType, routingKey);
 
-    public async Task PublishAsync(byte[] body, bool withContentType = true, string routingKey = "embed-requested", IDictionary<string, object?>? headers = null)
+    public async Task PublishAsync(byte[] body, bool withContentType = true, string routingKey = QueueNames.EmbedRequested, IDictionary<string, object?>? headers = null)
     {
         var properties = new BasicProperties { Persistent = true, Headers = headers };
         if (withContentType)
@@ -172,7 +173,7 @@ public sealed class ResultCollector : IAsyncDisposable
                 .Where(p => p.Name.Equals("processId", StringComparison.OrdinalIgnoreCase))
                 .Select(p => (int?)p.Value.GetInt32()).FirstOrDefault();
 
-        public bool IsCompleted => Exchange == "embed-completed";
+        public bool IsCompleted => Exchange == QueueNames.EmbedCompleted;
 
         public string? RequestId => Body.TryGetProperty("requestId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
 

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AkiDb.Queue.IntegrationTests.Infrastructure;
+namespace AkiDb.Queue.Testing;
 
 /// <summary>POSIX signals, for injecting the faults a real deployment sees: kill -9, SIGSTOP, SIGTERM.</summary>
 public static partial class Signals

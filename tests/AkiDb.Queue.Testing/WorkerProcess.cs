@@ -1,23 +1,42 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
 using System.Text.RegularExpressions;
 using CliWrap;
 
-namespace AkiDb.Queue.IntegrationTests.Infrastructure;
+namespace AkiDb.Queue.Testing;
 
 /// <summary>
 /// The worker as a separate operating-system process, exactly as deployed (dotnet AkiDb.Queue.Worker.dll with
-/// environment variables), for what only a real process shows: SIGTERM, kill -9, two workers on one queue.
+/// environment variables), for what only a real process shows: SIGTERM, kill -9, SIGSTOP, two workers on one queue,
+/// start-up time and memory. Ready when it logs "worker ready" (bridge up, model loaded, broker connected).
 /// </summary>
 public sealed partial class WorkerProcess : IAsyncDisposable
 {
+    /// <summary>Start-up steps, by the first log line that shows each, and what reports call them.</summary>
+    private static readonly (string Text, string Name)[] MilestoneLines =
+    [
+        ("Configured endpoint", "host built (first log line)"),
+        ("Bridge Python:", "python interpreter located"),
+        ("Bridge lane 0 ready", "bridge 0 ready (model loaded)"),
+        ("Native ONNX Runtime backend ready", "native model loaded"),
+        ("Bus started", "broker connected"),
+        ("worker ready", "worker ready"),
+    ];
+
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _kill = new();
+    private readonly ConcurrentDictionary<int, int> _bridgePids = new();
+    private readonly ConcurrentDictionary<string, double> _milestones = new();
     private readonly CommandTask<CommandResult> _execution;
+    private readonly long _spawnedAt = Stopwatch.GetTimestamp();
+    private readonly TimeSpan? _stopGrace;
 
-    private WorkerProcess(string name, IReadOnlyDictionary<string, string?> environment)
+    private WorkerProcess(string name, IReadOnlyDictionary<string, string?> environment, TimeSpan? stopGrace)
     {
         Name = name;
+        _stopGrace = stopGrace;
         _execution = Cli.Wrap("dotnet")
             .WithArguments([RepoPaths.WorkerDll])
             .WithWorkingDirectory(RepoPaths.Root)
@@ -33,8 +52,6 @@ public sealed partial class WorkerProcess : IAsyncDisposable
 
     public int Pid => _execution.ProcessId;
 
-    private readonly ConcurrentDictionary<int, int> _bridgePids = new();
-
     /// <summary>Every bridge process the worker reported ready, by lane (the latest, after restarts).</summary>
     public IReadOnlyDictionary<int, int> BridgePids => _bridgePids;
 
@@ -43,22 +60,36 @@ public sealed partial class WorkerProcess : IAsyncDisposable
 
     public IReadOnlyCollection<string> Lines => _lines;
 
-    public static async Task<WorkerProcess> StartAsync(string name, string amqpUrl, IDictionary<string, string?>? settings = null)
+    /// <summary>From just before the process was spawned to the "worker ready" line arriving here.</summary>
+    public TimeSpan ReadyAfter { get; private set; }
+
+    /// <summary>What the worker itself reports (from its process start time to ApplicationStarted).</summary>
+    public double? SelfReportedReadyMs { get; private set; }
+
+    /// <summary>Milliseconds from spawn to the arrival of the first log line of each start-up step.</summary>
+    public IReadOnlyDictionary<string, double> Milestones => _milestones;
+
+    /// <param name="settings">Configuration keys (<c>Bridge:Processes</c> or <c>Bridge__Processes</c>), passed as environment variables.</param>
+    /// <param name="stopGrace">
+    /// Disposing sends SIGTERM and waits this long for the worker to drain and exit, as a deployment stops it; null
+    /// (the default) kills it at once.
+    /// </param>
+    public static async Task<WorkerProcess> StartAsync(string name, string amqpUrl, IEnumerable<KeyValuePair<string, string?>>? settings = null, TimeSpan? stopGrace = null)
     {
         var environment = new Dictionary<string, string?>
         {
             ["RabbitMq__Url"] = amqpUrl,
-            ["Embedding__CacheDirectory"] = WorkerHost.ModelCache,
+            ["Embedding__CacheDirectory"] = RepoPaths.ModelCache,
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["Logging__Console__FormatterName"] = "simple",
             ["Logging__Console__FormatterOptions__SingleLine"] = "true",
         };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        foreach (var (key, value) in settings ?? [])
         {
             environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
-        var worker = new WorkerProcess(name, environment);
+        var worker = new WorkerProcess(name, environment, stopGrace);
         var first = await Task.WhenAny(worker._ready.Task, worker.Exited, Task.Delay(TimeSpan.FromMinutes(2)));
         if (first != worker._ready.Task)
         {
@@ -75,6 +106,13 @@ public sealed partial class WorkerProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (!Exited.IsCompleted && _stopGrace is { } grace)
+        {
+            // SIGTERM: the worker drains and stops its bridge (EOF on the bridge's stdin), as in a deployment.
+            Signal(Signals.Term);
+            await Task.WhenAny(Exited, Task.Delay(grace));
+        }
+
         if (!Exited.IsCompleted)
         {
             await _kill.CancelAsync();
@@ -88,14 +126,27 @@ public sealed partial class WorkerProcess : IAsyncDisposable
     private void OnLine(string line)
     {
         _lines.Enqueue(line);
-        if (BridgeReady().Match(line) is { Success: true } match)
+        foreach (var (text, milestone) in MilestoneLines)
         {
-            _bridgePids[int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)] =
-                int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+            if (!_milestones.ContainsKey(milestone) && line.Contains(text, StringComparison.Ordinal))
+            {
+                _milestones.TryAdd(milestone, Stopwatch.GetElapsedTime(_spawnedAt).TotalMilliseconds);
+            }
         }
 
-        if (line.Contains("worker ready", StringComparison.Ordinal))
+        if (BridgeReady().Match(line) is { Success: true } match)
         {
+            _bridgePids[int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture)] = int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture);
+        }
+
+        if (!_ready.Task.IsCompleted && line.Contains("worker ready", StringComparison.Ordinal))
+        {
+            ReadyAfter = Stopwatch.GetElapsedTime(_spawnedAt);
+            if (SelfReported().Match(line) is { Success: true } self)
+            {
+                SelfReportedReadyMs = double.Parse(self.Groups[1].Value, CultureInfo.InvariantCulture);
+            }
+
             _ready.TrySetResult();
         }
     }
@@ -114,4 +165,7 @@ public sealed partial class WorkerProcess : IAsyncDisposable
 
     [GeneratedRegex(@"Bridge lane (\d+) ready: pid (\d+)")]
     private static partial Regex BridgeReady();
+
+    [GeneratedRegex(@"worker ready in (\d+) ms")]
+    private static partial Regex SelfReported();
 }

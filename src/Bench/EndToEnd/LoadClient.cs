@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using AkiDb.Queue.Contracts;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
@@ -16,7 +17,7 @@ namespace AkiDb.Queue.Bench.EndToEnd;
 /// </summary>
 internal sealed class LoadClient : IAsyncDisposable
 {
-    public const string Queue = "embed-requested";
+    public const string Queue = QueueNames.EmbedRequested;
 
     /// <summary>Publishes awaiting their confirm at once; RabbitMQ.Client's rate limiter refuses (not queues) calls beyond its own limit.</summary>
     private const int MaxInFlight = 256;
@@ -44,14 +45,14 @@ internal sealed class LoadClient : IAsyncDisposable
             outstandingPublisherConfirmationsRateLimiter: new ThrottlingRateLimiter(MaxInFlight)));
         var subscriber = await connection.CreateChannelAsync();
         var client = new LoadClient(connection, publisher, subscriber);
-        foreach (var exchange in new[] { "embed-completed", "embed-failed" })
+        foreach (var exchange in new[] { QueueNames.EmbedCompleted, QueueNames.EmbedFailed })
         {
             await subscriber.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false);
         }
 
         var queue = (await subscriber.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
-        await subscriber.QueueBindAsync(queue, "embed-completed", "");
-        await subscriber.QueueBindAsync(queue, "embed-failed", "");
+        await subscriber.QueueBindAsync(queue, QueueNames.EmbedCompleted, "");
+        await subscriber.QueueBindAsync(queue, QueueNames.EmbedFailed, "");
         var consumer = new AsyncEventingBasicConsumer(subscriber);
         consumer.ReceivedAsync += (_, delivery) =>
         {
@@ -165,7 +166,7 @@ internal sealed class LoadClient : IAsyncDisposable
         phase.Received[index] = receivedAt;
         phase.QueuedMs[index] = queued;
         phase.InferenceMs[index] = inference;
-        if (exchange != "embed-completed" || rows != 1)
+        if (exchange != QueueNames.EmbedCompleted || rows != 1)
         {
             Interlocked.Increment(ref phase.Failed);
         }

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using AkiDb.Queue.Contracts;
 using Spectre.Console.Cli;
 
 namespace AkiDb.Queue.Cli.Broker;
@@ -16,8 +17,8 @@ internal class BrokerSettings : CommandSettings
 
     [CommandOption("--queue <NAME>")]
     [Description("The worker's input queue. Default: embed-requested")]
-    [DefaultValue("embed-requested")]
-    public string Queue { get; init; } = "embed-requested";
+    [DefaultValue(QueueNames.EmbedRequested)]
+    public string Queue { get; init; } = QueueNames.EmbedRequested;
 
     public string EffectiveUrl =>
         Url ?? Environment.GetEnvironmentVariable("RabbitMq__Url") ?? "amqp://guest:guest@localhost:5672/";
@@ -35,8 +36,5 @@ internal class BrokerSettings : CommandSettings
         }
     }
 
-    public static string Redact(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Contains(':', StringComparison.Ordinal)
-            ? url.Replace(uri.UserInfo, uri.UserInfo.Split(':')[0] + ":***", StringComparison.Ordinal)
-            : url;
+    public static string Redact(string url) => BrokerUrl.Redact(url);
 }

@@ -61,7 +61,7 @@ internal sealed class QueueClient : IAsyncDisposable
 
     private static async Task<string> DeclareResultsAsync(IChannel channel, string? durableQueue, CancellationToken cancellationToken)
     {
-        foreach (var exchange in new[] { "embed-completed", "embed-failed" })
+        foreach (var exchange in new[] { QueueNames.EmbedCompleted, QueueNames.EmbedFailed })
         {
             await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
         }
@@ -69,8 +69,8 @@ internal sealed class QueueClient : IAsyncDisposable
         var queue = durableQueue is null
             ? (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken)).QueueName
             : (await channel.QueueDeclareAsync(durableQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken)).QueueName;
-        await channel.QueueBindAsync(queue, "embed-completed", "", cancellationToken: cancellationToken);
-        await channel.QueueBindAsync(queue, "embed-failed", "", cancellationToken: cancellationToken);
+        await channel.QueueBindAsync(queue, QueueNames.EmbedCompleted, "", cancellationToken: cancellationToken);
+        await channel.QueueBindAsync(queue, QueueNames.EmbedFailed, "", cancellationToken: cancellationToken);
         return queue;
     }
 
@@ -89,7 +89,7 @@ internal sealed class QueueClient : IAsyncDisposable
         consumer.ReceivedAsync += async (_, delivery) =>
         {
             var body = delivery.Body.ToArray();
-            await results.Writer.WriteAsync(new ResultMessage(delivery.Exchange == "embed-completed", body,
+            await results.Writer.WriteAsync(new ResultMessage(delivery.Exchange == QueueNames.EmbedCompleted, body,
                 () => subscriber.BasicAckAsync(delivery.DeliveryTag, false).AsTask()), cancellationToken);
         };
         await subscriber.BasicConsumeAsync(queue, autoAck: false, consumer, cancellationToken);

@@ -50,8 +50,8 @@ public static class MessagingRegistration
                     return json;
                 });
 
-                cfg.Message<EmbedCompleted>(m => m.SetEntityName("embed-completed"));
-                cfg.Message<EmbedFailed>(m => m.SetEntityName("embed-failed"));
+                cfg.Message<EmbedCompleted>(m => m.SetEntityName(QueueNames.EmbedCompleted));
+                cfg.Message<EmbedFailed>(m => m.SetEntityName(QueueNames.EmbedFailed));
                 cfg.ConnectReceiveObserver(context.GetRequiredService<MalformedMessageObserver>());
                 cfg.ConfigureEndpoints(context);
             });

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AkiDb.Queue.Contracts;
 
 namespace AkiDb.Queue.Worker.Messaging;
 
@@ -13,7 +14,7 @@ public sealed class RabbitMqOptions : IValidatableObject
 
     /// <summary>The input queue.</summary>
     [Required]
-    public string QueueName { get; set; } = "embed-requested";
+    public string QueueName { get; set; } = QueueNames.EmbedRequested;
 
     /// <summary>Messages the broker hands this worker ahead of acknowledgement; 0 sizes it from the batching settings.</summary>
     [Range(0, 65535)]
@@ -38,8 +39,5 @@ public sealed class RabbitMqOptions : IValidatableObject
     }
 
     /// <summary>The URL with any password replaced, for logs.</summary>
-    public static string Redact(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Contains(':', StringComparison.Ordinal)
-            ? url.Replace(uri.UserInfo, uri.UserInfo.Split(':')[0] + ":***", StringComparison.Ordinal)
-            : url;
+    public static string Redact(string url) => BrokerUrl.Redact(url);
 }

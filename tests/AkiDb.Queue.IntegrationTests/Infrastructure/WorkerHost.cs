@@ -1,3 +1,4 @@
+using AkiDb.Queue.Testing;
 using AkiDb.Queue.Worker.Bridge;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;
@@ -32,7 +33,7 @@ public sealed class WorkerHost : IAsyncDisposable
     internal IReadOnlyList<BridgeLane> BridgeLanes => ((PythonBridgeBackend)Backend).BridgeLanes;
 
     /// <summary>The cache the tests share, so the model is extracted once per machine, not once per test.</summary>
-    public static string ModelCache => Path.Combine(Path.GetTempPath(), "akidb-queue-tests", "models");
+    public static string ModelCache => RepoPaths.ModelCache;
 
     public static async Task<WorkerHost> StartAsync(string amqpUrl, IDictionary<string, string?>? settings = null)
     {
