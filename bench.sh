@@ -5,7 +5,7 @@
 #   ./bench.sh --quick   smoke run (~2 min) of every section, written to .artifacts/bench/quick/
 #   ./bench.sh --help    other options (--out DIR, --skip-*, --e2e-configs, --corpora, --render-only)
 # AKIDB_BENCH_RABBITMQ_URL (+ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL) selects an existing broker; otherwise a private
-# one is started with scripts/rabbitmq-private.sh (data in .artifacts/bench/broker) and stopped at the end.
+# one is started by the benchmark (data in .artifacts/bench/broker) and stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,7 +21,7 @@ esac
 
 say "Building the worker and the benchmark (Release)"
 # --disable-build-servers: no compiler or MSBuild server left running to compete with the measurements for 2 cores.
-dotnet build src/Bench/AkiDb.Queue.Bench.csproj -c Release --disable-build-servers -nologo -clp:ErrorsOnly -v:q
+dotnet build bench/AkiDb.Queue.Bench/AkiDb.Queue.Bench.csproj -c Release --disable-build-servers -nologo -clp:ErrorsOnly -v:q
 
 say "Publishing the worker as it is deployed (Release, ReadyToRun for this machine's runtime)"
 rid=$(dotnet --info | awk '/ RID:/ {print $2; exit}')
@@ -30,4 +30,4 @@ dotnet publish src/Worker -c Release -r "$rid" --self-contained false --disable-
 
 say "Running the benchmark"
 # exec: Ctrl+C reaches the benchmark, which then stops the workers and the broker it started.
-exec dotnet src/Bench/bin/Release/net10.0/AkiDb.Queue.Bench.dll "$@"
+exec dotnet bench/AkiDb.Queue.Bench/bin/Release/net10.0/AkiDb.Queue.Bench.dll "$@"

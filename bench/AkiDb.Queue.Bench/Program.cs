@@ -8,6 +8,7 @@ using AkiDb.Queue.Bench.EndToEnd;
 using AkiDb.Queue.Bench.Harness;
 using AkiDb.Queue.Bench.Inference;
 using AkiDb.Queue.Bench.Micro;
+using AkiDb.Queue.Testing;
 using AkiDb.Queue.Bench.Report;
 using AkiDb.Queue.Worker.Bridge;
 using Microsoft.Extensions.Logging;
@@ -81,11 +82,17 @@ if (settings.RunEndToEnd)
 {
     try
     {
-        var broker = await Broker.StartAsync();
+        // AKIDB_BENCH_RABBITMQ_URL (+ _MANAGEMENT_URL), else a private broker with its data in .artifacts/bench/broker.
+        var broker = BrokerFixture.From("AKIDB_BENCH_RABBITMQ", Paths.BrokerData);
         Cleanup.Broker = broker;
         try
         {
-            e2e = await new EndToEndBench(settings, corpora, broker, python.Path).RunAsync();
+            Log.Info("Starting the broker (AKIDB_BENCH_RABBITMQ_URL, else a private one with its data in .artifacts/bench/broker)");
+            await broker.InitializeAsync();
+            using var management = broker.Management();
+            var description = $"{await management.DescribeBrokerAsync()}, " + (broker.BeamPid is null ? "external broker" : "private broker started by the benchmark");
+            Log.Info($"Broker ready ({broker.Source}): {description}");
+            e2e = await new EndToEndBench(settings, corpora, broker, description, python.Path).RunAsync();
         }
         finally
         {

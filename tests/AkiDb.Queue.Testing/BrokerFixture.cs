@@ -19,17 +19,20 @@ public sealed class BrokerFixture : IAsyncLifetime
 
     /// <summary>The tests' broker: AKIDB_TEST_RABBITMQ_URL, Docker, or a private one in a temporary directory.</summary>
     public BrokerFixture()
-        : this("AKIDB_TEST_RABBITMQ")
     {
+        _environmentPrefix = "AKIDB_TEST_RABBITMQ";
     }
 
-    /// <param name="environmentPrefix">PREFIX_URL and PREFIX_MANAGEMENT_URL name an external broker.</param>
-    /// <param name="privateDirectory">Where a private broker keeps its data; a temporary directory when null.</param>
-    public BrokerFixture(string environmentPrefix, string? privateDirectory = null)
+    // xunit wants a collection fixture to have one public constructor; other users say more through this one.
+    private BrokerFixture(string environmentPrefix, string? privateDirectory)
     {
         _environmentPrefix = environmentPrefix;
         _privateDirectory = privateDirectory;
     }
+
+    /// <param name="environmentPrefix">PREFIX_URL and PREFIX_MANAGEMENT_URL name an external broker.</param>
+    /// <param name="privateDirectory">Where a private broker keeps its data; a temporary directory when null.</param>
+    public static BrokerFixture From(string environmentPrefix, string? privateDirectory = null) => new(environmentPrefix, privateDirectory);
 
     public string AmqpUrl { get; private set; } = "";
 
@@ -75,9 +78,21 @@ public sealed class BrokerFixture : IAsyncLifetime
     public async Task<(string Vhost, string AmqpUrl)> CreateVirtualHostAsync(string prefix)
     {
         var vhost = $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 9, 60)];
+        await CreateVirtualHostNamedAsync(vhost);
+        return (vhost, UrlFor(vhost));
+    }
+
+    /// <summary>A virtual host of exactly this name, with full permissions for the user of <see cref="AmqpUrl"/>.</summary>
+    public async Task CreateVirtualHostNamedAsync(string vhost)
+    {
         using var management = Management();
         await management.CreateVirtualHostAsync(vhost);
-        return (vhost, UrlFor(vhost));
+    }
+
+    public async Task DeleteVirtualHostAsync(string vhost)
+    {
+        using var management = Management();
+        await management.DeleteVirtualHostAsync(vhost);
     }
 
     /// <summary>The AMQP URL of a virtual host on this broker.</summary>

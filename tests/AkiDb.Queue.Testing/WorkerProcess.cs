@@ -33,12 +33,15 @@ public sealed partial class WorkerProcess : IAsyncDisposable
     private readonly long _spawnedAt = Stopwatch.GetTimestamp();
     private readonly TimeSpan? _stopGrace;
 
-    private WorkerProcess(string name, IReadOnlyDictionary<string, string?> environment, TimeSpan? stopGrace)
+    private readonly string _logDirectory;
+
+    private WorkerProcess(string name, IReadOnlyDictionary<string, string?> environment, TimeSpan? stopGrace, string workerDll, string logDirectory)
     {
         Name = name;
         _stopGrace = stopGrace;
+        _logDirectory = logDirectory;
         _execution = Cli.Wrap("dotnet")
-            .WithArguments([RepoPaths.WorkerDll])
+            .WithArguments([workerDll])
             .WithWorkingDirectory(RepoPaths.Root)
             .WithEnvironmentVariables(environment)
             .WithValidation(CommandResultValidation.None)
@@ -74,7 +77,10 @@ public sealed partial class WorkerProcess : IAsyncDisposable
     /// Disposing sends SIGTERM and waits this long for the worker to drain and exit, as a deployment stops it; null
     /// (the default) kills it at once.
     /// </param>
-    public static async Task<WorkerProcess> StartAsync(string name, string amqpUrl, IEnumerable<KeyValuePair<string, string?>>? settings = null, TimeSpan? stopGrace = null)
+    /// <param name="workerDll">The worker to run; the one its project built (<see cref="RepoPaths.WorkerDll"/>) when null.</param>
+    /// <param name="logDirectory">Where its log is written when it ends; .artifacts/worker-logs when null.</param>
+    public static async Task<WorkerProcess> StartAsync(
+        string name, string amqpUrl, IEnumerable<KeyValuePair<string, string?>>? settings = null, TimeSpan? stopGrace = null, string? workerDll = null, string? logDirectory = null)
     {
         var environment = new Dictionary<string, string?>
         {
@@ -89,7 +95,7 @@ public sealed partial class WorkerProcess : IAsyncDisposable
             environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
-        var worker = new WorkerProcess(name, environment, stopGrace);
+        var worker = new WorkerProcess(name, environment, stopGrace, workerDll ?? RepoPaths.WorkerDll, logDirectory ?? Path.Combine(RepoPaths.Artifacts, "worker-logs"));
         var first = await Task.WhenAny(worker._ready.Task, worker.Exited, Task.Delay(TimeSpan.FromMinutes(2)));
         if (first != worker._ready.Task)
         {
@@ -120,7 +126,7 @@ public sealed partial class WorkerProcess : IAsyncDisposable
 
         await Exited;
         _kill.Dispose();
-        File.WriteAllLines(Path.Combine(Directory.CreateDirectory(Path.Combine(RepoPaths.Artifacts, "worker-logs")).FullName, $"{Name}-{Pid}.log"), _lines);
+        File.WriteAllLines(Path.Combine(Directory.CreateDirectory(_logDirectory).FullName, $"{Name}-{Pid}.log"), _lines);
     }
 
     private void OnLine(string line)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using AkiDb.Queue.Bench.Corpora;
 using AkiDb.Queue.Bench.Harness;
+using AkiDb.Queue.Testing;
 
 namespace AkiDb.Queue.Bench.EndToEnd;
 
@@ -11,7 +12,7 @@ namespace AkiDb.Queue.Bench.EndToEnd;
 /// with <see cref="BenchSettings.WarmupMessages"/> messages before the measured phase, so queues start empty and no
 /// phase measures a cold process.
 /// </summary>
-internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus> corpora, Broker broker, string pythonPath)
+internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus> corpora, BrokerFixture broker, string brokerDescription, string pythonPath)
 {
     private static readonly Dictionary<string, Dictionary<string, string>> ConfigSettings = new()
     {
@@ -77,7 +78,7 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
             }
         }
 
-        return new EndToEndResults(broker.Description, phases, cold);
+        return new EndToEndResults(brokerDescription, phases, cold);
     }
 
     private bool Wanted(string config) => settings.EndToEndConfigs is not { Count: > 0 } only || only.Contains(config);
@@ -100,11 +101,11 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
     {
         var load = pacing is { } p ? $"{p.Fraction * 100:F0}%" : Configs.Saturation;
         var vhost = $"bench-{_run}-{++_scenarios:D2}-{config.Replace(' ', '-')}-{corpus.Name}-{load.TrimEnd('%')}";
-        await broker.CreateVirtualHostAsync(vhost);
+        await broker.CreateVirtualHostNamedAsync(vhost);
         try
         {
             var url = broker.UrlFor(vhost);
-            await using var worker = await WorkerProcess.StartAsync(vhost, url, _configSettings[config]);
+            await using var worker = await StartWorkerAsync(vhost, url, config);
             await using var client = await LoadClient.ConnectAsync(url);
             Log.Info($"{config} / {corpus.Name} / {load}: worker pid {worker.Pid} ready after {worker.ReadyAfter.TotalMilliseconds:F0} ms" +
                      (worker.BridgePids.Count > 0 ? $", bridge pid(s) {string.Join(", ", worker.BridgePids.OrderBy(b => b.Key).Select(b => b.Value))}" : "") +
@@ -171,7 +172,7 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
             var patience = TimeSpan.FromSeconds(Math.Max(90, count / 5.0));
             var complete = await phase.WaitAsync(patience);
             var after = CpuSnapshot.Take(worker.Pid, bridgePids, broker.BeamPid);
-            var memory = new MemoryUse(worker.RssMiB ?? double.NaN, bridgePids.Select(pid => ProcStat.RssMiB(pid) ?? double.NaN).ToList());
+            var memory = new MemoryUse(ProcStat.RssMiB(worker.Pid) ?? double.NaN, bridgePids.Select(pid => ProcStat.RssMiB(pid) ?? double.NaN).ToList());
 
             var received = Enumerable.Range(0, count).Where(i => phase.Received[i] != 0).ToList();
             var first = phase.Published.Min();
@@ -203,7 +204,7 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
     private async Task<ColdStart> ColdStartsAsync(string config)
     {
         var vhost = $"bench-{_run}-cold-{config.Replace(' ', '-')}";
-        await broker.CreateVirtualHostAsync(vhost);
+        await broker.CreateVirtualHostNamedAsync(vhost);
         try
         {
             var ready = new List<double>();
@@ -213,11 +214,11 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
             var milestones = new List<IReadOnlyDictionary<string, double>>();
             for (var i = 0; i < settings.ColdStarts; i++)
             {
-                await using var worker = await WorkerProcess.StartAsync($"{vhost}-{i + 1}", broker.UrlFor(vhost), _configSettings[config]);
+                await using var worker = await StartWorkerAsync($"{vhost}-{i + 1}", broker.UrlFor(vhost), config);
                 ready.Add(worker.ReadyAfter.TotalMilliseconds);
                 milestones.Add(worker.Milestones.ToDictionary());
                 self.Add(worker.SelfReportedReadyMs ?? double.NaN);
-                workerRss.Add(worker.RssMiB ?? double.NaN);
+                workerRss.Add(ProcStat.RssMiB(worker.Pid) ?? double.NaN);
                 bridgeRss.AddRange(worker.BridgePids.Values.Select(pid => ProcStat.RssMiB(pid) ?? double.NaN));
                 Log.Info($"cold start {config} #{i + 1}: \"worker ready\" after {ready[^1]:F0} ms (worker's own figure {self[^1]:F0} ms); RSS at ready: worker {workerRss[^1]:F0} MiB" +
                          (worker.BridgePids.Count > 0 ? $", bridge {bridgeRss[^1]:F0} MiB" : "") +
@@ -237,6 +238,25 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
     }
 
     /// <summary>CPU seconds of the processes involved, and the machine's counters, at one instant.</summary>
+    /// <summary>The worker as deployed (published, ReadyToRun), stopped with SIGTERM as a deployment stops it; Ctrl+C kills it.</summary>
+    private async Task<WorkerProcess> StartWorkerAsync(string name, string url, string config)
+    {
+        var workerSettings = new Dictionary<string, string?>
+        {
+            ["Embedding__CacheDirectory"] = Paths.ModelCache,
+            // Many workers start one after another: no health endpoint holding a port between them.
+            ["Health__Urls"] = "",
+        };
+        foreach (var (key, value) in _configSettings[config])
+        {
+            workerSettings[key] = value;
+        }
+
+        var worker = await WorkerProcess.StartAsync(name, url, workerSettings, stopGrace: TimeSpan.FromSeconds(30), workerDll: Paths.WorkerDll, logDirectory: Paths.WorkerLogs);
+        Cleanup.Track(worker.Pid);
+        return worker;
+    }
+
     private sealed record CpuSnapshot(long At, double Worker, double Bridges, double Broker, double Bench, (long Total, long Steal, long Idle) Machine)
     {
         public static CpuSnapshot Take(int worker, IReadOnlyList<int> bridges, int? broker) => new(

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
-using AkiDb.Queue.Bench.EndToEnd;
+using AkiDb.Queue.Testing;
 
 namespace AkiDb.Queue.Bench.Harness;
 
@@ -17,14 +17,12 @@ internal static class Cleanup
         PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal),
     ];
 
-    public static Broker? Broker { get; set; }
+    public static BrokerFixture? Broker { get; set; }
 
     /// <summary>Registers the signal handlers (the static initialiser does it; this only makes sure it has run).</summary>
     public static void Install() => _ = Registrations.Count;
 
     public static void Track(int workerPid) => Workers[workerPid] = 0;
-
-    public static void Untrack(int workerPid) => Workers.TryRemove(workerPid, out _);
 
     private static void OnSignal(PosixSignalContext context)
     {
@@ -37,9 +35,10 @@ internal static class Cleanup
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException)
             {
+                // Already gone: workers are tracked from start to the end of the run, not untracked when they exit.
             }
         }
 
-        Broker?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        Broker?.DisposeAsync().GetAwaiter().GetResult();
     }
 }

@@ -14,11 +14,13 @@ public static class Paths
 
     public static string Bridges => Path.Combine(Root, "bench", "bridges");
 
+    /// <summary>A private broker keeps its data here between the scenarios of one run.</summary>
+    public static string BrokerData => Path.Combine(Artifacts, "broker");
+
+    public static string WorkerLogs => Path.Combine(Artifacts, "worker-logs");
+
     public static string PythonPackage => Path.Combine(Root, "python");
 
-    public static string RabbitScript => Path.Combine(Root, "scripts", "rabbitmq-private.sh");
-
-    /// <summary>The worker as its own project builds it (bench.sh builds Release first).</summary>
     /// <summary>The worker as deployed: published for this machine's runtime, precompiled (ReadyToRun), by bench.sh.</summary>
     public static string WorkerDll => Path.Combine(Root, ".artifacts", "bench", "worker", "AkiDb.Queue.Worker.dll");
 

@@ -35,7 +35,7 @@ internal static class Markdown
         md.AppendLine("```");
         md.AppendLine();
         md.AppendLine("`bench.sh` installs what is missing (rabbitmq-server, a python3 with numpy), builds the worker and the benchmark in Release, and runs " +
-                      "`src/Bench` (project `AkiDb.Queue.Bench`). It starts a private RabbitMQ with `scripts/rabbitmq-private.sh` (auto ports, data in " +
+                      "`bench/AkiDb.Queue.Bench` (project `AkiDb.Queue.Bench`). It starts a private RabbitMQ through the test kit's broker fixture (`tests/AkiDb.Queue.Testing`; free ports, data in " +
                       "`.artifacts/bench/broker`) and stops it at the end. Worker logs of every scenario are kept in `.artifacts/bench/worker-logs/`.");
         md.AppendLine();
 
