@@ -217,44 +217,40 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
     private async Task PingWhileIdleAsync()
     {
         using var timer = new PeriodicTimer(_options.PingInterval);
-        while (await TickAsync(timer))
-        {
-            if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastActivity)) < _options.PingInterval || !_gate.Wait(0))
-            {
-                continue;
-            }
-
-            try
-            {
-                if (State.Session is { } session)
-                {
-                    await _client.PingAsync(session, _stopping.Token);
-                }
-            }
-            catch (Exception e) when (e is BridgeTimeoutException or BridgeExitedException or BridgeProtocolException)
-            {
-                _logger.LogWarning("Bridge lane {Lane} failed its idle health check: {Error}", Id, e.Message);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            finally
-            {
-                Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
-                _gate.Release();
-            }
-        }
-    }
-
-    private async Task<bool> TickAsync(PeriodicTimer timer)
-    {
         try
         {
-            return await timer.WaitForNextTickAsync(_stopping.Token);
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastActivity)) >= _options.PingInterval && _gate.Wait(0))
+                {
+                    await PingAsync();
+                }
+            }
         }
         catch (OperationCanceledException)
         {
-            return false;
+            // Stopped.
+        }
+    }
+
+    /// <summary>One idle health check; the caller holds the gate.</summary>
+    private async Task PingAsync()
+    {
+        try
+        {
+            if (State.Session is { } session)
+            {
+                await _client.PingAsync(session, _stopping.Token);
+            }
+        }
+        catch (Exception e) when (e is BridgeTimeoutException or BridgeExitedException or BridgeProtocolException)
+        {
+            _logger.LogWarning("Bridge lane {Lane} failed its idle health check: {Error}", Id, e.Message);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
+            _gate.Release();
         }
     }
 }
