@@ -104,28 +104,36 @@ public sealed class NodeLossTests(RabbitMqCluster cluster, ITestOutputHelper out
         await using var results = await ResultCollector.StartAsync(C.AmqpUrl(vhost));
         var (nameA, nameB) = (ConnectionName("two-a"), ConnectionName("two-b"));
         await using var first = await WorkerProcess.StartAsync("cluster-two-a", A.AmqpUrl(vhost), WorkerSettings(A, nameA));
-        await using var second = await WorkerProcess.StartAsync("cluster-two-b", B.AmqpUrl(vhost), WorkerSettings(B, nameB));
+        await using var secondWorker = await WorkerProcess.StartAsync("cluster-two-b", B.AmqpUrl(vhost), WorkerSettings(B, nameB));
         await using var observer = new LoadObserver(C.ManagementUrl, vhost, results, nameA, nameB);
         Assert.Equal(A.Name, await WaitForConnectionAsync(vhost, nameA, _ => true));
         Assert.Equal(B.Name, await WaitForConnectionAsync(vhost, nameB, _ => true));
 
-        var ids = await BridgeFaultTests.PublishLoadAsync(results, "two", Load);
+        var ids = await BridgeFaultTests.PublishLoadAsync(results, "two", Load / 2);
         Assert.True(await results.WaitForAsync(FaultAfter, Patience), $"{results.Results.Count} results before the fault");
         var faultAt = observer.Now;
         await A.StopAppAsync();
         var failedOverTo = await WaitForConnectionAsync(vhost, nameA, node => node != A.Name);
         await A.StartAppAsync();
-        var answeredWhileAWasBack = results.Results.Count;
+        using (var management = new ManagementClient(C.ManagementUrl))
+        {
+            Assert.Equal(2, (await management.WaitForQueueAsync(vhost, Queue, q => q.Consumers == 2, Patience))?.Consumers);
+        }
 
+        // The second half arrives while both consume again: each has prefetch credit, so the queue hands both a share,
+        // however fast either worker is.
+        var second = await BridgeFaultTests.PublishLoadAsync(results, "two-after", Load / 2);
+        ids.AddRange(second);
         var outcome = await DrainAsync(results, vhost, ids, workers: 2);
         Assert.Equal(3, (await cluster.RunningNodesAsync(C)).Count);
-        var byWorker = results.Results.Skip(answeredWhileAWasBack).GroupBy(r => r.WorkerProcessId).Select(g => g.Key).ToHashSet();
-        Assert.Contains(first.Pid, byWorker);
-        Assert.Contains(second.Pid, byWorker);
+        var answeredBy = results.Results.Where(r => r.RequestId is { } id && id.StartsWith("two-after-", StringComparison.Ordinal))
+            .Select(r => r.WorkerProcessId).ToHashSet();
+        Assert.Contains(first.Pid, answeredBy);
+        Assert.Contains(secondWorker.Pid, answeredBy);
 
         var withoutA = observer.WithoutConnection(nameA, faultAt);
         var withoutB = observer.WithoutConnection(nameB, faultAt);
-        ClusterReport.Record("cluster: a node stopped and started, two workers", $"`rabbitmqctl stop_app` of the node leading the queue and serving worker 1 of 2 after {FaultAfter} of {Load} results, `start_app` once worker 1 had failed over", outcome,
+        ClusterReport.Record("cluster: a node stopped and started, two workers", $"`rabbitmqctl stop_app` of the node leading the queue and serving worker 1 of 2 after {FaultAfter} of {Load / 2} results, `start_app` once worker 1 had failed over, then {Load / 2} more messages", outcome,
             $"worker 1: {Describe(withoutA, failedOverTo)}; worker 2: {(withoutB is { } b ? $"{b.TotalSeconds:F1} s" : "never")}", Pause(observer, faultAt, ids.Count),
             "./test.sh --filter FullyQualifiedName~A_node_stopped_and_started_again_while_two_workers");
         output.WriteLine($"{outcome}; worker 1 failed over to {failedOverTo} ({withoutA?.TotalSeconds:F1} s), worker 2 {withoutB?.TotalSeconds:F1} s");
@@ -138,6 +146,8 @@ public sealed class NodeLossTests(RabbitMqCluster cluster, ITestOutputHelper out
         ["RabbitMq:DeliveryLimit"] = "10",
         ["RabbitMq:PrefetchCount"] = Prefetch.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["RabbitMq:ConnectionName"] = connectionName,
+        // Two workers run side by side in one test: no probe endpoint to fight over.
+        ["Health:Urls"] = "",
     };
 
     private static string ConnectionName(string test) => $"akidb-cluster-{test}-{Guid.NewGuid():N}"[..32];
