@@ -69,3 +69,13 @@ public sealed class RabbitMqClusterNodesTests
         Assert.Contains("--cluster-nodes (RabbitMq__ClusterNodes) entry 'b:nope'", error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class RabbitMqQueueTypesTests
+{
+    [Fact]
+    public void A_queue_declared_with_RabbitMQ_Client_gets_the_configured_type()
+    {
+        Assert.Equal(new Dictionary<string, object?> { ["x-queue-type"] = "quorum" }, RabbitMqQueueTypes.QueueArguments(new RabbitMqOptions { QueueType = "quorum" }));
+        Assert.Empty(RabbitMqQueueTypes.QueueArguments(new RabbitMqOptions { QueueType = "classic" }));
+    }
+}

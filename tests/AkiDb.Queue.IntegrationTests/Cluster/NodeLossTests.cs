@@ -134,7 +134,9 @@ public sealed class NodeLossTests(RabbitMqCluster cluster, ITestOutputHelper out
         var withoutA = observer.WithoutConnection(nameA, faultAt);
         var withoutB = observer.WithoutConnection(nameB, faultAt);
         ClusterReport.Record("cluster: a node stopped and started, two workers", $"`rabbitmqctl stop_app` of the node leading the queue and serving worker 1 of 2 after {FaultAfter} of {Load / 2} results, `start_app` once worker 1 had failed over, then {Load / 2} more messages", outcome,
-            $"worker 1: {Describe(withoutA, failedOverTo)}; worker 2: {(withoutB is { } b ? $"{b.TotalSeconds:F1} s" : "never")}", Pause(observer, faultAt, ids.Count),
+            $"worker 1: {Describe(withoutA, failedOverTo)}; worker 2: {Describe(withoutB, observer.LastNode(nameB))}",
+            // Until the first half is answered: after that the queue is idle until the test publishes the second half.
+            Pause(observer, faultAt, Load / 2),
             "./test.sh --filter FullyQualifiedName~A_node_stopped_and_started_again_while_two_workers");
         output.WriteLine($"{outcome}; worker 1 failed over to {failedOverTo} ({withoutA?.TotalSeconds:F1} s), worker 2 {withoutB?.TotalSeconds:F1} s");
     }
@@ -225,7 +227,7 @@ public sealed class NodeLossTests(RabbitMqCluster cluster, ITestOutputHelper out
     }
 
     private static string Describe(TimeSpan? without, string? node) =>
-        without is { } t ? $"{t.TotalSeconds:F1} s, then connected to {Short(node ?? "?")}" : $"never (stayed on {Short(node ?? "?")})";
+        without is { } t ? $"{t.TotalSeconds:F1} s, then connected to {Short(node ?? "?")}" : $"none (kept its connection to {Short(node ?? "?")})";
 
     private static string Pause(LoadObserver observer, TimeSpan from, int until) =>
         $"{observer.LongestPause(from, until).TotalSeconds:F1} s";
