@@ -40,13 +40,21 @@ internal static class RabbitMqQueueTypes
         options.IsQuorum() ? new() { ["x-queue-type"] = Quorum } : [];
 
     /// <summary>
-    /// MassTransit derives the <c>_error</c> and <c>_skipped</c> queues from each endpoint and declares them when the first
-    /// message moves there. No delivery limit on these: nothing consumes them in a loop, and a limit could drop a message
-    /// that an operator moves back and forth.
+    /// MassTransit derives the <c>_error</c> and <c>_skipped</c> queues from each endpoint, copying the endpoint's queue
+    /// arguments, and declares them when the first message moves there. The type is set here explicitly; the copied
+    /// delivery limit is removed: nothing consumes these queues in a loop, and a limit could only drop a message that
+    /// an operator moves back and forth.
     /// </summary>
     public static void ApplyToErrorQueues(this IRabbitMqBusFactoryConfigurator bus, RabbitMqOptions options)
     {
-        bus.SendTopology.ConfigureErrorSettings = queue => queue.ApplyQueueType(options);
-        bus.SendTopology.ConfigureDeadLetterSettings = queue => queue.ApplyQueueType(options);
+        bus.SendTopology.ConfigureErrorSettings = queue => queue.ApplyToErrorQueue(options);
+        bus.SendTopology.ConfigureDeadLetterSettings = queue => queue.ApplyToErrorQueue(options);
+    }
+
+    /// <summary>For a queue that keeps messages for people rather than feeding a consumer (error, parking): the type, no delivery limit.</summary>
+    public static void ApplyToErrorQueue(this IRabbitMqQueueConfigurator queue, RabbitMqOptions options)
+    {
+        queue.ApplyQueueType(options);
+        queue.SetQueueArgument("x-delivery-limit", null);
     }
 }
