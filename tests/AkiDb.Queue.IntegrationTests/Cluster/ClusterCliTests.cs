@@ -21,6 +21,14 @@ public sealed class ClusterCliTests(RabbitMqCluster cluster, ITestOutputHelper o
         var dead = DeadPort();
         await File.WriteAllTextAsync(Path.Combine(_work.FullName, "one.txt"), string.Join(' ', Walking.EndToEndTests.Sentences.Take(8)));
         var url = $"amqp://guest:guest@127.0.0.1:{dead}/{Uri.EscapeDataString(vhost)}";
+        // The queue a worker would declare; without it the broker drops what the CLI publishes by queue name.
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(node.AmqpUrl(vhost)) };
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await channel.QueueDeclareAsync("embed-requested", durable: true, exclusive: false, autoDelete: false);
+        }
+
 
         var publish = await RunAsync(["publish", _work.FullName, "--texts-per-message", "2", "--results-queue", "none", "--url", url,
             "--cluster-nodes", $"127.0.0.1:{dead},{node.Address}"]);
