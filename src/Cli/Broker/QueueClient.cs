@@ -60,7 +60,9 @@ internal sealed class QueueClient : IAsyncDisposable
                 await _channel.BasicPublishAsync("", queue, mandatory: false, properties, body, cancellationToken);
                 return;
             }
-            catch (Exception e) when (e is AlreadyClosedException or OperationInterruptedException or PublishException && attempt < MaxPublishAttempts)
+            // A returned (unroutable) message is an answer, not a lost confirm: not sent again.
+            catch (Exception e) when (e is (AlreadyClosedException or OperationInterruptedException or PublishException) and not PublishReturnException
+                                      && attempt < MaxPublishAttempts)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * attempt * attempt)), cancellationToken);
             }
