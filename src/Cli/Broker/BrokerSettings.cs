@@ -20,6 +20,12 @@ internal class BrokerSettings : CommandSettings
     [DefaultValue(QueueNames.EmbedRequested)]
     public string Queue { get; init; } = QueueNames.EmbedRequested;
 
+    [CommandOption("--cluster-nodes <HOST:PORT,...>")]
+    [Description("RabbitMQ cluster nodes to connect to (any live one, failing over to the next); the URL still gives user, password and vhost. Default: $RabbitMq__ClusterNodes")]
+    public string? ClusterNodes { get; init; }
+
+    public string? EffectiveClusterNodes => ClusterNodes ?? Environment.GetEnvironmentVariable("RabbitMq__ClusterNodes");
+
     public string EffectiveUrl =>
         Url ?? Environment.GetEnvironmentVariable("RabbitMq__Url") ?? "amqp://guest:guest@localhost:5672/";
 

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using AkiDb.Queue.Contracts;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 namespace AkiDb.Queue.Cli.Broker;
 
@@ -23,10 +24,13 @@ internal sealed class QueueClient : IAsyncDisposable
         _channel = channel;
     }
 
-    public static async Task<QueueClient> ConnectAsync(string url, int maxInFlight = 256)
+    /// <param name="clusterNodes">A cluster's nodes (<c>host:port,...</c>): connect to any live one, and after a connection
+    /// loss RabbitMQ.Client's automatic recovery reconnects to another. The URL still gives credentials and vhost.</param>
+    public static async Task<QueueClient> ConnectAsync(string url, int maxInFlight = 256, string? clusterNodes = null)
     {
         var factory = new ConnectionFactory { Uri = new Uri(url), ClientProvidedName = "akidb-queue-cli" };
-        var connection = await factory.CreateConnectionAsync();
+        var nodes = ClusterEndpoints.Parse(clusterNodes);
+        var connection = nodes.Count > 0 ? await factory.CreateConnectionAsync(nodes) : await factory.CreateConnectionAsync();
         // Confirms with a bounded number outstanding: the broker has every message before we report it sent, and
         // a slow broker slows us down instead of filling memory.
         var channel = await connection.CreateChannelAsync(new CreateChannelOptions(
@@ -46,8 +50,26 @@ internal sealed class QueueClient : IAsyncDisposable
             MessageId = request.RequestId,
             Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
         };
-        await _channel.BasicPublishAsync("", queue, mandatory: false, properties, JsonSerializer.SerializeToUtf8Bytes(request, Json), cancellationToken);
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, Json);
+        // A publish whose confirm was lost with the connection (a node went down) is sent again once automatic recovery
+        // has reconnected: at least once, never reported sent unconfirmed. A few lines, so no retry library for them.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _channel.BasicPublishAsync("", queue, mandatory: false, properties, body, cancellationToken);
+                return;
+            }
+            // A returned (unroutable) message is an answer, not a lost confirm: not sent again.
+            catch (Exception e) when (e is (AlreadyClosedException or OperationInterruptedException or PublishException) and not PublishReturnException
+                                      && attempt < MaxPublishAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * attempt * attempt)), cancellationToken);
+            }
+        }
     }
+
+    private const int MaxPublishAttempts = 12;
 
     /// <summary>
     /// Declares the durable results queue and binds it to both result exchanges, so results are kept from now on even

@@ -62,7 +62,7 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
             return 1;
         }
 
-        await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, settings.MaxInFlight);
+        await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, settings.MaxInFlight, settings.EffectiveClusterNodes);
         if (!string.Equals(settings.ResultsQueue, "none", StringComparison.OrdinalIgnoreCase))
         {
             await client.EnsureResultsQueueAsync(settings.ResultsQueue, cancellationToken);

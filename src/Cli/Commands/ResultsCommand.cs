@@ -32,7 +32,7 @@ internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl);
+        await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, clusterNodes: settings.EffectiveClusterNodes);
         var results = await client.SubscribeResultsAsync(settings.ResultsQueue, cancellationToken);
         await using var output = new StreamWriter(settings.Out, append: true, new UTF8Encoding(false));
         int completed = 0, failed = 0;

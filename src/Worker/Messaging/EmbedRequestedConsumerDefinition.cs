@@ -48,11 +48,8 @@ internal sealed class EmbedRequestedConsumerDefinition : ConsumerDefinition<Embe
             rabbit.PrefetchCount = ConcurrentMessageLimit ?? 16;
             rabbit.Durable = true;
             rabbit.AutoDelete = false;
-            if (_rabbit.QueueType == QueueType.Quorum)
-            {
-                rabbit.SetQuorumQueue();
-                rabbit.SetQueueArgument("x-delivery-limit", _rabbit.DeliveryLimit);
-            }
+            rabbit.ApplyQueueType(_rabbit);
+            rabbit.ApplyDeliveryLimit(_rabbit);
         }
 
         endpointConfigurator.ConnectReceiveEndpointObserver(context.GetRequiredService<InferenceCircuitBreaker>());

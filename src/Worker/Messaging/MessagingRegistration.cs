@@ -37,7 +37,9 @@ public static class MessagingRegistration
                 {
                     h.PublisherConfirmation = true;
                     h.ConnectionName(options.ConnectionName);
+                    RabbitMqClusterNodes.Configure(h, options);
                 });
+                cfg.ApplyToErrorQueues(options);
 
                 // Producers in any language send plain JSON, with or without a content type; results go out as plain
                 // JSON too. MassTransit's envelope format is still understood for .NET producers that use it.

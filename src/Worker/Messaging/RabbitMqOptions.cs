@@ -30,11 +30,23 @@ public sealed class RabbitMqOptions : IValidatableObject
     /// <summary>Name shown for the connection in the management UI.</summary>
     public string ConnectionName { get; set; } = $"akidb-queue-worker@{Environment.MachineName}";
 
+    /// <summary>
+    /// A RabbitMQ cluster's nodes, <c>host:port</c>, comma-separated. When set, the worker connects to these (the first
+    /// that answers, the next one after a connection loss) instead of the URL's host; the URL still gives the
+    /// credentials and the virtual host.
+    /// </summary>
+    public string? ClusterNodes { get; set; }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps" or "rabbitmq" or "rabbitmqs"))
         {
             yield return new ValidationResult($"RabbitMq:Url must be an amqp:// or amqps:// URL (was '{Redact(Url)}').", [nameof(Url)]);
+        }
+
+        if (RabbitMqClusterNodes.Validate(ClusterNodes) is { } clusterNodes)
+        {
+            yield return new ValidationResult(clusterNodes, [nameof(ClusterNodes)]);
         }
     }
 

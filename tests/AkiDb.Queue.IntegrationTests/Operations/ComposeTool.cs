@@ -16,7 +16,7 @@ internal sealed class ComposeTool(string name, string program, string[] prefix)
     });
 
     /// <summary>Variables compose would read from the test runner's own environment; cleared so each test sets exactly what it means.</summary>
-    private static readonly string[] Inherited = ["RABBITMQ_USER", "RABBITMQ_PASSWORD", "OTLP_ENDPOINT", "COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES"];
+    private static readonly string[] Inherited = ["RABBITMQ_USER", "RABBITMQ_PASSWORD", "RABBITMQ_ERLANG_COOKIE", "OTLP_ENDPOINT", "COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES"];
 
     public override string ToString() => name;
 
@@ -42,7 +42,7 @@ internal sealed class ComposeTool(string name, string program, string[] prefix)
     }
 
     /// <summary>`config` with the observability profile active, so all services are printed with their profiles.</summary>
-    public Task<Tooling.Run> RunConfigAsync(Dictionary<string, string?> environment, bool json = false)
+    public Task<Tooling.Run> RunConfigAsync(Dictionary<string, string?> environment, bool json = false, string composeFile = ComposeFile)
     {
         var variables = Inherited.ToDictionary(v => v, _ => (string?)null);
         foreach (var (key, value) in environment)
@@ -50,18 +50,18 @@ internal sealed class ComposeTool(string name, string program, string[] prefix)
             variables[key] = value;
         }
 
-        string[] arguments = [.. prefix, "--env-file", EmptyEnvFile.Value, "-f", ComposeFile, "--profile", "observability", "config", .. json ? new[] { "--format", "json" } : []];
+        string[] arguments = [.. prefix, "--env-file", EmptyEnvFile.Value, "-f", composeFile, "--profile", "observability", "config", .. json ? new[] { "--format", "json" } : []];
         return Tooling.RunAsync(program, arguments, variables);
     }
 
     /// <summary>The interpolated configuration as JSON: Compose v2 prints it directly; 1.29 prints only YAML, converted with python3-yaml (a dependency of the apt package).</summary>
-    public async Task<JsonElement> ConfigAsync(Dictionary<string, string?> environment)
+    public async Task<JsonElement> ConfigAsync(Dictionary<string, string?> environment, string composeFile = ComposeFile)
     {
-        var run = await RunConfigAsync(environment, json: true);
+        var run = await RunConfigAsync(environment, json: true, composeFile);
         // docker-compose 1.29 answers an unknown option with its usage text and exit code 0, so look at the output.
         if (run.ExitCode != 0 || !run.Stdout.TrimStart().StartsWith('{'))
         {
-            run = await RunConfigAsync(environment);
+            run = await RunConfigAsync(environment, composeFile: composeFile);
             if (run.ExitCode != 0)
             {
                 throw new InvalidOperationException($"{name} config failed: {run}");

@@ -1,0 +1,59 @@
+using MassTransit;
+
+namespace AkiDb.Queue.Worker.Messaging;
+
+/// <summary>
+/// <c>RabbitMq:QueueType</c> for every queue the worker declares: the input queue, its <c>_error</c> and <c>_skipped</c>
+/// queues, and any results or parking queue. One place, so a new queue cannot be left classic by accident on a cluster,
+/// where a classic queue lives on one node and is gone while that node is.
+/// </summary>
+internal static class RabbitMqQueueTypes
+{
+    public const string Quorum = "quorum";
+
+    public static bool IsQuorum(this RabbitMqOptions options) => options.QueueType == QueueType.Quorum;
+
+    /// <summary>For a queue declared through MassTransit (a receive endpoint, an alternate-exchange queue binding, ...).</summary>
+    public static void ApplyQueueType(this IRabbitMqQueueConfigurator queue, RabbitMqOptions options)
+    {
+        if (options.IsQuorum())
+        {
+            queue.SetQuorumQueue();
+        }
+    }
+
+    /// <summary>
+    /// For a queue consumed in a loop (the input queue): set explicitly, because RabbitMQ 4.0 made 20 the default for
+    /// quorum queues, and a message over the limit is dead-lettered, or dropped where no dead-letter exchange is set.
+    /// </summary>
+    public static void ApplyDeliveryLimit(this IRabbitMqQueueConfigurator queue, RabbitMqOptions options)
+    {
+        if (options.IsQuorum())
+        {
+            queue.SetQueueArgument("x-delivery-limit", options.DeliveryLimit);
+        }
+    }
+
+    /// <summary>For a queue declared with RabbitMQ.Client directly: the arguments of <c>QueueDeclare</c>.</summary>
+    public static Dictionary<string, object?> QueueArguments(RabbitMqOptions options) =>
+        options.IsQuorum() ? new() { ["x-queue-type"] = Quorum } : [];
+
+    /// <summary>
+    /// MassTransit derives the <c>_error</c> and <c>_skipped</c> queues from each endpoint, copying the endpoint's queue
+    /// arguments, and declares them when the first message moves there. The type is set here explicitly; the copied
+    /// delivery limit is removed: nothing consumes these queues in a loop, and a limit could only drop a message that
+    /// an operator moves back and forth.
+    /// </summary>
+    public static void ApplyToErrorQueues(this IRabbitMqBusFactoryConfigurator bus, RabbitMqOptions options)
+    {
+        bus.SendTopology.ConfigureErrorSettings = queue => queue.ApplyToErrorQueue(options);
+        bus.SendTopology.ConfigureDeadLetterSettings = queue => queue.ApplyToErrorQueue(options);
+    }
+
+    /// <summary>For a queue that keeps messages for people rather than feeding a consumer (error, parking): the type, no delivery limit.</summary>
+    public static void ApplyToErrorQueue(this IRabbitMqQueueConfigurator queue, RabbitMqOptions options)
+    {
+        queue.ApplyQueueType(options);
+        queue.SetQueueArgument("x-delivery-limit", null);
+    }
+}

@@ -1,0 +1,74 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using AkiDb.Queue.IntegrationTests.Infrastructure;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace AkiDb.Queue.IntegrationTests.Cluster;
+
+/// <summary>
+/// The permissions docs/operations.md gives the worker's user ("What the worker needs from the cluster") are read from
+/// that page and set on a fresh user: the worker runs with them, through every entity it declares (a malformed message
+/// takes it to the error queue), and the user can declare nothing else.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class LeastPrivilegeTests(RabbitMqCluster cluster)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task A_least_privilege_user_with_the_documented_permissions_runs_the_worker()
+    {
+        await cluster.RestoreAsync();
+        var node = cluster.Nodes[2];
+        var vhost = await cluster.CreateVirtualHostAsync("least-privilege", node);
+        var (configure, write, read) = DocumentedPermissions();
+        var user = $"akidb-worker-{Guid.NewGuid():N}"[..24];
+        var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        await CreateUserAsync(node, vhost, user, password, configure, write, read);
+        var url = $"amqp://{user}:{password}@127.0.0.1:{node.AmqpPort}/{Uri.EscapeDataString(vhost)}";
+
+        await using var results = await ResultCollector.StartAsync(node.AmqpUrl(vhost));
+        await using var worker = await WorkerProcess.StartAsync("least-privilege", url, new Dictionary<string, string?>
+        {
+            ["RabbitMq:ClusterNodes"] = cluster.ClusterNodesSetting(node),
+            ["Health:Urls"] = "",
+        });
+
+        await results.PublishAsync(ResultCollector.Request("allowed-1", "a worker with only the permissions it needs"));
+        // Wrong field type: MassTransit moves it to embed-requested_error (declared and published to by the worker's
+        // user) and the worker answers malformed_message on embed-failed.
+        await results.PublishAsync("""{"requestId":"allowed-bad","texts":5}""");
+
+        Assert.True((await results.WaitForAsync("allowed-1", Patience)).IsCompleted);
+        Assert.Equal("malformed_message", (await results.WaitForAsync("allowed-bad", Patience)).Code);
+        Assert.True(await results.WaitForErrorsAsync(1, Patience), "the malformed message did not reach embed-requested_error");
+
+        var factory = new ConnectionFactory { Uri = new Uri(url) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var refused = await Assert.ThrowsAsync<OperationInterruptedException>(() => channel.QueueDeclareAsync("someone-elses-queue", durable: true, exclusive: false, autoDelete: false));
+        Assert.Contains("ACCESS_REFUSED", refused.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The three regular expressions of the <c>rabbitmqctl set_permissions</c> example in docs/operations.md.</summary>
+    private static (string Configure, string Write, string Read) DocumentedPermissions()
+    {
+        var lines = File.ReadAllLines(Path.Combine(RepoPaths.Root, "docs", "operations.md"));
+        var at = Array.FindIndex(lines, l => l.Contains("rabbitmqctl set_permissions -p akidb akidb-worker", StringComparison.Ordinal));
+        Assert.True(at >= 0, "docs/operations.md has no set_permissions example for akidb-worker");
+        var patterns = lines.Skip(at + 1).Take(3).Select(l => l.Trim().TrimEnd('\\').Trim().Trim('\'')).ToArray();
+        Assert.All(patterns, p => Assert.StartsWith("^", p, StringComparison.Ordinal));
+        return (patterns[0], patterns[1], patterns[2]);
+    }
+
+    private static async Task CreateUserAsync(ClusterNode node, string vhost, string user, string password, string configure, string write, string read)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(node.ManagementUrl) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("guest:guest")));
+        (await http.PutAsJsonAsync($"api/users/{Uri.EscapeDataString(user)}", new { password, tags = "" })).EnsureSuccessStatusCode();
+        (await http.PutAsJsonAsync($"api/permissions/{Uri.EscapeDataString(vhost)}/{Uri.EscapeDataString(user)}", new { configure, write, read })).EnsureSuccessStatusCode();
+    }
+}
