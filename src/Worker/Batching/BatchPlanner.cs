@@ -4,7 +4,13 @@ namespace AkiDb.Queue.Worker.Batching;
 /// Decides which waiting texts go into the next model call. Pure logic with no clock and no threads, so its rules
 /// are unit-tested directly; <see cref="EmbeddingScheduler"/> guards it with a lock.
 /// <list type="bullet">
-/// <item>The oldest waiting text anchors every batch: whatever its length, it cannot starve.</item>
+/// <item>The oldest waiting text of the highest class waiting (interactive, then normal, then background) anchors
+/// every batch: whatever its length, it cannot starve. An interactive batch holds interactive texts only, so it stays
+/// short; the next free lane takes it.</item>
+/// <item>The oldest text overall, once passed over by higher classes for <see cref="BatchingOptions.MaxPassOver"/>,
+/// anchors the next batch whatever its class: the bound on starvation.</item>
+/// <item>A text whose request's deadline has passed is dropped before it runs and its request fails
+/// (<see cref="RequestExpiredException"/>).</item>
 /// <item>The batch is filled with the texts nearest to the anchor's length, within the token budget, the size cap
 /// and the padding-efficiency floor.</item>
 /// <item>Identical token sequences in a batch are computed once.</item>
@@ -35,12 +41,15 @@ internal sealed class BatchPlanner(BatchingOptions options)
     }
 
     /// <summary>The next batch to run, or null when nothing waits.</summary>
-    public PlannedBatch? TryTake()
+    public PlannedBatch? TryTake() => TryTake(DateTimeOffset.UtcNow);
+
+    /// <summary>The next batch to start at <paramref name="now"/>, or null when nothing waits.</summary>
+    public PlannedBatch? TryTake(DateTimeOffset now)
     {
         while (_isolation.First is { } first)
         {
             _isolation.RemoveFirst();
-            var live = first.Value.AllTexts.Where(t => !t.Job.IsFinished).ToList();
+            var live = first.Value.AllTexts.Where(t => !t.Job.IsFinished && !Expire(t.Job, now)).ToList();
             if (live.Count > 0)
             {
                 return Group(first.Value.Model, live);
@@ -49,27 +58,25 @@ internal sealed class BatchPlanner(BatchingOptions options)
 
         foreach (var list in _waiting.Values)
         {
-            list.RemoveAll(t => t.Job.IsFinished);
+            list.RemoveAll(t => t.Job.IsFinished || Expire(t.Job, now));
         }
 
-        var (model, queue) = _waiting
-            .Where(kv => kv.Value.Count > 0)
-            .OrderBy(kv => kv.Value[0].Sequence)
-            .Select(kv => (kv.Key, kv.Value))
-            .FirstOrDefault();
-        if (queue is null)
+        if (ChooseAnchor(now) is not { } chosen)
         {
             return null;
         }
 
-        var anchor = queue[0];
+        var (model, queue, anchor, oldest) = chosen;
+
         var rows = new List<PendingText> { anchor };
         var duplicates = new List<(PendingText, int)>();
         var rowOf = new Dictionary<TokenKey, int> { [anchor.Key] = 0 };
         var maxLength = anchor.Length;
         var realTokens = anchor.Length;
 
-        var candidates = queue.Skip(1)
+        // An interactive batch takes interactive texts only: filling it with bulk would make its caller wait longer.
+        var candidates = queue
+            .Where(t => t != anchor && (anchor.Priority != RequestPriority.Interactive || t.Priority == RequestPriority.Interactive))
             .OrderBy(t => Math.Abs(t.Length - anchor.Length))
             .ThenBy(t => t.Sequence);
         foreach (var text in candidates)
@@ -101,7 +108,24 @@ internal sealed class BatchPlanner(BatchingOptions options)
         var taken = new HashSet<PendingText>(rows);
         taken.UnionWith(duplicates.Select(d => d.Item1));
         queue.RemoveAll(taken.Contains);
+        if (!taken.Contains(oldest))
+        {
+            oldest.PassedOverSince ??= now;
+        }
+
         return new PlannedBatch(model, rows, duplicates);
+    }
+
+    /// <summary>Texts waiting here by class, and the send time of the oldest request among them.</summary>
+    public BacklogSnapshot Backlog()
+    {
+        var snapshot = new BacklogSnapshot();
+        foreach (var text in _waiting.Values.SelectMany(l => l).Concat(_isolation.SelectMany(b => b.AllTexts)).Where(t => !t.Job.IsFinished))
+        {
+            snapshot.Add(text);
+        }
+
+        return snapshot;
     }
 
     /// <summary>The lane could not take the batch: put it back first in line, unchanged.</summary>
@@ -130,6 +154,68 @@ internal sealed class BatchPlanner(BatchingOptions options)
 
         _isolation.AddFirst(batch);
         return [];
+    }
+
+    /// <summary>
+    /// The highest class's oldest text anchors, unless the oldest text of all has been passed over for longer than the
+    /// bound; <paramref name="now"/> is compared with <see cref="PendingText.PassedOverSince"/>.
+    /// </summary>
+    private (string Model, List<PendingText> Queue, PendingText Anchor, PendingText Oldest)? ChooseAnchor(DateTimeOffset now)
+    {
+        (string Model, List<PendingText> Queue, PendingText Text)? oldest = null;
+        (string Model, List<PendingText> Queue, PendingText Text)? best = null;
+        foreach (var (model, list) in _waiting)
+        {
+            if (list.Count == 0)
+            {
+                continue;
+            }
+
+            if (oldest is null || list[0].Sequence < oldest.Value.Text.Sequence)
+            {
+                oldest = (model, list, list[0]);
+            }
+
+            // Lists are in arrival order, so the first text of the highest class is that class's oldest.
+            var top = list[0];
+            foreach (var text in list)
+            {
+                if (top.Priority == RequestPriority.Interactive)
+                {
+                    break;
+                }
+
+                if (text.Priority > top.Priority)
+                {
+                    top = text;
+                }
+            }
+
+            if (best is null || top.Priority > best.Value.Text.Priority || (top.Priority == best.Value.Text.Priority && top.Sequence < best.Value.Text.Sequence))
+            {
+                best = (model, list, top);
+            }
+        }
+
+        if (oldest is not { } o || best is not { } b)
+        {
+            return null;
+        }
+
+        var starved = o.Text.PassedOverSince is { } since && now - since >= options.MaxPassOver;
+        return starved ? (o.Model, o.Queue, o.Text, o.Text) : (b.Model, b.Queue, b.Text, o.Text);
+    }
+
+    /// <summary>Fails a request whose deadline has passed; true when it did.</summary>
+    private static bool Expire(EmbedJob job, DateTimeOffset now)
+    {
+        if (job.Urgency.Deadline is not { } deadline || deadline > now)
+        {
+            return false;
+        }
+
+        job.Fail(new RequestExpiredException(deadline, now));
+        return true;
     }
 
     /// <summary>Rows are the distinct token sequences, in order; the rest point at their row.</summary>

@@ -52,6 +52,8 @@ internal sealed class EmbedRequestedConsumerDefinition : ConsumerDefinition<Embe
                 rabbit.SetQuorumQueue();
                 rabbit.SetQueueArgument("x-delivery-limit", _rabbit.DeliveryLimit);
             }
+
+            InputQueueArguments.Apply(rabbit, _rabbit);
         }
 
         endpointConfigurator.ConnectReceiveEndpointObserver(context.GetRequiredService<InferenceCircuitBreaker>());

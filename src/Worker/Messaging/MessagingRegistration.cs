@@ -1,5 +1,6 @@
 using AkiDb.Queue.Contracts;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -29,6 +30,10 @@ public static class MessagingRegistration
         builder.Services.AddMassTransit(x =>
         {
             x.AddConsumer<EmbedRequestedConsumer, EmbedRequestedConsumerDefinition>();
+            if (builder.Configuration.GetValue(RabbitMqOptions.Section + ":" + nameof(RabbitMqOptions.AnswerBrokerExpired), true))
+            {
+                x.AddConsumer<BrokerExpiredConsumer, BrokerExpiredConsumerDefinition>();
+            }
             x.UsingRabbitMq((context, cfg) =>
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
