@@ -248,6 +248,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
         _telemetry.PaddingEfficiency.Record((double)batch.RealTokens / batch.PaddedTokens, tag);
         _telemetry.InferenceTime.Record(timings.InferenceMs, tag);
         _telemetry.TransportTime.Record(timings.TransportMs, tag);
+        _telemetry.Capacity.RecordBatch(batch.Rows.Count + batch.Duplicates.Count, timings.InferenceMs + timings.TransportMs);
         if (batch.Duplicates.Count > 0)
         {
             _telemetry.DuplicateTexts.Add(batch.Duplicates.Count, tag);

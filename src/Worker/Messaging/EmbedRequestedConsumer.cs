@@ -65,6 +65,7 @@ internal sealed class EmbedRequestedConsumer(
 
         var texts = message.Texts!;
         telemetry.TextsConsumed.Add(texts.Count);
+        telemetry.Capacity.RecordRequest(texts.Count);
         if (!catalog.TryGet(message.Model, out var model))
         {
             await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.UnknownModel,

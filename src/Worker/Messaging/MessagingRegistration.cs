@@ -64,6 +64,7 @@ public static class MessagingRegistration
         // Registered after MassTransit on purpose: the broker connection and the backend start-up run together,
         // and the host reports itself started only when both are done.
         builder.Services.AddHostedService<Hosting.InferenceReadyGate>();
+        Hosting.BackPressureRegistration.AddBackPressureSignals(builder);
         return builder;
     }
 }

@@ -45,6 +45,10 @@ public sealed class RabbitMqOptions : IValidatableObject
     /// </summary>
     public bool AnswerBrokerExpired { get; set; } = true;
 
+    /// <summary>How often the input queue's depth is read for the back-pressure gauges; 0 turns that off.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan QueueDepthPollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Where the broker dead-letters requests whose AMQP expiration passed while they waited.</summary>
     public string ExpiredQueueName => QueueName + "-expired";
 

@@ -56,6 +56,9 @@ public sealed class WorkerTelemetry
     public Histogram<double> BridgeRecovery { get; }
     public Counter<long> RequestsExpired { get; }
 
+    /// <summary>Capacity and texts per request, for the back-pressure gauges.</summary>
+    public CapacityEstimate Capacity { get; } = new();
+
     /// <summary>The <c>priority</c> tag of <c>akidb.request.queued</c>: interactive, normal or background.</summary>
     public static string PriorityTag(Batching.RequestPriority priority) => priority switch
     {
