@@ -72,13 +72,13 @@ internal static class RequestUrgencyReader
 
     private static bool TryParsePriority(string value, out RequestPriority priority)
     {
-        priority = value.ToLowerInvariant() switch
+        (var known, priority) = value.ToLowerInvariant() switch
         {
-            "high" => RequestPriority.Interactive,
-            "normal" => RequestPriority.Normal,
-            "low" => RequestPriority.Background,
-            _ => (RequestPriority)(-1),
+            "high" => (true, RequestPriority.Interactive),
+            "normal" => (true, RequestPriority.Normal),
+            "low" => (true, RequestPriority.Background),
+            _ => (false, RequestPriority.Normal),
         };
-        return Enum.IsDefined(priority);
+        return known;
     }
 }
