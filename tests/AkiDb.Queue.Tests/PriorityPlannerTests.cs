@@ -78,6 +78,7 @@ public sealed class PriorityPlannerTests
         }
 
         Assert.NotNull(bulkRan);
+        Assert.Equal(bulkRan.Value - T0, planner.Backlog().LongestPassOver);
         Assert.True(bulkRan.Value - T0 >= bound, "the bulk text ran before the bound, so interactive texts were not first");
         Assert.True(bulkRan.Value - T0 <= bound + step, $"the bulk text was passed over for {(bulkRan.Value - T0).TotalMilliseconds} ms; the bound is {bound.TotalMilliseconds} ms");
     }

@@ -7,6 +7,9 @@ public sealed class BacklogSnapshot
 
     public DateTimeOffset? OldestSentAt { get; private set; }
 
+    /// <summary>The longest any text was passed over by higher classes before it ran, since the worker started.</summary>
+    public TimeSpan LongestPassOver { get; init; }
+
     public int Texts(RequestPriority priority) => _texts[(int)priority - (int)RequestPriority.Background];
 
     public int TotalTexts => _texts.Sum();

@@ -26,6 +26,9 @@ internal sealed class BatchPlanner(BatchingOptions options)
     // Groups from failed batches, retried as they are, ahead of new work.
     private readonly LinkedList<PlannedBatch> _isolation = new();
 
+    // The longest a text was passed over before it ran, since start: the evidence for the starvation bound.
+    private TimeSpan _longestPassOver;
+
     public int WaitingCount => _waiting.Values.Sum(l => l.Count) + _isolation.Sum(b => b.Rows.Count + b.Duplicates.Count);
 
     public bool HasWork => _isolation.Count > 0 || _waiting.Values.Any(l => l.Count > 0);
@@ -112,6 +115,10 @@ internal sealed class BatchPlanner(BatchingOptions options)
         {
             oldest.PassedOverSince ??= now;
         }
+        else if (oldest.PassedOverSince is { } since && now - since > _longestPassOver)
+        {
+            _longestPassOver = now - since;
+        }
 
         return new PlannedBatch(model, rows, duplicates);
     }
@@ -119,7 +126,7 @@ internal sealed class BatchPlanner(BatchingOptions options)
     /// <summary>Texts waiting here by class, and the send time of the oldest request among them.</summary>
     public BacklogSnapshot Backlog()
     {
-        var snapshot = new BacklogSnapshot();
+        var snapshot = new BacklogSnapshot { LongestPassOver = _longestPassOver };
         foreach (var text in _waiting.Values.SelectMany(l => l).Concat(_isolation.SelectMany(b => b.AllTexts)).Where(t => !t.Job.IsFinished))
         {
             snapshot.Add(text);

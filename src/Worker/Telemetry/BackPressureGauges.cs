@@ -19,6 +19,8 @@ internal sealed class BackPressureGauges : IHostedService
             "Texts in this worker waiting for a model call, by priority (interactive, normal, background).");
         meter.CreateObservableGauge("akidb.backlog.oldest_age", () => OldestAge(scheduler.Backlog), "s",
             "Age of the oldest request waiting in this worker, since it was sent.");
+        meter.CreateObservableGauge("akidb.planner.longest_pass_over", () => scheduler.Backlog.LongestPassOver.TotalSeconds, "s",
+            "Longest time a text was passed over by higher-priority texts before it ran, since start (bounded by Batching:MaxPassOver plus one batch).");
         meter.CreateObservableGauge("akidb.backlog.queue_messages", () => queue.ReadyMessages is { } ready ? [new Measurement<long>(ready)] : Array.Empty<Measurement<long>>(), "{message}",
             "Ready messages in the input queue (polled every RabbitMq:QueueDepthPollInterval).");
         meter.CreateObservableGauge("akidb.backlog.texts", () => Texts() is { } texts ? [new Measurement<double>(texts)] : Array.Empty<Measurement<double>>(), "{text}",
