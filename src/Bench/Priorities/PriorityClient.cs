@@ -120,6 +120,28 @@ internal sealed class PriorityClient : IAsyncDisposable
         await _publisher.BasicPublishAsync("", "embed-requested", mandatory: false, properties, body);
     }
 
+    /// <summary>Drops what is still queued in embed-requested; returns how many messages that was.</summary>
+    public async Task<uint> PurgeAsync() => await _publisher.QueuePurgeAsync("embed-requested");
+
+    /// <summary>Waits until at least <paramref name="count"/> of <paramref name="ids"/> have a result; false on timeout.</summary>
+    public async Task<bool> WaitForCountAsync(IReadOnlyCollection<string> ids, int count, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            while (ids.Count(_received.ContainsKey) < count)
+            {
+                await _arrived.WaitAsync(cts.Token);
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     public int CodeCount(IEnumerable<string> ids, string code) => ids.Count(id => _received.TryGetValue(id, out var got) && got.Code == code);
 
     /// <summary>Waits until every one of <paramref name="ids"/> has a result; false on timeout.</summary>

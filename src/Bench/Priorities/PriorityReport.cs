@@ -18,6 +18,9 @@ internal static class PriorityReport
         md.AppendLine("the three phases side by side. Interactive requests carry AMQP priority 9 and `\"priority\": \"high\"`, one short");
         md.AppendLine($"query each, {r.InteractiveRequests} of them every {F(r.InteractiveIntervalMs)} ms; bulk requests are single short texts (12-20 tokens)");
         md.AppendLine($"without a priority, {r.BulkTexts} queued at once. Latency is publish to result received, in the load client.");
+        md.AppendLine("After each bulk window the rest of the backlog is purged. The expired requests (half past their `expiresAt`, half");
+        md.AppendLine("with a 1 ms AMQP expiration) are published while no worker runs; a fresh worker answers them, and its model-call");
+        md.AppendLine("counter shows what inference went to them.");
         md.AppendLine();
         md.AppendLine(conditions);
         md.AppendLine();

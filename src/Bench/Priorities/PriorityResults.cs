@@ -6,7 +6,7 @@ namespace AkiDb.Queue.Bench.Priorities;
 /// <param name="Interactive">Null in the bulk-alone phase.</param>
 internal sealed record PhaseNumbers(double BulkTextsPerSecond, int WaitingAtStart, int WaitingAtEnd, LatencyStats? Interactive, int BulkFailed);
 
-/// <param name="ExtraModelRows">Model rows (texts computed) beyond the non-expired texts: 0 when no inference went to expired requests.</param>
+/// <param name="ExtraModelRows">Model rows (texts computed) by the fresh worker that answered only the expired requests: 0 when none went to them.</param>
 internal sealed record PriorityResults(
     int BulkTexts,
     int InteractiveRequests,
@@ -34,7 +34,7 @@ internal sealed record PriorityResults(
         yield return ($"no text passed over longer than the bound (Batching:MaxPassOver = {MaxPassOverMs:F0} ms)",
             LongestPassOverMs is { } pass ? $"longest pass-over {pass:F0} ms" : "not measured", LongestPassOverMs is { } p && p <= MaxPassOverMs);
         yield return ("expired requests: 0 inference, each answered expired",
-            $"{ExpiredAnswered} of {ExpiredRequests} answered expired; model rows beyond the other texts: {ExtraModelRows?.ToString("F0", System.Globalization.CultureInfo.InvariantCulture) ?? "not measured"}",
+            $"{ExpiredAnswered} of {ExpiredRequests} answered expired; model rows spent on them: {ExtraModelRows?.ToString("F0", System.Globalization.CultureInfo.InvariantCulture) ?? "not measured"}",
             ExpiredAnswered == ExpiredRequests && ExtraModelRows == 0);
     }
 }

@@ -147,6 +147,33 @@ public sealed class PriorityTests(BrokerFixture broker)
         Assert.Equal(3, results.Results.Count);
     }
 
+    [Fact]
+    public async Task A_queue_declared_without_priorities_is_consumed_as_it_is_with_MaxPriority_0()
+    {
+        var (vhost, url) = await broker.CreateVirtualHostAsync("prio-legacy");
+        using var management = new ManagementClient(broker.ManagementUrl);
+        await using var results = await ResultCollector.StartAsync(url);
+        // The queue as an older worker declared it: durable, no arguments.
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(url) };
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await channel.QueueDeclareAsync("embed-requested", durable: true, exclusive: false, autoDelete: false);
+        }
+
+        await using var worker = await WorkerHost.StartAsync(url, new Dictionary<string, string?>
+        {
+            ["RabbitMq:MaxPriority"] = "0",
+            ["RabbitMq:AnswerBrokerExpired"] = "false",
+        });
+        await results.PublishAsync(JsonSerializer.Serialize(new { requestId = "legacy", texts = new[] { "an old queue still works" }, priority = "high" }));
+
+        Assert.True((await results.WaitForAsync("legacy", Patience)).IsCompleted);
+        var queue = await management.GetQueueAsync(vhost, "embed-requested");
+        Assert.DoesNotContain("x-max-priority", queue!.Arguments, StringComparison.Ordinal);
+        Assert.Null(await management.GetQueueAsync(vhost, "embed-requested-expired"));
+    }
+
     /// <summary>Starts and stops a worker, which leaves the input and expired queues declared with their arguments.</summary>
     private static async Task DeclareQueuesAsync(string url)
     {
