@@ -84,6 +84,19 @@ public sealed class PriorityPlannerTests
     }
 
     [Fact]
+    public void While_interactive_requests_arrive_bulk_batches_can_be_capped_to_free_lanes_sooner()
+    {
+        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkBatchTextsWhileInteractive = 8 });
+        Enumerable.Range(0, 100).ToList().ForEach(_ => Add(planner, 10, RequestPriority.Normal));
+
+        Assert.Equal(32, planner.TryTake(T0)!.Rows.Count);
+        Add(planner, 10, RequestPriority.Interactive);
+        Assert.Single(planner.TryTake(T0)!.Rows);
+        Assert.Equal(8, planner.TryTake(T0.AddMilliseconds(500))!.Rows.Count);
+        Assert.Equal(32, planner.TryTake(T0.AddSeconds(2))!.Rows.Count);
+    }
+
+    [Fact]
     public void Without_interactive_traffic_a_bulk_text_is_never_counted_as_passed_over()
     {
         var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 2, MaxPassOver = TimeSpan.FromSeconds(1) });

@@ -42,6 +42,15 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
                 longestPassOver = (await Metrics.ScrapeAsync(metricsPort)).Max("akidb_planner_longest_pass_over") * 1000;
             }
 
+            // The same mixed phase with bulk batches capped while interactive requests arrive: the latency-throughput trade.
+            PhaseNumbers capped;
+            await using (var worker = await StartWorkerAsync(vhost + "-capped", url, metricsPort, settings.CappedBulkBatchTexts))
+            {
+                var warm = await PublishBulkAsync(client, "warm2-", settings.WarmupTexts);
+                Check(await client.WaitForAsync(warm, settings.Patience), "warm-up");
+                capped = await BulkPhaseAsync(client, "capped", withInteractive: true);
+            }
+
             // Expired requests, published while no worker runs: half past their expiresAt (the worker answers them on
             // arrival), half with a 1 ms AMQP expiration (the broker expires them into embed-requested-expired). A fresh
             // worker then answers them all; it must not call the model once.
@@ -61,7 +70,7 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
 
             var results = new PriorityResults(
                 settings.BulkTexts, settings.InteractiveRequests, settings.InteractiveInterval.TotalMilliseconds, settings.MaxPassOver.TotalMilliseconds,
-                idle, alone, mixed, expiredIds.Count, client.CodeCount(expiredIds, "expired"), modelRows, longestPassOver);
+                idle, alone, mixed, capped, settings.CappedBulkBatchTexts, expiredIds.Count, client.CodeCount(expiredIds, "expired"), modelRows, longestPassOver);
             Log.Info($"expired: {results.ExpiredAnswered}/{results.ExpiredRequests} answered expired; model rows spent on them: {results.ExtraModelRows}; longest pass-over {results.LongestPassOverMs:F0} ms");
             return results;
         }
@@ -98,13 +107,14 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
         return new PhaseNumbers(rate, waitingAtStart, waitingAtEnd, interactive, client.Failed(bulk));
     }
 
-    private async Task<WorkerProcess> StartWorkerAsync(string name, string url, int metricsPort)
+    private async Task<WorkerProcess> StartWorkerAsync(string name, string url, int metricsPort, int bulkBatchTextsWhileInteractive = 0)
     {
         var worker = await WorkerProcess.StartAsync(name, url, new Dictionary<string, string>
         {
             ["Bridge:PythonPath"] = pythonPath,
             ["Telemetry:PrometheusUrl"] = $"http://127.0.0.1:{metricsPort}/",
             ["Batching:MaxPassOver"] = settings.MaxPassOver.ToString("c", CultureInfo.InvariantCulture),
+            ["Batching:BulkBatchTextsWhileInteractive"] = bulkBatchTextsWhileInteractive.ToString(CultureInfo.InvariantCulture),
         });
         Log.Info($"worker pid {worker.Pid} ready after {worker.ReadyAfter.TotalMilliseconds:F0} ms");
         return worker;

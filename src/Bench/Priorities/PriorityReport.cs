@@ -14,8 +14,8 @@ internal static class PriorityReport
         string Row(string name, LatencyStats s) => $"| {name} | {s.Samples} | {F(s.P50)} | {F(s.P95)} | {F(s.P99)} | {F(s.Max)} |";
         md.AppendLine("# Benchmark: interactive requests next to a bulk backlog");
         md.AppendLine();
-        md.AppendLine("Written by `./bench.sh --priorities`. One worker (defaults: one single-threaded bridge process per core), one run,");
-        md.AppendLine("the three phases side by side. Interactive requests carry AMQP priority 9 and `\"priority\": \"high\"`, one short");
+        md.AppendLine("Written by `./bench.sh --priorities`. One worker at a time (defaults: one single-threaded bridge process per core), one run,");
+        md.AppendLine("the phases side by side; the capped phase runs on a second worker with `Batching:BulkBatchTextsWhileInteractive`. Interactive requests carry AMQP priority 9 and `\"priority\": \"high\"`, one short");
         md.AppendLine($"query each, {r.InteractiveRequests} of them every {F(r.InteractiveIntervalMs)} ms; bulk requests are single short texts (12-20 tokens)");
         md.AppendLine($"without a priority, {r.BulkTexts} queued at once. Latency is publish to result received, in the load client.");
         md.AppendLine("After each bulk window the rest of the backlog is purged. The expired requests (half past their `expiresAt`, half");
@@ -28,11 +28,13 @@ internal static class PriorityReport
         md.AppendLine("|---|---|---|---|---|---|");
         md.AppendLine(Row("idle worker", r.Idle));
         md.AppendLine(Row($"behind the bulk backlog ({r.Mixed.WaitingAtStart} -> {r.Mixed.WaitingAtEnd} bulk texts waiting)", r.Mixed.Interactive!));
+        md.AppendLine(Row($"behind the bulk backlog, bulk batches capped at {r.CappedBulkBatchTexts} ({r.Capped.WaitingAtStart} -> {r.Capped.WaitingAtEnd} waiting)", r.Capped.Interactive!));
         md.AppendLine();
         md.AppendLine("| bulk, over the same window after the backlog was queued | texts/s | waiting at start | waiting at end |");
         md.AppendLine("|---|---|---|---|");
         md.AppendLine($"| bulk alone | {F(r.BulkAlone.BulkTextsPerSecond)} | {r.BulkAlone.WaitingAtStart} | {r.BulkAlone.WaitingAtEnd} |");
         md.AppendLine($"| bulk with the interactive requests | {F(r.Mixed.BulkTextsPerSecond)} | {r.Mixed.WaitingAtStart} | {r.Mixed.WaitingAtEnd} |");
+        md.AppendLine($"| bulk with the interactive requests, capped at {r.CappedBulkBatchTexts} texts per batch | {F(r.Capped.BulkTextsPerSecond)} | {r.Capped.WaitingAtStart} | {r.Capped.WaitingAtEnd} |");
         md.AppendLine();
         md.AppendLine("| target | measured | met |");
         md.AppendLine("|---|---|---|");

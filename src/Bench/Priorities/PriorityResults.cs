@@ -15,6 +15,8 @@ internal sealed record PriorityResults(
     LatencyStats Idle,
     PhaseNumbers BulkAlone,
     PhaseNumbers Mixed,
+    PhaseNumbers Capped,
+    int CappedBulkBatchTexts,
     int ExpiredRequests,
     int ExpiredAnswered,
     double? ExtraModelRows,
@@ -31,6 +33,9 @@ internal sealed record PriorityResults(
             P95Ratio <= 3 && Mixed.WaitingAtEnd >= 10_000);
         yield return ("bulk throughput during that phase >= 0.9x bulk alone",
             $"{Mixed.BulkTextsPerSecond:F1} vs {BulkAlone.BulkTextsPerSecond:F1} texts/s = {ThroughputRatio:F2}x", ThroughputRatio >= 0.9);
+        yield return ($"the same with Batching:BulkBatchTextsWhileInteractive = {CappedBulkBatchTexts}: p95 <= 3x idle and bulk >= 0.9x alone",
+            $"p95 {Capped.Interactive!.P95:F1} ms = {Capped.Interactive.P95 / Idle.P95:F2}x; bulk {Capped.BulkTextsPerSecond:F1} texts/s = {Capped.BulkTextsPerSecond / BulkAlone.BulkTextsPerSecond:F2}x",
+            Capped.Interactive.P95 / Idle.P95 <= 3 && Capped.BulkTextsPerSecond / BulkAlone.BulkTextsPerSecond >= 0.9 && Capped.WaitingAtEnd >= 10_000);
         yield return ($"no text passed over longer than the bound (Batching:MaxPassOver = {MaxPassOverMs:F0} ms)",
             LongestPassOverMs is { } pass ? $"longest pass-over {pass:F0} ms" : "not measured", LongestPassOverMs is { } p && p <= MaxPassOverMs);
         yield return ("expired requests: 0 inference, each answered expired",

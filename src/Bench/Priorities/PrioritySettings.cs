@@ -19,6 +19,9 @@ internal sealed record PrioritySettings
 
     public TimeSpan MaxPassOver { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Batching:BulkBatchTextsWhileInteractive in the second mixed phase.</summary>
+    public int CappedBulkBatchTexts { get; init; } = 8;
+
     public TimeSpan Patience { get; init; } = TimeSpan.FromMinutes(10);
 
     public static PrioritySettings For(bool quick) => quick

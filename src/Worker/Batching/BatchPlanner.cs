@@ -26,8 +26,12 @@ internal sealed class BatchPlanner(BatchingOptions options)
     // Groups from failed batches, retried as they are, ahead of new work.
     private readonly LinkedList<PlannedBatch> _isolation = new();
 
+    // How long after an interactive batch other batches stay capped (BulkBatchTextsWhileInteractive).
+    private static readonly TimeSpan InteractiveActivity = TimeSpan.FromSeconds(1);
+
     // The longest a text was passed over before it ran, since start: the evidence for the starvation bound.
     private TimeSpan _longestPassOver;
+    private DateTimeOffset _lastInteractiveBatch = DateTimeOffset.MinValue;
 
     public int WaitingCount => _waiting.Values.Sum(l => l.Count) + _isolation.Sum(b => b.Rows.Count + b.Duplicates.Count);
 
@@ -55,7 +59,7 @@ internal sealed class BatchPlanner(BatchingOptions options)
             var live = first.Value.AllTexts.Where(t => !t.Job.IsFinished && !Expire(t.Job, now)).ToList();
             if (live.Count > 0)
             {
-                return Group(first.Value.Model, live);
+                return PlannedBatch.Grouped(first.Value.Model, live);
             }
         }
 
@@ -71,6 +75,15 @@ internal sealed class BatchPlanner(BatchingOptions options)
 
         var (model, queue, anchor, oldest) = chosen;
 
+        var interactive = anchor.Priority == RequestPriority.Interactive;
+        var maxTexts = !interactive && options.BulkBatchTextsWhileInteractive > 0 && now - _lastInteractiveBatch < InteractiveActivity
+            ? Math.Min(options.MaxBatchTexts, options.BulkBatchTextsWhileInteractive)
+            : options.MaxBatchTexts;
+        if (interactive)
+        {
+            _lastInteractiveBatch = now;
+        }
+
         var rows = new List<PendingText> { anchor };
         var duplicates = new List<(PendingText, int)>();
         var rowOf = new Dictionary<TokenKey, int> { [anchor.Key] = 0 };
@@ -79,7 +92,7 @@ internal sealed class BatchPlanner(BatchingOptions options)
 
         // An interactive batch takes interactive texts only: filling it with bulk would make its caller wait longer.
         var candidates = queue
-            .Where(t => t != anchor && (anchor.Priority != RequestPriority.Interactive || t.Priority == RequestPriority.Interactive))
+            .Where(t => t != anchor && (!interactive || t.Priority == RequestPriority.Interactive))
             .OrderBy(t => Math.Abs(t.Length - anchor.Length))
             .ThenBy(t => t.Sequence);
         foreach (var text in candidates)
@@ -90,7 +103,7 @@ internal sealed class BatchPlanner(BatchingOptions options)
                 continue;
             }
 
-            if (rows.Count >= options.MaxBatchTexts)
+            if (rows.Count >= maxTexts)
             {
                 continue;
             }
@@ -147,8 +160,8 @@ internal sealed class BatchPlanner(BatchingOptions options)
         if (batch.Rows.Count > 1)
         {
             var half = batch.Rows.Count / 2;
-            _isolation.AddFirst(Slice(batch, half, batch.Rows.Count));
-            _isolation.AddFirst(Slice(batch, 0, half));
+            _isolation.AddFirst(batch.Slice(half, batch.Rows.Count));
+            _isolation.AddFirst(batch.Slice(0, half));
             return [];
         }
 
@@ -223,37 +236,5 @@ internal sealed class BatchPlanner(BatchingOptions options)
 
         job.Fail(new RequestExpiredException(deadline, now));
         return true;
-    }
-
-    /// <summary>Rows are the distinct token sequences, in order; the rest point at their row.</summary>
-    private static PlannedBatch Group(string model, List<PendingText> texts)
-    {
-        var rows = new List<PendingText>();
-        var duplicates = new List<(PendingText, int)>();
-        var rowOf = new Dictionary<TokenKey, int>();
-        foreach (var text in texts)
-        {
-            if (rowOf.TryGetValue(text.Key, out var row))
-            {
-                duplicates.Add((text, row));
-            }
-            else
-            {
-                rowOf[text.Key] = rows.Count;
-                rows.Add(text);
-            }
-        }
-
-        return new PlannedBatch(model, rows, duplicates);
-    }
-
-    private static PlannedBatch Slice(PlannedBatch batch, int from, int to)
-    {
-        var rows = batch.Rows.GetRange(from, to - from);
-        var duplicates = batch.Duplicates
-            .Where(d => d.Row >= from && d.Row < to)
-            .Select(d => (d.Text, d.Row - from))
-            .ToList();
-        return new PlannedBatch(batch.Model, rows, duplicates);
     }
 }

@@ -40,4 +40,12 @@ public sealed class BatchingOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan MaxPassOver { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// While interactive requests are arriving (an interactive batch started within the last second), other batches
+    /// hold at most this many texts, so that a lane frees sooner for the next interactive request; 0 leaves them at
+    /// <see cref="MaxBatchTexts"/>. Trades bulk throughput for interactive latency: see docs/benchmarks-priorities.md.
+    /// </summary>
+    [Range(0, 1024)]
+    public int BulkBatchTextsWhileInteractive { get; set; }
 }
