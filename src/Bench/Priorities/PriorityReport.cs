@@ -43,6 +43,12 @@ internal static class PriorityReport
             md.AppendLine($"| {target} | {measured} | {(met ? "yes" : "**no**")} |");
         }
 
+        md.AppendLine();
+        md.AppendLine("Why the latency ratio is what it is: the broker delivers an interactive request ahead of the backlog and the planner");
+        md.AppendLine("starts it on the next free lane, but a lane is busy with a bulk model call when it arrives, and a call cannot be");
+        md.AppendLine("interrupted. The wait is therefore up to one bulk call (32 short texts by default); capping bulk calls while");
+        md.AppendLine("interactive requests arrive shortens it, at the price of smaller bulk batches. With 2 lanes on 2 cores no setting");
+        md.AppendLine("removes it; a lane kept free for interactive work would, at the cost of half the bulk throughput.");
         return md.ToString();
     }
 }
