@@ -69,6 +69,11 @@ var python = await new PythonLocator(
     .LocateAsync(null, CancellationToken.None);
 Log.Info($"Bridge Python: {python.Path} (Python {python.Version}, numpy {python.NumpyVersion})");
 
+if (settings.RunPriorities)
+{
+    return await AkiDb.Queue.Bench.Priorities.PriorityScenario.RunAsync(settings, builder, python.Path);
+}
+
 InferenceResults? inference = null;
 if (settings.RunInference)
 {

@@ -26,4 +26,7 @@ public static class EmbedErrorCodes
 
     /// <summary>The model failed on this request every time it was tried, alone.</summary>
     public const string InferenceFailed = "inference_failed";
+
+    /// <summary>The request's deadline (<see cref="EmbedRequested.ExpiresAt"/> or the AMQP expiration) passed before it ran.</summary>
+    public const string Expired = "expired";
 }

@@ -28,4 +28,18 @@ public sealed record EmbedRequested
 
     /// <summary>Echoed back untouched on the result.</summary>
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>
+    /// <c>high</c> (interactive: a search box waiting for its query vector), <c>normal</c> (default) or <c>low</c>
+    /// (background). Interactive texts overtake others inside the worker. The AMQP <c>priority</c> property (7-9 high,
+    /// 0-2 low) does the same and also orders the queue at the broker; this field wins when both are given.
+    /// </summary>
+    public string? Priority { get; init; }
+
+    /// <summary>
+    /// When the answer stops being useful (RFC 3339, e.g. <c>2026-12-01T10:00:05Z</c>). A request whose deadline has
+    /// passed before its texts start inference is answered with <see cref="EmbedErrorCodes.Expired"/> and costs no
+    /// inference. The AMQP <c>expiration</c> property works too.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
 }

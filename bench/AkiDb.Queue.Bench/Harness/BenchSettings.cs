@@ -60,6 +60,9 @@ public sealed record BenchSettings
 
     public string OutputDirectory { get; init; } = Path.Combine(Paths.Root, "docs");
 
+    /// <summary>Only the priority scenario (interactive next to a bulk backlog), with its own report.</summary>
+    public bool RunPriorities { get; init; }
+
     public static BenchSettings Parse(string[] args)
     {
         var quick = args.Contains("--quick");
@@ -96,6 +99,7 @@ public sealed record BenchSettings
                 "--skip-inference" => settings with { RunInference = false },
                 "--skip-e2e" => settings with { RunEndToEnd = false },
                 "--render-only" => settings with { RenderOnly = true },
+                "--priorities" => settings with { RunPriorities = true },
                 "--e2e-configs" when i + 1 < args.Length => settings with { EndToEndConfigs = List(args[++i]) },
                 "--corpora" when i + 1 < args.Length => settings with { Corpora = List(args[++i]) },
                 "-h" or "--help" => throw new ArgumentException(Usage),
@@ -109,12 +113,13 @@ public sealed record BenchSettings
     private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public const string Usage =
-        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--e2e-configs A,B] [--corpora A,B] [--render-only]\n" +
+        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--e2e-configs A,B] [--corpora A,B] [--render-only] [--priorities]\n" +
         "  --quick   tiny corpora and short phases: a smoke run of every section (~2 min), written to .artifacts/bench/quick\n" +
         "  --out     where benchmarks.md, benchmarks.json and the plots go (default docs/)\n" +
         "  --skip-*  leave a section out (for development; the report then lacks it)\n" +
         "  --e2e-configs  only these end-to-end configurations, e.g. \"python default,native\" (for development)\n" +
         "  --corpora  only these corpora: short, long, mixed (for development)\n" +
         "  --render-only  rewrite benchmarks.md and the plots from the benchmarks.json already in the output directory\n" +
+        "  --priorities  only the priority scenario (bulk backlog + interactive requests), to benchmarks-priorities.md\n" +
         "  AKIDB_BENCH_RABBITMQ_URL (+ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL): use that broker instead of starting a private one";
 }

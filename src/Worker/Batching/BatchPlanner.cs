@@ -4,7 +4,13 @@ namespace AkiDb.Queue.Worker.Batching;
 /// Decides which waiting texts go into the next model call. Pure logic with no clock and no threads, so its rules
 /// are unit-tested directly; <see cref="EmbeddingScheduler"/> guards it with a lock.
 /// <list type="bullet">
-/// <item>The oldest waiting text anchors every batch: whatever its length, it cannot starve.</item>
+/// <item>The oldest waiting text of the highest class waiting (interactive, then normal, then background) anchors
+/// every batch: whatever its length, it cannot starve. An interactive batch holds interactive texts only, so it stays
+/// short; the next free lane takes it.</item>
+/// <item>The oldest text overall, once passed over by higher classes for <see cref="BatchingOptions.MaxPassOver"/>,
+/// anchors the next batch whatever its class: the bound on starvation.</item>
+/// <item>A text whose request's deadline has passed is dropped before it runs and its request fails
+/// (<see cref="RequestExpiredException"/>).</item>
 /// <item>The batch is filled with the texts nearest to the anchor's length, within the token budget, the size cap
 /// and the padding-efficiency floor.</item>
 /// <item>Identical token sequences in a batch are computed once.</item>
@@ -20,6 +26,17 @@ internal sealed class BatchPlanner(BatchingOptions options)
     // Groups from failed batches, retried as they are, ahead of new work.
     private readonly LinkedList<PlannedBatch> _isolation = new();
 
+    // How long after an interactive batch other batches stay capped (BulkBatchTextsWhileInteractive).
+    private static readonly TimeSpan InteractiveActivity = TimeSpan.FromSeconds(1);
+
+    // The longest a text was passed over before it ran, since start: the evidence for the starvation bound.
+    private TimeSpan _longestPassOver;
+    private DateTimeOffset _lastInteractiveBatch = DateTimeOffset.MinValue;
+
+    public int WaitingCount => _waiting.Values.Sum(l => l.Count) + _isolation.Sum(b => b.Rows.Count + b.Duplicates.Count);
+
+    public bool HasWork => _isolation.Count > 0 || _waiting.Values.Any(l => l.Count > 0);
+
     public void Add(string model, PendingText text)
     {
         if (!_waiting.TryGetValue(model, out var list))
@@ -31,41 +48,51 @@ internal sealed class BatchPlanner(BatchingOptions options)
     }
 
     /// <summary>The next batch to run, or null when nothing waits.</summary>
-    public PlannedBatch? TryTake()
+    public PlannedBatch? TryTake() => TryTake(DateTimeOffset.UtcNow);
+
+    /// <summary>The next batch to start at <paramref name="now"/>, or null when nothing waits.</summary>
+    public PlannedBatch? TryTake(DateTimeOffset now)
     {
         while (_isolation.First is { } first)
         {
             _isolation.RemoveFirst();
-            var live = first.Value.AllTexts.Where(t => !t.Job.IsFinished).ToList();
+            var live = first.Value.AllTexts.Where(t => !t.Job.IsFinished && !Expire(t.Job, now)).ToList();
             if (live.Count > 0)
             {
-                return Group(first.Value.Model, live);
+                return PlannedBatch.Grouped(first.Value.Model, live);
             }
         }
 
         foreach (var list in _waiting.Values)
         {
-            list.RemoveAll(t => t.Job.IsFinished);
+            list.RemoveAll(t => t.Job.IsFinished || Expire(t.Job, now));
         }
 
-        var (model, queue) = _waiting
-            .Where(kv => kv.Value.Count > 0)
-            .OrderBy(kv => kv.Value[0].Sequence)
-            .Select(kv => (kv.Key, kv.Value))
-            .FirstOrDefault();
-        if (queue is null)
+        if (ChooseAnchor(now) is not { } chosen)
         {
             return null;
         }
 
-        var anchor = queue[0];
+        var (model, queue, anchor, oldest) = chosen;
+
+        var interactive = anchor.Priority == RequestPriority.Interactive;
+        var maxTexts = !interactive && options.BulkBatchTextsWhileInteractive > 0 && now - _lastInteractiveBatch < InteractiveActivity
+            ? Math.Min(options.MaxBatchTexts, options.BulkBatchTextsWhileInteractive)
+            : options.MaxBatchTexts;
+        if (interactive)
+        {
+            _lastInteractiveBatch = now;
+        }
+
         var rows = new List<PendingText> { anchor };
         var duplicates = new List<(PendingText, int)>();
         var rowOf = new Dictionary<TokenKey, int> { [anchor.Key] = 0 };
         var maxLength = anchor.Length;
         var realTokens = anchor.Length;
 
-        var candidates = queue.Skip(1)
+        // An interactive batch takes interactive texts only: filling it with bulk would make its caller wait longer.
+        var candidates = queue
+            .Where(t => t != anchor && (!interactive || t.Priority == RequestPriority.Interactive))
             .OrderBy(t => Math.Abs(t.Length - anchor.Length))
             .ThenBy(t => t.Sequence);
         foreach (var text in candidates)
@@ -76,7 +103,7 @@ internal sealed class BatchPlanner(BatchingOptions options)
                 continue;
             }
 
-            if (rows.Count >= options.MaxBatchTexts)
+            if (rows.Count >= maxTexts)
             {
                 continue;
             }
@@ -97,7 +124,28 @@ internal sealed class BatchPlanner(BatchingOptions options)
         var taken = new HashSet<PendingText>(rows);
         taken.UnionWith(duplicates.Select(d => d.Item1));
         queue.RemoveAll(taken.Contains);
+        if (!taken.Contains(oldest))
+        {
+            oldest.PassedOverSince ??= now;
+        }
+        else if (oldest.PassedOverSince is { } since && now - since > _longestPassOver)
+        {
+            _longestPassOver = now - since;
+        }
+
         return new PlannedBatch(model, rows, duplicates);
+    }
+
+    /// <summary>Texts waiting here by class, and the send time of the oldest request among them.</summary>
+    public BacklogSnapshot Backlog()
+    {
+        var snapshot = new BacklogSnapshot { LongestPassOver = _longestPassOver };
+        foreach (var text in _waiting.Values.SelectMany(l => l).Concat(_isolation.SelectMany(b => b.AllTexts)).Where(t => !t.Job.IsFinished))
+        {
+            snapshot.Add(text);
+        }
+
+        return snapshot;
     }
 
     /// <summary>The lane could not take the batch: put it back first in line, unchanged.</summary>
@@ -112,8 +160,8 @@ internal sealed class BatchPlanner(BatchingOptions options)
         if (batch.Rows.Count > 1)
         {
             var half = batch.Rows.Count / 2;
-            _isolation.AddFirst(Slice(batch, half, batch.Rows.Count));
-            _isolation.AddFirst(Slice(batch, 0, half));
+            _isolation.AddFirst(batch.Slice(half, batch.Rows.Count));
+            _isolation.AddFirst(batch.Slice(0, half));
             return [];
         }
 
@@ -128,35 +176,65 @@ internal sealed class BatchPlanner(BatchingOptions options)
         return [];
     }
 
-    /// <summary>Rows are the distinct token sequences, in order; the rest point at their row.</summary>
-    private static PlannedBatch Group(string model, List<PendingText> texts)
+    /// <summary>
+    /// The highest class's oldest text anchors, unless the oldest text of all has been passed over for longer than the
+    /// bound; <paramref name="now"/> is compared with <see cref="PendingText.PassedOverSince"/>.
+    /// </summary>
+    private (string Model, List<PendingText> Queue, PendingText Anchor, PendingText Oldest)? ChooseAnchor(DateTimeOffset now)
     {
-        var rows = new List<PendingText>();
-        var duplicates = new List<(PendingText, int)>();
-        var rowOf = new Dictionary<TokenKey, int>();
-        foreach (var text in texts)
+        (string Model, List<PendingText> Queue, PendingText Text)? oldest = null;
+        (string Model, List<PendingText> Queue, PendingText Text)? best = null;
+        foreach (var (model, list) in _waiting)
         {
-            if (rowOf.TryGetValue(text.Key, out var row))
+            if (list.Count == 0)
             {
-                duplicates.Add((text, row));
+                continue;
             }
-            else
+
+            if (oldest is null || list[0].Sequence < oldest.Value.Text.Sequence)
             {
-                rowOf[text.Key] = rows.Count;
-                rows.Add(text);
+                oldest = (model, list, list[0]);
+            }
+
+            // Lists are in arrival order, so the first text of the highest class is that class's oldest.
+            var top = list[0];
+            foreach (var text in list)
+            {
+                if (top.Priority == RequestPriority.Interactive)
+                {
+                    break;
+                }
+
+                if (text.Priority > top.Priority)
+                {
+                    top = text;
+                }
+            }
+
+            if (best is null || top.Priority > best.Value.Text.Priority || (top.Priority == best.Value.Text.Priority && top.Sequence < best.Value.Text.Sequence))
+            {
+                best = (model, list, top);
             }
         }
 
-        return new PlannedBatch(model, rows, duplicates);
+        if (oldest is not { } o || best is not { } b)
+        {
+            return null;
+        }
+
+        var starved = o.Text.PassedOverSince is { } since && now - since >= options.MaxPassOver;
+        return starved ? (o.Model, o.Queue, o.Text, o.Text) : (b.Model, b.Queue, b.Text, o.Text);
     }
 
-    private static PlannedBatch Slice(PlannedBatch batch, int from, int to)
+    /// <summary>Fails a request whose deadline has passed; true when it did.</summary>
+    private static bool Expire(EmbedJob job, DateTimeOffset now)
     {
-        var rows = batch.Rows.GetRange(from, to - from);
-        var duplicates = batch.Duplicates
-            .Where(d => d.Row >= from && d.Row < to)
-            .Select(d => (d.Text, d.Row - from))
-            .ToList();
-        return new PlannedBatch(batch.Model, rows, duplicates);
+        if (job.Urgency.Deadline is not { } deadline || deadline > now)
+        {
+            return false;
+        }
+
+        job.Fail(new RequestExpiredException(deadline, now));
+        return true;
     }
 }

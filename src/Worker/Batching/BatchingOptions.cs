@@ -33,4 +33,19 @@ public sealed class BatchingOptions
     /// </summary>
     [Range(1, 10)]
     public int MaxAttemptsAlone { get; set; } = 2;
+
+    /// <summary>
+    /// Longest time the oldest waiting text can be passed over by texts of a higher class (interactive ahead of normal,
+    /// normal ahead of background) before it anchors the next batch anyway: the bound on starvation.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan MaxPassOver { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// While interactive requests are arriving (an interactive batch started within the last second), other batches
+    /// hold at most this many texts, so that a lane frees sooner for the next interactive request; 0 leaves them at
+    /// <see cref="MaxBatchTexts"/>. Trades bulk throughput for interactive latency: see docs/benchmarks-priorities.md.
+    /// </summary>
+    [Range(0, 1024)]
+    public int BulkBatchTextsWhileInteractive { get; set; }
 }

@@ -14,15 +14,23 @@ internal sealed class EmbedJob
     private string _provider = "";
     private int _dimensions;
 
-    public EmbedJob(int texts, ActivityContext trace)
+    public EmbedJob(int texts, ActivityContext trace, RequestUrgency urgency = default, DateTimeOffset? sentAt = null)
     {
         Trace = trace;
+        Urgency = urgency;
+        SentAt = sentAt ?? DateTimeOffset.UtcNow;
         _vectors = new float[texts][];
         _remaining = texts;
     }
 
     /// <summary>The consuming span, so the batch span can link back to every request in it.</summary>
     public ActivityContext Trace { get; }
+
+    /// <summary>The request's class and deadline, which the planner orders and expires by.</summary>
+    public RequestUrgency Urgency { get; }
+
+    /// <summary>When the request was sent (or received), for the age of the oldest waiting request.</summary>
+    public DateTimeOffset SentAt { get; }
 
     public Task<EmbedJobResult> Completion => _completion.Task;
 

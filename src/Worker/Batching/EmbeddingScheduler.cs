@@ -38,15 +38,31 @@ internal sealed class EmbeddingScheduler : BackgroundService
         _planner = new BatchPlanner(_options);
     }
 
-    /// <summary>Embeds the texts of one request; completes when every text has its vector.</summary>
-    public async Task<EmbedJobResult> EmbedAsync(EmbeddingModel model, IReadOnlyList<TokenizedText> texts, ActivityContext trace, CancellationToken cancellationToken)
+    /// <summary>What waits here for a batch, for the back-pressure gauges.</summary>
+    public BacklogSnapshot Backlog
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _planner.Backlog();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Embeds the texts of one request; completes when every text has its vector, or fails with
+    /// <see cref="RequestExpiredException"/> when the request's deadline passes before its texts start.
+    /// </summary>
+    public async Task<EmbedJobResult> EmbedAsync(EmbeddingModel model, IReadOnlyList<TokenizedText> texts, ActivityContext trace, CancellationToken cancellationToken,
+        RequestUrgency urgency = default, DateTimeOffset? sentAt = null)
     {
         if (!_backend.IsAvailable)
         {
             throw new BackendUnavailableException("Inference is unavailable: no bridge process could be started.");
         }
 
-        var job = new EmbedJob(texts.Count, trace);
+        var job = new EmbedJob(texts.Count, trace, urgency, sentAt);
         lock (_lock)
         {
             for (var i = 0; i < texts.Count; i++)
@@ -214,6 +230,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
         _telemetry.PaddingEfficiency.Record((double)batch.RealTokens / batch.PaddedTokens, tag);
         _telemetry.InferenceTime.Record(timings.InferenceMs, tag);
         _telemetry.TransportTime.Record(timings.TransportMs, tag);
+        _telemetry.Capacity.RecordBatch(batch.Rows.Count + batch.Duplicates.Count, timings.InferenceMs + timings.TransportMs);
         if (batch.Duplicates.Count > 0)
         {
             _telemetry.DuplicateTexts.Add(batch.Duplicates.Count, tag);

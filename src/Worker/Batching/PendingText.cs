@@ -15,6 +15,14 @@ internal sealed class PendingText(EmbedJob job, int index, long[] ids, long sequ
     /// <summary>Arrival order; the oldest pending text anchors the next batch so nothing starves.</summary>
     public long Sequence { get; } = sequence;
 
+    /// <summary>
+    /// When a batch of a higher class was first taken while this was the oldest waiting text; null while it has not been
+    /// passed over. <see cref="BatchingOptions.MaxPassOver"/> bounds how long that can go on.
+    /// </summary>
+    public DateTimeOffset? PassedOverSince { get; set; }
+
+    public RequestPriority Priority => Job.Urgency.Priority;
+
     /// <summary>How often this text failed in a batch of its own.</summary>
     public int FailuresAlone { get; set; }
 

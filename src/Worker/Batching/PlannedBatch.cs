@@ -22,6 +22,39 @@ internal sealed class PlannedBatch(string model, List<PendingText> rows, List<(P
 
     public int PaddedTokens => Rows.Count * SequenceLength;
 
+    /// <summary>Rows are the distinct token sequences, in order; the rest point at their row.</summary>
+    public static PlannedBatch Grouped(string model, List<PendingText> texts)
+    {
+        var rows = new List<PendingText>();
+        var duplicates = new List<(PendingText, int)>();
+        var rowOf = new Dictionary<TokenKey, int>();
+        foreach (var text in texts)
+        {
+            if (rowOf.TryGetValue(text.Key, out var row))
+            {
+                duplicates.Add((text, row));
+            }
+            else
+            {
+                rowOf[text.Key] = rows.Count;
+                rows.Add(text);
+            }
+        }
+
+        return new PlannedBatch(model, rows, duplicates);
+    }
+
+    /// <summary>Rows <paramref name="from"/> to <paramref name="to"/> (exclusive), with their duplicates.</summary>
+    public PlannedBatch Slice(int from, int to)
+    {
+        var rows = Rows.GetRange(from, to - from);
+        var duplicates = Duplicates
+            .Where(d => d.Row >= from && d.Row < to)
+            .Select(d => (d.Text, d.Row - from))
+            .ToList();
+        return new PlannedBatch(Model, rows, duplicates);
+    }
+
     public InferenceBatch ToInferenceBatch(System.Diagnostics.ActivityContext traceContext)
     {
         var seq = SequenceLength;

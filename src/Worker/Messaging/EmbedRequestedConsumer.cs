@@ -50,8 +50,22 @@ internal sealed class EmbedRequestedConsumer(
             return;
         }
 
+        var (amqpPriority, amqpExpiration) = RequestUrgencyReader.AmqpProperties(context);
+        if (RequestUrgencyReader.TryRead(message, amqpPriority, amqpExpiration, DateTimeOffset.UtcNow, out var urgency) is { } badPriority)
+        {
+            await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.InvalidRequest, badPriority));
+            return;
+        }
+
+        if (urgency.IsExpired(DateTimeOffset.UtcNow))
+        {
+            await PublishExpiredAsync(context, message, new RequestExpiredException(urgency.Deadline!.Value, DateTimeOffset.UtcNow));
+            return;
+        }
+
         var texts = message.Texts!;
         telemetry.TextsConsumed.Add(texts.Count);
+        telemetry.Capacity.RecordRequest(texts.Count);
         if (!catalog.TryGet(message.Model, out var model))
         {
             await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.UnknownModel,
@@ -81,7 +95,12 @@ internal sealed class EmbedRequestedConsumer(
         EmbedJobResult result;
         try
         {
-            result = await scheduler.EmbedAsync(model, tokenized, Activity.Current?.Context ?? default, context.CancellationToken);
+            result = await scheduler.EmbedAsync(model, tokenized, Activity.Current?.Context ?? default, context.CancellationToken, urgency, sentAt);
+        }
+        catch (RequestExpiredException e)
+        {
+            await PublishExpiredAsync(context, message, e);
+            return;
         }
         catch (PoisonTextException e)
         {
@@ -116,7 +135,7 @@ internal sealed class EmbedRequestedConsumer(
         await RespondIfRequestedAsync(context, completed);
 
         telemetry.RequestsCompleted.Add(1, new KeyValuePair<string, object?>("model", model.Name));
-        telemetry.QueuedTime.Record(queuedMs);
+        telemetry.QueuedTime.Record(queuedMs, new KeyValuePair<string, object?>("priority", WorkerTelemetry.PriorityTag(urgency.Priority)));
         telemetry.EndToEndTime.Record((DateTime.UtcNow - sentAt).TotalMilliseconds);
     }
 
@@ -136,6 +155,12 @@ internal sealed class EmbedRequestedConsumer(
         {
             await context.RespondAsync(result);
         }
+    }
+
+    private async Task PublishExpiredAsync(ConsumeContext context, EmbedRequested message, RequestExpiredException expired)
+    {
+        telemetry.RequestsExpired.Add(1, new KeyValuePair<string, object?>("where", "worker"));
+        await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.Expired, expired.Message));
     }
 
     private async Task PublishFailedAsync(ConsumeContext context, EmbedFailed failure)

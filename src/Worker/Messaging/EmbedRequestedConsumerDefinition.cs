@@ -50,6 +50,8 @@ internal sealed class EmbedRequestedConsumerDefinition : ConsumerDefinition<Embe
             rabbit.AutoDelete = false;
             rabbit.ApplyQueueType(_rabbit);
             rabbit.ApplyDeliveryLimit(_rabbit);
+
+            InputQueueArguments.Apply(rabbit, _rabbit);
         }
 
         endpointConfigurator.ConnectReceiveEndpointObserver(context.GetRequiredService<InferenceCircuitBreaker>());

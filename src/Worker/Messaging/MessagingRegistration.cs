@@ -1,6 +1,7 @@
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Hosting;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -30,6 +31,10 @@ public static class MessagingRegistration
         builder.Services.AddMassTransit(x =>
         {
             x.AddConsumer<EmbedRequestedConsumer, EmbedRequestedConsumerDefinition>();
+            if (builder.Configuration.GetValue(RabbitMqOptions.Section + ":" + nameof(RabbitMqOptions.AnswerBrokerExpired), true))
+            {
+                x.AddConsumer<BrokerExpiredConsumer, BrokerExpiredConsumerDefinition>();
+            }
             x.UsingRabbitMq((context, cfg) =>
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
@@ -62,6 +67,7 @@ public static class MessagingRegistration
         // Registered after MassTransit on purpose: the broker connection and the backend start-up run together,
         // and the host reports itself started only when both are done.
         builder.Services.AddHostedService<Hosting.InferenceReadyGate>();
+        Hosting.BackPressureRegistration.AddBackPressureSignals(builder);
         return builder;
     }
 }

@@ -37,6 +37,28 @@ public sealed class RabbitMqOptions : IValidatableObject
     /// </summary>
     public string? ClusterNodes { get; set; }
 
+    /// <summary>
+    /// Classic queues only: priority levels of the input queue (<c>x-max-priority</c>), so that a request published with
+    /// a higher AMQP priority overtakes the backlog at the broker. 0 declares it without (a queue that exists without
+    /// priorities must be consumed with 0: RabbitMQ refuses to redeclare a queue with different arguments).
+    /// </summary>
+    [Range(0, 255)]
+    public int MaxPriority { get; set; } = 10;
+
+    /// <summary>
+    /// Dead-letter the input queue into <c>{QueueName}-expired</c>, which this worker consumes, so that a request the
+    /// broker expires (AMQP expiration) is still answered with <c>expired</c> rather than dropped. Also a queue
+    /// argument; see <see cref="MaxPriority"/>.
+    /// </summary>
+    public bool AnswerBrokerExpired { get; set; } = true;
+
+    /// <summary>How often the input queue's depth is read for the back-pressure gauges; 0 turns that off.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan QueueDepthPollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Where the broker dead-letters requests whose AMQP expiration passed while they waited.</summary>
+    public string ExpiredQueueName => QueueName + "-expired";
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps" or "rabbitmq" or "rabbitmqs"))

@@ -34,6 +34,7 @@ public sealed class WorkerTelemetry
         EndToEndTime = meter.CreateHistogram<double>("akidb.request.duration", "ms", "Time from the request being sent until its result was published.");
         BridgeRecovery = meter.CreateHistogram<double>("akidb.bridge.recovery", "ms", "From a bridge process ending to its replacement being ready.");
         BridgeRestarts = meter.CreateCounter<long>("akidb.bridge.restarts", "{restart}", "Bridge processes that ended and were restarted, by reason.");
+        RequestsExpired = meter.CreateCounter<long>("akidb.requests.expired", "{request}", "Requests answered 'expired' without inference, by where the deadline passed (worker, broker).");
         meter.CreateObservableGauge("akidb.bridge.ready", () => Volatile.Read(ref _lanesReady)(), "{process}", "Bridge processes (or native lanes) ready for work.");
         meter.CreateObservableGauge("akidb.messages.in_flight", () => Volatile.Read(ref _messagesInFlight), "{message}", "Requests being processed by this worker.");
     }
@@ -53,6 +54,18 @@ public sealed class WorkerTelemetry
     public Histogram<double> EndToEndTime { get; }
     public Counter<long> BridgeRestarts { get; }
     public Histogram<double> BridgeRecovery { get; }
+    public Counter<long> RequestsExpired { get; }
+
+    /// <summary>Capacity and texts per request, for the back-pressure gauges.</summary>
+    public CapacityEstimate Capacity { get; } = new();
+
+    /// <summary>The <c>priority</c> tag of <c>akidb.request.queued</c>: interactive, normal or background.</summary>
+    public static string PriorityTag(Batching.RequestPriority priority) => priority switch
+    {
+        Batching.RequestPriority.Interactive => "interactive",
+        Batching.RequestPriority.Background => "background",
+        _ => "normal",
+    };
 
     /// <summary>The backend says how to count its ready lanes (bridge processes or native lanes) for <c>akidb.bridge.ready</c>.</summary>
     public void ObserveReadyLanes(Func<int> count) => Volatile.Write(ref _lanesReady, count);

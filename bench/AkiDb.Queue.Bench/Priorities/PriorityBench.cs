@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using AkiDb.Queue.Bench.Corpora;
+using AkiDb.Queue.Bench.EndToEnd;
+using AkiDb.Queue.Bench.Harness;
+using AkiDb.Queue.Testing;
+
+namespace AkiDb.Queue.Bench.Priorities;
+
+/// <summary>
+/// Interactive next to bulk (<c>./bench.sh --priorities</c>): one worker, three phases side by side in one run.
+/// (1) interactive requests at a low rate on an idle worker; (2) a bulk backlog alone; (3) the same backlog with the
+/// same interactive requests arriving while at least <see cref="PrioritySettings.MinWaiting"/> bulk texts wait.
+/// Bulk throughput is counted over the same window after the backlog was queued in (2) and (3).
+/// </summary>
+internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, BrokerFixture broker, string pythonPath)
+{
+    public async Task<PriorityResults> RunAsync()
+    {
+        Log.Section($"Priorities: {settings.BulkTexts} bulk texts queued, {settings.InteractiveRequests} interactive requests every {settings.InteractiveInterval.TotalMilliseconds:F0} ms");
+        var vhost = "prio-" + DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture);
+        await broker.CreateVirtualHostNamedAsync(vhost);
+        try
+        {
+            var url = broker.UrlFor(vhost);
+            var metricsPort = FreePort();
+            await using var client = await PriorityClient.ConnectAsync(url);
+            LatencyStats idle;
+            PhaseNumbers alone, mixed;
+            double? longestPassOver;
+            await using (var worker = await StartWorkerAsync(vhost, url, metricsPort))
+            {
+                var warm = await PublishBulkAsync(client, "warm-", settings.WarmupTexts);
+                Check(await client.WaitForAsync(warm, settings.Patience), "warm-up");
+
+                idle = await InteractiveAsync(client, "idle-");
+                Log.Info($"idle worker: interactive p50 {idle.P50:F1} / p95 {idle.P95:F1} / p99 {idle.P99:F1} ms");
+
+                alone = await BulkPhaseAsync(client, "alone", withInteractive: false);
+                mixed = await BulkPhaseAsync(client, "mixed", withInteractive: true);
+                longestPassOver = (await Metrics.ScrapeAsync(metricsPort)).Max("akidb_planner_longest_pass_over") * 1000;
+            }
+
+            // The same mixed phase with bulk batches capped while interactive requests arrive: the latency-throughput trade.
+            PhaseNumbers capped;
+            await using (var worker = await StartWorkerAsync(vhost + "-capped", url, metricsPort, settings.CappedBulkBatchTexts))
+            {
+                var warm = await PublishBulkAsync(client, "warm2-", settings.WarmupTexts);
+                Check(await client.WaitForAsync(warm, settings.Patience), "warm-up");
+                capped = await BulkPhaseAsync(client, "capped", withInteractive: true);
+            }
+
+            // Expired requests, published while no worker runs: half past their expiresAt (the worker answers them on
+            // arrival), half with a 1 ms AMQP expiration (the broker expires them into embed-requested-expired). A fresh
+            // worker then answers them all; it must not call the model once.
+            var expiredIds = new List<string>();
+            for (var i = 0; i < settings.ExpiredRequests; i++)
+            {
+                expiredIds.Add($"expired-{i}");
+                await client.PublishExpiredAsync(expiredIds[^1], corpus.Texts[i % corpus.Count].Text, viaAmqpExpiration: i % 2 == 1);
+            }
+
+            double modelRows;
+            await using (var worker = await StartWorkerAsync(vhost + "-2", url, metricsPort))
+            {
+                Check(await client.WaitForAsync(expiredIds, settings.Patience), "expired requests");
+                modelRows = (await Metrics.ScrapeAsync(metricsPort)).Sum("akidb_batch_size", "_sum") ?? 0;
+            }
+
+            var results = new PriorityResults(
+                settings.BulkTexts, settings.InteractiveRequests, settings.InteractiveInterval.TotalMilliseconds, settings.MaxPassOver.TotalMilliseconds,
+                idle, alone, mixed, capped, settings.CappedBulkBatchTexts, expiredIds.Count, client.CodeCount(expiredIds, "expired"), modelRows, longestPassOver);
+            Log.Info($"expired: {results.ExpiredAnswered}/{results.ExpiredRequests} answered expired; model rows spent on them: {results.ExtraModelRows}; longest pass-over {results.LongestPassOverMs:F0} ms");
+            return results;
+        }
+        finally
+        {
+            await broker.DeleteVirtualHostAsync(vhost);
+        }
+    }
+
+    private async Task<PhaseNumbers> BulkPhaseAsync(PriorityClient client, string name, bool withInteractive)
+    {
+        var bulk = await PublishBulkAsync(client, name + "-bulk-", settings.BulkTexts);
+        var windowStart = Stopwatch.GetTimestamp();
+        var waitingAtStart = bulk.Count(id => client.ReceivedAt(id) is null);
+        LatencyStats? interactive = null;
+        if (withInteractive)
+        {
+            interactive = await InteractiveAsync(client, name + "-query-");
+        }
+        else
+        {
+            await Task.Delay(settings.InteractiveInterval * settings.InteractiveRequests);
+        }
+
+        var windowEnd = windowStart + (long)((settings.InteractiveInterval * settings.InteractiveRequests).TotalSeconds * Stopwatch.Frequency);
+        // The rest of the backlog is not needed: purge it, and wait for what the worker had already taken.
+        var purged = await client.PurgeAsync();
+        Check(await client.WaitForCountAsync(bulk, bulk.Count - (int)purged, settings.Patience), name + " bulk");
+        var inWindow = bulk.Count(id => client.ReceivedAt(id) is { } at && at >= windowStart && at <= windowEnd);
+        var waitingAtEnd = bulk.Count(id => client.ReceivedAt(id) is not { } at || at > windowEnd);
+        var rate = inWindow / ((windowEnd - windowStart) / (double)Stopwatch.Frequency);
+        Log.Info($"{name}: bulk {rate:F1} texts/s in the window, {waitingAtStart} -> {waitingAtEnd} bulk texts waiting" +
+                 (interactive is { } i ? $"; interactive p50 {i.P50:F1} / p95 {i.P95:F1} / p99 {i.P99:F1} ms" : ""));
+        return new PhaseNumbers(rate, waitingAtStart, waitingAtEnd, interactive, client.Failed(bulk));
+    }
+
+    private async Task<WorkerProcess> StartWorkerAsync(string name, string url, int metricsPort, int bulkBatchTextsWhileInteractive = 0)
+    {
+        var worker = await WorkerProcess.StartAsync(name, url, new Dictionary<string, string?>
+        {
+            ["Bridge:PythonPath"] = pythonPath,
+            ["Telemetry:PrometheusUrl"] = $"http://127.0.0.1:{metricsPort}/",
+            ["Batching:MaxPassOver"] = settings.MaxPassOver.ToString("c", CultureInfo.InvariantCulture),
+            ["Batching:BulkBatchTextsWhileInteractive"] = bulkBatchTextsWhileInteractive.ToString(CultureInfo.InvariantCulture),
+            ["Embedding:CacheDirectory"] = Paths.ModelCache,
+            ["Health:Urls"] = "",
+        }, stopGrace: TimeSpan.FromSeconds(30), workerDll: Paths.WorkerDll, logDirectory: Paths.WorkerLogs);
+        Cleanup.Track(worker.Pid);
+        Log.Info($"worker pid {worker.Pid} ready after {worker.ReadyAfter.TotalMilliseconds:F0} ms");
+        return worker;
+    }
+
+    private async Task<LatencyStats> InteractiveAsync(PriorityClient client, string prefix)
+    {
+        var ids = new List<string>();
+        var tick = Stopwatch.GetTimestamp();
+        for (var i = 0; i < settings.InteractiveRequests; i++)
+        {
+            ids.Add(prefix + i.ToString(CultureInfo.InvariantCulture));
+            await client.PublishAsync(ids[^1], $"query {i}: {corpus.Texts[(i * 7) % corpus.Count].Text}", interactive: true);
+            // Paced on a fixed schedule from the start, so a slow publish does not shift the rest.
+            tick += (long)(settings.InteractiveInterval.TotalSeconds * Stopwatch.Frequency);
+            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), tick);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait);
+            }
+        }
+
+        Check(await client.WaitForAsync(ids, settings.Patience), prefix + " interactive");
+        if (client.Failed(ids) is > 0 and var failed)
+        {
+            throw new InvalidOperationException($"{failed} interactive requests failed");
+        }
+
+        return Stats.Latency(ids.Select(id => client.LatencyMs(id)!.Value).ToList());
+    }
+
+    private async Task<List<string>> PublishBulkAsync(PriorityClient client, string prefix, int count)
+    {
+        var ids = Enumerable.Range(0, count).Select(i => prefix + i.ToString(CultureInfo.InvariantCulture)).ToList();
+        // Distinct texts: a repeated one would be computed once per batch and flatter the throughput.
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 64 },
+            async (i, _) => await client.PublishAsync(ids[i], $"{prefix}{i}: {corpus.Texts[i % corpus.Count].Text}", interactive: false));
+        return ids;
+    }
+
+    private static void Check(bool arrived, string what)
+    {
+        if (!arrived)
+        {
+            throw new InvalidOperationException($"not every result of the {what} phase arrived in time");
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

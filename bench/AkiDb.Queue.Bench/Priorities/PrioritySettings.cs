@@ -1,0 +1,30 @@
+namespace AkiDb.Queue.Bench.Priorities;
+
+/// <summary>Sizes of the priority scenario; <c>--quick</c> shrinks them to a smoke run.</summary>
+internal sealed record PrioritySettings
+{
+    /// <summary>Bulk texts queued per phase: enough that at least <see cref="MinWaiting"/> still wait when the interactive window ends.</summary>
+    public int BulkTexts { get; init; } = 16_000;
+
+    public int MinWaiting { get; init; } = 10_000;
+
+    public int WarmupTexts { get; init; } = 2_000;
+
+    public int InteractiveRequests { get; init; } = 60;
+
+    /// <summary>A low interactive rate: 4 requests per second.</summary>
+    public TimeSpan InteractiveInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    public int ExpiredRequests { get; init; } = 20;
+
+    public TimeSpan MaxPassOver { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Batching:BulkBatchTextsWhileInteractive in the second mixed phase.</summary>
+    public int CappedBulkBatchTexts { get; init; } = 8;
+
+    public TimeSpan Patience { get; init; } = TimeSpan.FromMinutes(10);
+
+    public static PrioritySettings For(bool quick) => quick
+        ? new PrioritySettings { BulkTexts = 1_500, MinWaiting = 500, WarmupTexts = 100, InteractiveRequests = 10, ExpiredRequests = 4 }
+        : new PrioritySettings();
+}

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+
+namespace AkiDb.Queue.Worker.Messaging;
+
+/// <summary>
+/// Polls the input queue's ready-message count with a passive declare on a connection of its own (MassTransit does
+/// not expose it), for the back-pressure gauges. A failure only leaves the last value stale; it never stops the worker.
+/// </summary>
+internal sealed class InputQueueDepth(IOptions<RabbitMqOptions> options, ILogger<InputQueueDepth> logger) : BackgroundService
+{
+    private long _ready = -1;
+    private long _consumers = -1;
+
+    /// <summary>Ready messages in the input queue at the last poll; null before the first or while the broker is unreachable.</summary>
+    public long? ReadyMessages => Volatile.Read(ref _ready) is >= 0 and var ready ? ready : null;
+
+    /// <summary>Consumers on the input queue (workers, roughly) at the last poll.</summary>
+    public long? Consumers => Volatile.Read(ref _consumers) is >= 0 and var consumers ? consumers : null;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var rabbit = options.Value;
+        if (rabbit.QueueDepthPollInterval <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var factory = new ConnectionFactory { Uri = new Uri(rabbit.Url), ClientProvidedName = rabbit.ConnectionName + " (queue depth)" };
+        IConnection? connection = null;
+        using var timer = new PeriodicTimer(rabbit.QueueDepthPollInterval);
+        try
+        {
+            do
+            {
+                try
+                {
+                    connection ??= await factory.CreateConnectionAsync(stoppingToken);
+                    // A passive declare of a missing queue closes the channel, so each poll gets a fresh one.
+                    await using var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken);
+                    var queue = await channel.QueueDeclarePassiveAsync(rabbit.QueueName, stoppingToken);
+                    Volatile.Write(ref _ready, queue.MessageCount);
+                    Volatile.Write(ref _consumers, queue.ConsumerCount);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    Volatile.Write(ref _ready, -1);
+                    logger.LogDebug("Queue depth poll of {Queue} failed: {Error}", rabbit.QueueName, e.Message);
+                    if (connection is { IsOpen: false })
+                    {
+                        connection.Dispose();
+                        connection = null;
+                    }
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+}
