@@ -6,4 +6,4 @@ builder.AddWorkerTelemetry();
 builder.AddEmbedding();
 builder.AddMessaging();
 builder.AddHealthEndpoint();
-builder.Build().Run();
+return await builder.RunWorkerAsync();

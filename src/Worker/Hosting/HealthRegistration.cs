@@ -1,5 +1,6 @@
 using AkiDb.Queue.Worker.Health;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 
@@ -13,7 +14,9 @@ public static class HealthRegistration
         builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section);
         builder.Services.AddHealthChecks()
             .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
-            .AddCheck<InferenceHealthCheck>("inference", tags: ["ready"]);
+            .AddCheck<InferenceHealthCheck>("inference", tags: ["ready"])
+            .AddCheck<BrokerFlowHealthCheck>("broker-flow", tags: ["ready"]);
+        builder.Services.TryAddSingleton<Messaging.BrokerFlowState>();
         builder.Services.AddHostedService<HealthEndpoint>();
         return builder;
     }

@@ -1,5 +1,6 @@
 using AkiDb.Queue.Contracts;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -16,6 +17,12 @@ public static class MessagingRegistration
         builder.Services.AddSingleton<RequestValidator>();
         builder.Services.AddSingleton<InferenceCircuitBreaker>();
         builder.Services.AddSingleton<MalformedMessageObserver>();
+        builder.Services.AddSingleton<BrokerFlowState>();
+        builder.Services.AddSingleton<BrokerFlowFilter>();
+        MalformedFaultLogFilter.Register(builder.Services);
+        // Before MassTransit's hosted service: a refused login or an unreachable broker is reported here, plainly.
+        builder.Services.AddHostedService<BrokerConnectionProbe>();
+        var usageTelemetry = builder.Configuration.GetValue<bool>($"{Telemetry.TelemetryOptions.Section}:MassTransitUsageTelemetry");
 
         builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
         {
@@ -29,6 +36,14 @@ public static class MessagingRegistration
         builder.Services.AddMassTransit(x =>
         {
             x.AddConsumer<EmbedRequestedConsumer, EmbedRequestedConsumerDefinition>();
+            x.AddBrokerFlowWatch();
+            if (!usageTelemetry)
+            {
+                // MassTransit reports usage to its authors' servers by default (and probes cloud metadata endpoints to
+                // describe the host). A worker calls only what it was configured to: opt in with Telemetry:MassTransitUsageTelemetry.
+                x.DisableUsageTelemetry();
+            }
+
             x.UsingRabbitMq((context, cfg) =>
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
@@ -40,7 +55,7 @@ public static class MessagingRegistration
 
                 // Producers in any language send plain JSON, with or without a content type; results go out as plain
                 // JSON too. MassTransit's envelope format is still understood for .NET producers that use it.
-                cfg.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                cfg.AddDeserializer(new BomTolerantJsonSerializerFactory(RawSerializerOptions.AnyMessageType), isDefault: true);
                 cfg.UseRawJsonSerializer(RawSerializerOptions.AddTransportHeaders | RawSerializerOptions.CopyHeaders, isDefault: true);
                 // MassTransit indents its JSON; a vector is 384 numbers, so indentation nearly doubles every result.
                 cfg.ConfigureJsonSerializerOptions(json =>
@@ -52,6 +67,17 @@ public static class MessagingRegistration
                 cfg.Message<EmbedCompleted>(m => m.SetEntityName("embed-completed"));
                 cfg.Message<EmbedFailed>(m => m.SetEntityName("embed-failed"));
                 cfg.ConnectReceiveObserver(context.GetRequiredService<MalformedMessageObserver>());
+                if (options.ErrorQueueMaxLength > 0)
+                {
+                    // drop-head: when full, the oldest poison message goes. reject-publish would fail the move, and
+                    // MassTransit would then return the message to the input queue, to fail again, forever.
+                    cfg.SendTopology.ConfigureErrorSettings = error =>
+                    {
+                        error.SetQueueArgument("x-max-length", options.ErrorQueueMaxLength);
+                        error.SetQueueArgument("x-overflow", "drop-head");
+                    };
+                }
+
                 cfg.ConfigureEndpoints(context);
             });
         });

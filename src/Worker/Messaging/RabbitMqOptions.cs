@@ -30,17 +30,41 @@ public sealed class RabbitMqOptions : IValidatableObject
     /// <summary>Name shown for the connection in the management UI.</summary>
     public string ConnectionName { get; set; } = $"akidb-queue-worker@{Environment.MachineName}";
 
+    /// <summary>
+    /// Most messages kept in the <c>_error</c> queue (queue argument <c>x-max-length</c>, overflow <c>drop-head</c>:
+    /// the oldest is dropped to make room). 0 leaves it unbounded. An existing error queue keeps its arguments: delete
+    /// it (or set a policy) to change them.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int ErrorQueueMaxLength { get; set; } = 10_000;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps" or "rabbitmq" or "rabbitmqs"))
+        // The value is never echoed when it does not parse: whatever part of it is the password cannot be told apart.
+        if (TryParse(Url) is null)
         {
-            yield return new ValidationResult($"RabbitMq:Url must be an amqp:// or amqps:// URL (was '{Redact(Url)}').", [nameof(Url)]);
+            yield return new ValidationResult(
+                "RabbitMq:Url is not a valid broker URL; expected amqp://USER:PASSWORD@HOST:PORT/VHOST (or amqps://), with a numeric port and any " +
+                "special character in the password percent-encoded. The value is not shown because it may contain the password.", [nameof(Url)]);
         }
     }
 
-    /// <summary>The URL with any password replaced, for logs.</summary>
-    public static string Redact(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Contains(':', StringComparison.Ordinal)
-            ? url.Replace(uri.UserInfo, uri.UserInfo.Split(':')[0] + ":***", StringComparison.Ordinal)
-            : url;
+    /// <summary>The URL as a Uri when it is one a broker connection can use: an AMQP scheme, a host, a valid port.</summary>
+    public static Uri? TryParse(string? url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps" or "rabbitmq" or "rabbitmqs" && uri.Host.Length > 0
+            ? uri
+            : null;
+
+    /// <summary>The URL with any password replaced, for logs; rebuilt from its parts, so nothing of a password can slip through.</summary>
+    public static string Redact(string? url)
+    {
+        if (TryParse(url) is not { } uri)
+        {
+            return "(an invalid RabbitMq:Url, not shown)";
+        }
+
+        var user = uri.UserInfo.Split(':', 2)[0];
+        var credentials = uri.UserInfo.Length == 0 ? "" : uri.UserInfo.Contains(':', StringComparison.Ordinal) ? $"{user}:***@" : $"{user}@";
+        return $"{uri.Scheme}://{credentials}{uri.Authority}{uri.PathAndQuery}";
+    }
 }

@@ -34,6 +34,7 @@ public sealed class WorkerTelemetry
         EndToEndTime = meter.CreateHistogram<double>("akidb.request.duration", "ms", "Time from the request being sent until its result was published.");
         BridgeRecovery = meter.CreateHistogram<double>("akidb.bridge.recovery", "ms", "From a bridge process ending to its replacement being ready.");
         BridgeRestarts = meter.CreateCounter<long>("akidb.bridge.restarts", "{restart}", "Bridge processes that ended and were restarted, by reason.");
+        ErrorQueueMoves = meter.CreateCounter<long>("akidb.error_queue.moves", "{message}", "Messages moved to the _error queue, by reason (malformed_message, inference_failed).");
         meter.CreateObservableGauge("akidb.bridge.ready", () => Volatile.Read(ref _lanesReady), "{process}", "Bridge processes (or native lanes) ready for work.");
         meter.CreateObservableGauge("akidb.messages.in_flight", () => Volatile.Read(ref _messagesInFlight), "{message}", "Requests being processed by this worker.");
     }
@@ -53,6 +54,7 @@ public sealed class WorkerTelemetry
     public Histogram<double> EndToEndTime { get; }
     public Counter<long> BridgeRestarts { get; }
     public Histogram<double> BridgeRecovery { get; }
+    public Counter<long> ErrorQueueMoves { get; }
 
     public void LaneReadyChanged(bool ready) => Interlocked.Add(ref _lanesReady, ready ? 1 : -1);
 
