@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.Extensions.Logging;
 using MassTransit.RabbitMqTransport;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -7,18 +8,19 @@ namespace AkiDb.Queue.Worker.Messaging;
 
 /// <summary>
 /// Watches the broker connection for <c>connection.blocked</c> / <c>connection.unblocked</c>. MassTransit 8.5 does not
-/// surface them, but it passes every connection it opens through the receive endpoint's connection pipe, where this
-/// filter subscribes to RabbitMQ.Client's events. MassTransit shares one connection for consuming and publishing, so
-/// that connection is the one the broker blocks.
+/// surface them, but every channel the receive endpoint opens passes through its channel pipe, with the connection it
+/// belongs to, where this filter subscribes to RabbitMQ.Client's events once per connection. (The endpoint's
+/// connection pipe looks like the place, but the RabbitMQ transport in 8.5 never sends a context through it.)
+/// MassTransit shares one connection for consuming and publishing, so that connection is the one the broker blocks.
 /// </summary>
-internal sealed class BrokerFlowFilter(BrokerFlowState state) : IFilter<ConnectionContext>
+internal sealed class BrokerFlowFilter(BrokerFlowState state, ILogger<BrokerFlowFilter> logger) : IFilter<ChannelContext>
 {
     private readonly object _lock = new();
     private IConnection? _watched;
 
-    public Task Send(ConnectionContext context, IPipe<ConnectionContext> next)
+    public Task Send(ChannelContext context, IPipe<ChannelContext> next)
     {
-        Watch(context.Connection);
+        Watch(context.ConnectionContext.Connection);
         return next.Send(context);
     }
 
@@ -37,6 +39,7 @@ internal sealed class BrokerFlowFilter(BrokerFlowState state) : IFilter<Connecti
             state.Reset();
         }
 
+        logger.LogDebug("Watching the broker connection {Connection} for connection.blocked", connection.ClientProvidedName);
         connection.ConnectionBlockedAsync += OnBlockedAsync;
         connection.ConnectionUnblockedAsync += OnUnblockedAsync;
     }
@@ -64,7 +67,7 @@ internal sealed class BrokerFlowFilter(BrokerFlowState state) : IFilter<Connecti
 
 internal static class BrokerFlowRegistration
 {
-    /// <summary>Puts <see cref="BrokerFlowFilter"/> on the connection pipe of every RabbitMQ receive endpoint.</summary>
+    /// <summary>Puts <see cref="BrokerFlowFilter"/> on the channel pipe of every RabbitMQ receive endpoint.</summary>
     public static void AddBrokerFlowWatch(this IBusRegistrationConfigurator configurator)
     {
         configurator.AddConfigureEndpointsCallback((context, _, endpoint) =>
@@ -72,7 +75,7 @@ internal static class BrokerFlowRegistration
             if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
             {
                 var filter = context.GetRequiredService<BrokerFlowFilter>();
-                rabbit.ConfigureConnection(pipe => pipe.UseFilter(filter));
+                rabbit.ConfigureChannel(pipe => pipe.UseFilter(filter));
             }
         });
     }
