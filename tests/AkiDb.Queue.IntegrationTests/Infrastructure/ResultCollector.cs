@@ -69,7 +69,10 @@ public sealed class ResultCollector : IAsyncDisposable
 
         // The error queue, declared as MassTransit declares it, so it can be watched before the first fault.
         await consume.ExchangeDeclareAsync("embed-requested_error", ExchangeType.Fanout, durable: true, autoDelete: false);
-        await consume.QueueDeclareAsync("embed-requested_error", durable: true, exclusive: false, autoDelete: false);
+        // With the worker's default bound (RabbitMq:ErrorQueueMaxLength): a queue's arguments must match on every declare.
+        var errorBound = new AkiDb.Queue.Worker.Messaging.RabbitMqOptions().ErrorQueueMaxLength;
+        await consume.QueueDeclareAsync("embed-requested_error", durable: true, exclusive: false, autoDelete: false,
+            arguments: new Dictionary<string, object?> { ["x-max-length"] = errorBound, ["x-overflow"] = "drop-head" });
         await consume.QueueBindAsync("embed-requested_error", "embed-requested_error", "");
         var errors = new AsyncEventingBasicConsumer(consume);
         errors.ReceivedAsync += (_, delivery) =>
