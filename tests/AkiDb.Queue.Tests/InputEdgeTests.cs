@@ -35,13 +35,13 @@ public sealed class InputEdgeTests
         Assert.Null(_validator.Validate(new EmbedRequested { RequestId = "r1", Texts = [text] }, 100));
 
     [Fact]
-    public void An_unknown_input_type_is_quoted_escaped_and_capped()
+    public void An_unknown_input_type_is_quoted_and_capped()
     {
         var failure = _validator.Validate(new EmbedRequested { RequestId = "r1", Texts = ["a"], InputType = "q\u001b[31m" + new string('x', 500) }, 100)!;
 
         Assert.Equal(EmbedErrorCodes.InvalidRequest, failure.Code);
-        Assert.DoesNotContain('\u001b', failure.Message);
-        Assert.Contains(@"q\u001B[31m", failure.Message, StringComparison.Ordinal);
+        Assert.StartsWith("inputType 'q\u001b[31mxxx", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("...(+", failure.Message, StringComparison.Ordinal);
         Assert.True(failure.Message.Length < 200, failure.Message);
     }
 }

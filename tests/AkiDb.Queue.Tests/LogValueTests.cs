@@ -52,5 +52,13 @@ public sealed class LogValueTests
     }
 
     [Fact]
+    public void Cap_only_cuts()
+    {
+        Assert.Equal("a\u001bb", LogValue.Cap("a\u001bb"));
+        Assert.Equal("abc...(+3 chars)", LogValue.Cap("abcdef", 3));
+        Assert.Equal("", LogValue.Cap(null));
+    }
+
+    [Fact]
     public void Null_says_so() => Assert.Equal("(none)", LogValue.Of(null));
 }

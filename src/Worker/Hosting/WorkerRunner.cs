@@ -32,6 +32,9 @@ public static partial class WorkerRunner
             var lifetime = (IHostApplicationLifetime?)host.Services.GetService(typeof(IHostApplicationLifetime));
             try
             {
+                // Every setting first, before any service is built: a bad one then fails alone, before the model
+                // catalogue extracts files or the bridge starts.
+                ((IStartupValidator?)host.Services.GetService(typeof(IStartupValidator)))?.Validate();
                 await host.RunAsync();
                 return 0;
             }

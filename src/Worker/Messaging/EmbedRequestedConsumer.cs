@@ -55,7 +55,7 @@ internal sealed class EmbedRequestedConsumer(
         if (!catalog.TryGet(message.Model, out var model))
         {
             await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.UnknownModel,
-                $"Model '{LogValue.Of(message.Model, 64)}' is not served here. Known models: {string.Join(", ", catalog.All.Select(m => m.Name))}."));
+                $"Model '{LogValue.Cap(message.Model)}' is not served here. Known models: {string.Join(", ", catalog.All.Select(m => m.Name))}."));
             return;
         }
 

@@ -67,7 +67,7 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
 
         if (message.InputType is { } inputType && !TryParseInputType(inputType, out _))
         {
-            return Fail(EmbedErrorCodes.InvalidRequest, $"inputType '{Telemetry.LogValue.Of(inputType, 64)}' is not 'document' or 'query'.");
+            return Fail(EmbedErrorCodes.InvalidRequest, $"inputType '{Telemetry.LogValue.Cap(inputType)}' is not 'document' or 'query'.");
         }
 
         if (message.Metadata is { } metadata)
@@ -79,7 +79,7 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
 
             if (metadata.FirstOrDefault(kv => kv.Key.Length > limits.MaxMetadataValueLength || (kv.Value?.Length ?? 0) > limits.MaxMetadataValueLength) is { Key: not null } big)
             {
-                return Fail(EmbedErrorCodes.InvalidRequest, $"metadata entry '{Telemetry.LogValue.Of(big.Key, 64)}' is longer than {limits.MaxMetadataValueLength} characters.");
+                return Fail(EmbedErrorCodes.InvalidRequest, $"metadata entry '{Telemetry.LogValue.Cap(big.Key)}' is longer than {limits.MaxMetadataValueLength} characters.");
             }
         }
 

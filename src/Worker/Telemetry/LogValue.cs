@@ -56,6 +56,21 @@ public static class LogValue
         return builder.ToString();
     }
 
+    /// <summary>
+    /// The value cut to <paramref name="maxLength"/> characters, nothing escaped: for the text of an EmbedFailed, whose
+    /// JSON encoding escapes control characters by itself. Logging that text escapes it once, with <see cref="Of"/>.
+    /// </summary>
+    public static string Cap(string? value, int maxLength = 64)
+    {
+        if (value is null || value.Length <= maxLength)
+        {
+            return value ?? "";
+        }
+
+        var kept = char.IsHighSurrogate(value[maxLength - 1]) ? maxLength - 1 : maxLength;
+        return string.Concat(value.AsSpan(0, kept), $"...(+{value.Length - kept} chars)");
+    }
+
     private static bool NeedsEscaping(string value)
     {
         for (var i = 0; i < value.Length; i++)
