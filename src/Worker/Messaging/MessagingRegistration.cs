@@ -55,8 +55,11 @@ public static class MessagingRegistration
 
                 // Producers in any language send plain JSON, with or without a content type; results go out as plain
                 // JSON too. MassTransit's envelope format is still understood for .NET producers that use it.
-                cfg.AddDeserializer(new BomTolerantJsonSerializerFactory(RawSerializerOptions.AnyMessageType), isDefault: true);
+                cfg.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
                 cfg.UseRawJsonSerializer(RawSerializerOptions.AddTransportHeaders | RawSerializerOptions.CopyHeaders, isDefault: true);
+                // UseRawJsonSerializer registers a raw JSON deserializer too, and the last one added for a content type wins:
+                // this one replaces it with the same options, and skips a UTF-8 byte-order mark (keep the options equal).
+                cfg.AddDeserializer(new BomTolerantJsonSerializerFactory(RawSerializerOptions.AddTransportHeaders | RawSerializerOptions.CopyHeaders), isDefault: true);
                 // MassTransit indents its JSON; a vector is 384 numbers, so indentation nearly doubles every result.
                 cfg.ConfigureJsonSerializerOptions(json =>
                 {
