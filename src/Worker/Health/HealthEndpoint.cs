@@ -10,7 +10,8 @@ namespace AkiDb.Queue.Worker.Health;
 /// <summary>
 /// /health/live and /health/ready for Kubernetes probes, on HttpListener. The worker is a queue consumer, not a web
 /// service: a whole ASP.NET Core pipeline for two probe URLs would be most of the worker's dependencies.
-/// Ready = the broker connection (MassTransit's checks, tagged "ready") and inference (a lane can run a batch).
+/// Ready = the broker connection (MassTransit's checks, tagged "ready"), the broker not blocking it (connection.blocked)
+/// and inference (a lane can run a batch).
 /// Live = the process answers and is not shutting down.
 /// </summary>
 internal sealed class HealthEndpoint(HealthCheckService health, IOptions<HealthOptions> options, IHostApplicationLifetime lifetime, ILogger<HealthEndpoint> logger)
