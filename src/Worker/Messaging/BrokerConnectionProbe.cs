@@ -32,7 +32,7 @@ internal sealed class BrokerConnectionProbe(IOptions<RabbitMqOptions> options, I
             AutomaticRecoveryEnabled = false,
             RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
         };
-        var broker = $"{uri.Host}:{factory.Port}";
+        var broker = $"{uri.Host}:{(uri.Port > 0 ? uri.Port : factory.Ssl.Enabled ? 5671 : 5672)}";
         var delay = FirstRetry;
         for (var attempt = 1; ; attempt++)
         {

@@ -87,6 +87,7 @@ internal sealed class EmbedRequestedConsumer(
         {
             await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.InferenceFailed, e.Message, e.TextIndex));
             logger.LogError("Request {RequestId}: {Error}; the message goes to the error queue", LogValue.Of(message.RequestId), LogValue.Of(e.Message, 300));
+            telemetry.ErrorQueueMoves.Add(1, new KeyValuePair<string, object?>("reason", EmbedErrorCodes.InferenceFailed));
             throw;
         }
         catch (BackendUnavailableException e)

@@ -1,7 +1,6 @@
 using System.Runtime.Serialization;
 using System.Text.Json;
 using AkiDb.Queue.Contracts;
-using AkiDb.Queue.Worker.Batching;
 using AkiDb.Queue.Worker.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,16 +30,10 @@ internal sealed class MalformedMessageObserver(IServiceProvider services, Worker
     {
         if (!IsMalformed(exception))
         {
-            // The other way into the error queue: a text the model failed on every time it ran alone.
-            if (Chain(exception).Any(e => e is PoisonTextException))
-            {
-                telemetry.ErrorQueueMoves.Add(1, new KeyValuePair<string, object?>("reason", "inference_failed"));
-            }
-
             return;
         }
 
-        telemetry.ErrorQueueMoves.Add(1, new KeyValuePair<string, object?>("reason", "malformed_message"));
+        telemetry.ErrorQueueMoves.Add(1, new KeyValuePair<string, object?>("reason", EmbedErrorCodes.MalformedMessage));
         var requestId = TryReadRequestId(context.Body.GetBytes());
         var reason = Describe(exception);
         // The one line for this message: MassTransit's own R-FAULT entry with the stack trace is dropped (MalformedFaultLogFilter).
