@@ -2,4 +2,4 @@ using AkiDb.Queue.Worker.Hosting;
 
 var builder = Host.CreateApplicationBuilder(args);
 builder.AddWorker();
-builder.Build().Run();
+return await builder.RunWorkerAsync();

@@ -70,7 +70,10 @@ public sealed class ResultCollector : IAsyncDisposable
 
         // The error queue, declared as MassTransit declares it, so it can be watched before the first fault.
         await consume.ExchangeDeclareAsync(QueueNames.EmbedRequestedError, ExchangeType.Fanout, durable: true, autoDelete: false);
-        await consume.QueueDeclareAsync(QueueNames.EmbedRequestedError, durable: true, exclusive: false, autoDelete: false);
+        // With the worker's default bound (RabbitMq:ErrorQueueMaxLength): a queue's arguments must match on every declare.
+        const int errorBound = 10_000; // RabbitMqOptions.ErrorQueueMaxLength's default
+        await consume.QueueDeclareAsync(QueueNames.EmbedRequestedError, durable: true, exclusive: false, autoDelete: false,
+            arguments: new Dictionary<string, object?> { ["x-max-length"] = errorBound, ["x-overflow"] = "drop-head" });
         await consume.QueueBindAsync(QueueNames.EmbedRequestedError, QueueNames.EmbedRequestedError, "");
         var errors = new AsyncEventingBasicConsumer(consume);
         errors.ReceivedAsync += (_, delivery) =>

@@ -194,12 +194,12 @@ internal sealed class EmbeddingScheduler : BackgroundService
             if (batch.Rows.Count > 1)
             {
                 _logger.LogWarning("A batch of {Texts} texts failed ({Reason}): {Error}; retrying it in halves to find the text at fault",
-                    batch.Rows.Count, e.Reason, e.Message);
+                    batch.Rows.Count, e.Reason, Telemetry.LogValue.Of(e.Message, 300));
             }
             else
             {
                 _logger.LogWarning("A text of request(s) failed alone ({Reason}, attempt {Attempt} of {Max}): {Error}",
-                    e.Reason, batch.Rows[0].FailuresAlone, _options.MaxAttemptsAlone, e.Message);
+                    e.Reason, batch.Rows[0].FailuresAlone, _options.MaxAttemptsAlone, Telemetry.LogValue.Of(e.Message, 300));
             }
 
             foreach (var text in givenUp)

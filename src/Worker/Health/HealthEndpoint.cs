@@ -10,16 +10,20 @@ namespace AkiDb.Queue.Worker.Health;
 /// <summary>
 /// /health/live and /health/ready for Kubernetes probes, on HttpListener. The worker is a queue consumer, not a web
 /// service: a whole ASP.NET Core pipeline for two probe URLs would be most of the worker's dependencies.
-/// Ready = the broker connection (MassTransit's checks, tagged "ready") and inference (a lane can run a batch).
+/// Ready = the broker connection (MassTransit's checks, tagged "ready"), the broker not blocking it (connection.blocked)
+/// and inference (a lane can run a batch).
 /// Live = the process answers and is not shutting down.
 /// </summary>
 internal sealed class HealthEndpoint(HealthCheckService health, IOptions<HealthOptions> options, IHostApplicationLifetime lifetime, ILogger<HealthEndpoint> logger)
-    : BackgroundService
+    : BackgroundService, IHostedLifecycleService
 {
     private readonly HttpListener _listener = new();
 
-    /// <summary>Listens before the host reports itself started, so a probe right after start finds the endpoint.</summary>
-    public override Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Listens before any hosted service starts (the host runs every StartingAsync first), so /health/live answers from
+    /// the first second, also while the broker is unreachable or the model loads; /health/ready says 503 meanwhile.
+    /// </summary>
+    public Task StartingAsync(CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(options.Value.Urls))
         {
@@ -41,6 +45,15 @@ internal sealed class HealthEndpoint(HealthCheckService health, IOptions<HealthO
         logger.LogInformation("Health endpoint on {Urls}health/live and {Urls}health/ready", options.Value.Urls, options.Value.Urls);
         return base.StartAsync(cancellationToken);
     }
+
+    // Started in StartingAsync already.
+    public override Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public override void Dispose()
     {

@@ -69,7 +69,7 @@ internal sealed class EmbedRequestedConsumer(
         if (!catalog.TryGet(message.Model, out var model))
         {
             await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.UnknownModel,
-                $"Model '{message.Model}' is not served here. Known models: {string.Join(", ", catalog.All.Select(m => m.Name))}."));
+                $"Model '{LogValue.Cap(message.Model)}' is not served here. Known models: {string.Join(", ", catalog.All.Select(m => m.Name))}."));
             return;
         }
 
@@ -105,7 +105,8 @@ internal sealed class EmbedRequestedConsumer(
         catch (PoisonTextException e)
         {
             await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.InferenceFailed, e.Message, e.TextIndex));
-            logger.LogError("Request {RequestId}: {Error}; the message goes to the error queue", message.RequestId, e.Message);
+            logger.LogError("Request {RequestId}: {Error}; the message goes to the error queue", LogValue.Of(message.RequestId), LogValue.Of(e.Message, 300));
+            telemetry.ErrorQueueMoves.Add(1, new KeyValuePair<string, object?>("reason", EmbedErrorCodes.InferenceFailed));
             throw;
         }
         catch (BackendUnavailableException e)
@@ -169,6 +170,6 @@ internal sealed class EmbedRequestedConsumer(
         await context.Publish(failure);
         await RespondIfRequestedAsync(context, failure);
         telemetry.RequestsFailed.Add(1, new KeyValuePair<string, object?>("code", failure.Code));
-        logger.LogInformation("Request {RequestId} failed with {Code}: {Reason}", failure.RequestId ?? "(none)", failure.Code, failure.Message);
+        logger.LogInformation("Request {RequestId} failed with {Code}: {Reason}", LogValue.Of(failure.RequestId), failure.Code, LogValue.Of(failure.Message, 300));
     }
 }

@@ -1,6 +1,7 @@
 using System.Runtime.Serialization;
 using System.Text.Json;
 using AkiDb.Queue.Contracts;
+using AkiDb.Queue.Worker.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -13,7 +14,7 @@ namespace AkiDb.Queue.Worker.Messaging;
 /// <see cref="EmbedFailed"/> (malformed_message) whenever a request id can be read from the broken body, so a caller
 /// counting results is not left waiting.
 /// </summary>
-internal sealed class MalformedMessageObserver(IServiceProvider services, ILogger<MalformedMessageObserver> logger) : IReceiveObserver
+internal sealed class MalformedMessageObserver(IServiceProvider services, WorkerTelemetry telemetry, ILogger<MalformedMessageObserver> logger) : IReceiveObserver
 {
     private const int MaxRequestIdLength = 256;
 
@@ -32,9 +33,11 @@ internal sealed class MalformedMessageObserver(IServiceProvider services, ILogge
             return;
         }
 
+        telemetry.ErrorQueueMoves.Add(1, new KeyValuePair<string, object?>("reason", EmbedErrorCodes.MalformedMessage));
         var requestId = TryReadRequestId(context.Body.GetBytes());
         var reason = Describe(exception);
-        logger.LogWarning("Malformed message (request id {RequestId}) moved to the error queue: {Reason}", requestId ?? "unknown", reason);
+        // The one line for this message: MassTransit's own R-FAULT entry with the stack trace is dropped (MalformedFaultLogFilter).
+        logger.LogWarning("Malformed message (request id {RequestId}) moved to the error queue: {Reason}", requestId is null ? "unknown" : LogValue.Of(requestId), LogValue.Of(reason, 300));
         if (requestId is null)
         {
             return;
@@ -52,21 +55,18 @@ internal sealed class MalformedMessageObserver(IServiceProvider services, ILogge
         }
         catch (Exception e)
         {
-            logger.LogError(e, "Could not publish EmbedFailed for malformed request {RequestId}", requestId);
+            logger.LogError(e, "Could not publish EmbedFailed for malformed request {RequestId}", LogValue.Of(requestId));
         }
     }
 
-    private static bool IsMalformed(Exception exception)
+    internal static bool IsMalformed(Exception exception) => Chain(exception).Any(e => e is SerializationException or JsonException);
+
+    private static IEnumerable<Exception> Chain(Exception exception)
     {
         for (var e = exception; e is not null; e = e.InnerException)
         {
-            if (e is SerializationException or JsonException)
-            {
-                return true;
-            }
+            yield return e;
         }
-
-        return false;
     }
 
     private static string Describe(Exception exception)

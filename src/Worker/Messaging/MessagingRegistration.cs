@@ -18,6 +18,12 @@ public static class MessagingRegistration
         builder.Services.AddSingleton<RequestValidator>();
         builder.Services.AddSingleton<InferenceCircuitBreaker>();
         builder.Services.AddSingleton<MalformedMessageObserver>();
+        builder.Services.AddSingleton<BrokerFlowState>();
+        builder.Services.AddSingleton<BrokerFlowFilter>();
+        MalformedFaultLogFilter.Register(builder.Services);
+        // Before MassTransit's hosted service: a refused login or an unreachable broker is reported here, plainly.
+        builder.Services.AddHostedService<BrokerConnectionProbe>();
+        var usageTelemetry = builder.Configuration.GetValue<bool>($"{Telemetry.TelemetryOptions.Section}:MassTransitUsageTelemetry");
 
         builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
         {
@@ -35,6 +41,14 @@ public static class MessagingRegistration
             {
                 x.AddConsumer<BrokerExpiredConsumer, BrokerExpiredConsumerDefinition>();
             }
+            x.AddBrokerFlowWatch();
+            if (!usageTelemetry)
+            {
+                // MassTransit reports usage to its authors' servers by default (and probes cloud metadata endpoints to
+                // describe the host). A worker calls only what it was configured to: opt in with Telemetry:MassTransitUsageTelemetry.
+                x.DisableUsageTelemetry();
+            }
+
             x.UsingRabbitMq((context, cfg) =>
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
@@ -50,6 +64,9 @@ public static class MessagingRegistration
                 // JSON too. MassTransit's envelope format is still understood for .NET producers that use it.
                 cfg.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
                 cfg.UseRawJsonSerializer(RawSerializerOptions.AddTransportHeaders | RawSerializerOptions.CopyHeaders, isDefault: true);
+                // UseRawJsonSerializer registers a raw JSON deserializer too, and the last one added for a content type wins:
+                // this one replaces it with the same options, and skips a UTF-8 byte-order mark (keep the options equal).
+                cfg.AddDeserializer(new BomTolerantJsonSerializerFactory(RawSerializerOptions.AddTransportHeaders | RawSerializerOptions.CopyHeaders), isDefault: true);
                 // MassTransit indents its JSON; a vector is 384 numbers, so indentation nearly doubles every result.
                 cfg.ConfigureJsonSerializerOptions(json =>
                 {

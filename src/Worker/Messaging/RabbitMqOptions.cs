@@ -59,11 +59,22 @@ public sealed class RabbitMqOptions : IValidatableObject
     /// <summary>Where the broker dead-letters requests whose AMQP expiration passed while they waited.</summary>
     public string ExpiredQueueName => QueueName + "-expired";
 
+    /// <summary>
+    /// Most messages kept in the <c>_error</c> queue (queue argument <c>x-max-length</c>, overflow <c>drop-head</c>:
+    /// the oldest is dropped to make room). 0 leaves it unbounded. An existing error queue keeps its arguments: delete
+    /// it (or set a policy) to change them.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int ErrorQueueMaxLength { get; set; } = 10_000;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps" or "rabbitmq" or "rabbitmqs"))
+        // The value is never echoed when it does not parse: whatever part of it is the password cannot be told apart.
+        if (TryParse(Url) is null)
         {
-            yield return new ValidationResult($"RabbitMq:Url must be an amqp:// or amqps:// URL (was '{Redact(Url)}').", [nameof(Url)]);
+            yield return new ValidationResult(
+                "RabbitMq:Url is not a valid broker URL; expected amqp://USER:PASSWORD@HOST:PORT/VHOST (or amqps://), with a numeric port and any " +
+                "special character in the password percent-encoded. The value is not shown because it may contain the password.", [nameof(Url)]);
         }
 
         if (RabbitMqClusterNodes.Validate(ClusterNodes) is { } clusterNodes)
@@ -72,6 +83,9 @@ public sealed class RabbitMqOptions : IValidatableObject
         }
     }
 
+    /// <summary>The URL as a Uri when it is one a broker connection can use: an AMQP scheme, a host, a valid port.</summary>
+    public static Uri? TryParse(string? url) => BrokerUrl.TryParse(url);
+
     /// <summary>The URL with any password replaced, for logs.</summary>
-    public static string Redact(string url) => BrokerUrl.Redact(url);
+    public static string Redact(string? url) => BrokerUrl.Redact(url);
 }

@@ -46,7 +46,17 @@ internal static class RabbitMqQueueTypes
     /// </summary>
     public static void ApplyToErrorQueues(this IRabbitMqBusFactoryConfigurator bus, RabbitMqOptions options)
     {
-        bus.SendTopology.ConfigureErrorSettings = queue => queue.ApplyToErrorQueue(options);
+        bus.SendTopology.ConfigureErrorSettings = queue =>
+        {
+            queue.ApplyToErrorQueue(options);
+            if (options.ErrorQueueMaxLength > 0)
+            {
+                // drop-head: when full, the oldest poison message goes. reject-publish would fail the move, and
+                // MassTransit would then return the message to the input queue, to fail again, forever.
+                queue.SetQueueArgument("x-max-length", options.ErrorQueueMaxLength);
+                queue.SetQueueArgument("x-overflow", "drop-head");
+            }
+        };
         bus.SendTopology.ConfigureDeadLetterSettings = queue => queue.ApplyToErrorQueue(options);
     }
 

@@ -53,9 +53,10 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
                 return Fail(EmbedErrorCodes.InvalidRequest, $"texts[{i}] is null.", i);
             }
 
-            if (string.IsNullOrWhiteSpace(text))
+            if (HasNothingToEmbed(text))
             {
-                return Fail(EmbedErrorCodes.InvalidRequest, $"texts[{i}] is empty or only whitespace; it has no meaning to embed.", i);
+                return Fail(EmbedErrorCodes.InvalidRequest,
+                    $"texts[{i}] is empty or only whitespace, control or zero-width characters; it has no meaning to embed.", i);
             }
 
             if (text.Length > limits.MaxCharsPerText)
@@ -66,7 +67,7 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
 
         if (message.InputType is { } inputType && !TryParseInputType(inputType, out _))
         {
-            return Fail(EmbedErrorCodes.InvalidRequest, $"inputType '{Truncate(inputType)}' is not 'document' or 'query'.");
+            return Fail(EmbedErrorCodes.InvalidRequest, $"inputType '{Telemetry.LogValue.Cap(inputType)}' is not 'document' or 'query'.");
         }
 
         if (message.Metadata is { } metadata)
@@ -78,11 +79,29 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
 
             if (metadata.FirstOrDefault(kv => kv.Key.Length > limits.MaxMetadataValueLength || (kv.Value?.Length ?? 0) > limits.MaxMetadataValueLength) is { Key: not null } big)
             {
-                return Fail(EmbedErrorCodes.InvalidRequest, $"metadata entry '{Truncate(big.Key)}' is longer than {limits.MaxMetadataValueLength} characters.");
+                return Fail(EmbedErrorCodes.InvalidRequest, $"metadata entry '{Telemetry.LogValue.Cap(big.Key)}' is longer than {limits.MaxMetadataValueLength} characters.");
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// True when a text holds nothing a model can read: only whitespace, control characters (NUL included) and
+    /// invisible format characters (zero-width space and joiners, the byte-order mark, bidi marks). BERT text cleaning drops
+    /// all of these, so such a text would be embedded as an empty sequence, the same vector whatever was sent.
+    /// </summary>
+    internal static bool HasNothingToEmbed(string text)
+    {
+        foreach (var c in text)
+        {
+            if (!char.IsWhiteSpace(c) && !char.IsControl(c) && System.Globalization.CharUnicodeInfo.GetUnicodeCategory(c) != System.Globalization.UnicodeCategory.Format)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     public static bool TryParseInputType(string? value, out Models.InputType inputType)
@@ -108,6 +127,4 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
         metadata.Any(kv => kv.Key.Length > limits.MaxMetadataValueLength || (kv.Value?.Length ?? 0) > limits.MaxMetadataValueLength)
             ? null
             : metadata;
-
-    private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";
 }

@@ -35,6 +35,7 @@ public sealed class WorkerTelemetry
         BridgeRecovery = meter.CreateHistogram<double>("akidb.bridge.recovery", "ms", "From a bridge process ending to its replacement being ready.");
         BridgeRestarts = meter.CreateCounter<long>("akidb.bridge.restarts", "{restart}", "Bridge processes that ended and were restarted, by reason.");
         RequestsExpired = meter.CreateCounter<long>("akidb.requests.expired", "{request}", "Requests answered 'expired' without inference, by where the deadline passed (worker, broker).");
+        ErrorQueueMoves = meter.CreateCounter<long>("akidb.error_queue.moves", "{message}", "Messages moved to the _error queue, by reason (malformed_message, inference_failed).");
         meter.CreateObservableGauge("akidb.bridge.ready", () => Volatile.Read(ref _lanesReady)(), "{process}", "Bridge processes (or native lanes) ready for work.");
         meter.CreateObservableGauge("akidb.messages.in_flight", () => Volatile.Read(ref _messagesInFlight), "{message}", "Requests being processed by this worker.");
     }
@@ -55,6 +56,7 @@ public sealed class WorkerTelemetry
     public Counter<long> BridgeRestarts { get; }
     public Histogram<double> BridgeRecovery { get; }
     public Counter<long> RequestsExpired { get; }
+    public Counter<long> ErrorQueueMoves { get; }
 
     /// <summary>Capacity and texts per request, for the back-pressure gauges.</summary>
     public CapacityEstimate Capacity { get; } = new();

@@ -32,14 +32,13 @@ public sealed class MalformedInputTests(BrokerFixture broker, ITestOutputHelper 
     {
         // Not JSON, or not an object: no request id can be read, so the error queue (with the exception) is the answer.
         yield return new Case("plain text", "hello there"u8.ToArray(), Outcome.ErrorQueueOnly, WithContentType: false);
-        // An empty body reads as an object with no fields: no request id.
+        // An empty body reads as an object with no fields, like {}: an EmbedFailed without a request id (README).
         yield return new Case("empty body", [], Outcome.Failed, "invalid_request");
         yield return Case.Json("JSON array", "[]", Outcome.ErrorQueueOnly);
         yield return Case.Json("JSON string", "\"texts\"", Outcome.ErrorQueueOnly);
         yield return Case.Json("JSON number", "42", Outcome.ErrorQueueOnly);
         yield return Case.Json("truncated JSON without id", "{\"texts\":[\"a\"", Outcome.ErrorQueueOnly);
         yield return Case.Json("request id of the wrong type", "{\"requestId\":123,\"texts\":[\"a\"]}", Outcome.ErrorQueueOnly);
-        yield return new Case("byte order mark", [0xEF, 0xBB, 0xBF, .. "{\"requestId\":\"c-bom\",\"texts\":[\"a\"]}"u8], Outcome.FailedAndErrorQueue, "malformed_message");
 
         // JSON with the wrong types: answered as malformed_message and kept in the error queue.
         yield return Case.Json("texts is a string", "{\"requestId\":\"c-texts-string\",\"texts\":\"abc\"}", Outcome.FailedAndErrorQueue, "malformed_message");
@@ -64,6 +63,9 @@ public sealed class MalformedInputTests(BrokerFixture broker, ITestOutputHelper 
         yield return Case.Json("null text", "{\"requestId\":\"c-null-text\",\"texts\":[\"a\",null]}", Outcome.Failed, "invalid_request");
         yield return Case.Json("empty string", "{\"requestId\":\"c-empty-string\",\"texts\":[\"\"]}", Outcome.Failed, "invalid_request");
         yield return Case.Json("whitespace text", "{\"requestId\":\"c-whitespace\",\"texts\":[\" \\n\\t \"]}", Outcome.Failed, "invalid_request");
+        yield return Case.Json("zero-width characters only", "{\"requestId\":\"c-zero-width\",\"texts\":[\"\\u200b\\u200c\\u200d\\ufeff\"]}", Outcome.Failed, "invalid_request");
+        yield return Case.Json("NULs only", "{\"requestId\":\"c-nuls\",\"texts\":[\"\\u0000\\u0000\"]}", Outcome.Failed, "invalid_request");
+        yield return Case.Json("control characters only", "{\"requestId\":\"c-controls\",\"texts\":[\"\\u0001\\u001b\\u007f \\t\"]}", Outcome.Failed, "invalid_request");
         yield return Case.Json("blank request id", "{\"requestId\":\"  \",\"texts\":[\"a\"]}", Outcome.Failed, "invalid_request");
         yield return Case.Of("overlong request id", new { requestId = new string('r', 300), texts = new[] { "a" } }, Outcome.Failed, "invalid_request");
         yield return Case.Json("unknown input type", "{\"requestId\":\"c-input-type\",\"texts\":[\"a\"],\"inputType\":\"passage\"}", Outcome.Failed, "invalid_request");
@@ -78,6 +80,9 @@ public sealed class MalformedInputTests(BrokerFixture broker, ITestOutputHelper 
         yield return Case.Of("emoji only", new { requestId = "c-emoji", texts = new[] { "🙂🎉🚀" } }, Outcome.Completed);
         yield return Case.Of("one 10,000-character word", new { requestId = "c-long-word", texts = new[] { new string('x', 10_000) } }, Outcome.Completed);
         yield return Case.Of("text over the token limit", new { requestId = "c-truncated-text", texts = new[] { string.Concat(Enumerable.Repeat("word ", 3000)) } }, Outcome.Completed);
+        // RFC 8259 lets a parser ignore a UTF-8 byte-order mark; the worker does.
+        yield return new Case("byte order mark", [0xEF, 0xBB, 0xBF, .. "{\"requestId\":\"c-bom\",\"texts\":[\"a\"]}"u8], Outcome.Completed);
+        yield return new Case("byte order mark, no content type", [0xEF, 0xBB, 0xBF, .. "{\"requestId\":\"c-bom-plain\",\"texts\":[\"a\"]}"u8], Outcome.Completed, WithContentType: false);
         yield return Case.Json("PascalCase", "{\"RequestId\":\"c-pascal\",\"Texts\":[\"a\"]}", Outcome.Completed);
         yield return Case.Json("unknown extra fields", "{\"requestId\":\"c-extra\",\"texts\":[\"a\"],\"priority\":9,\"tags\":[1,2]}", Outcome.Completed);
         yield return Case.Json("explicit nulls for optional fields", "{\"requestId\":\"c-nulls\",\"texts\":[\"a\"],\"model\":null,\"metadata\":null,\"inputType\":null}", Outcome.Completed);
