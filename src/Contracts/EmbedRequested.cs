@@ -28,4 +28,11 @@ public sealed record EmbedRequested
 
     /// <summary>Echoed back untouched on the result.</summary>
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>
+    /// How the result carries its vectors: <c>float</c> (default: JSON numbers in <see cref="EmbedCompleted.Embeddings"/>),
+    /// <c>base64</c> (little-endian float32), <c>int8</c> (scalar-quantised per vector, with its scale) or <c>binary</c>
+    /// (sign bits packed); the compact ones arrive in <see cref="EmbedCompleted.EncodedEmbeddings"/>.
+    /// </summary>
+    public string? Encoding { get; init; }
 }

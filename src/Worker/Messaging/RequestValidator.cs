@@ -82,6 +82,11 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
             }
         }
 
+        if (!Vectors.VectorEncoder.TryParse(message.Encoding, out _))
+        {
+            return Fail(EmbedErrorCodes.InvalidRequest, $"encoding '{Truncate(message.Encoding!)}' is not 'float', 'base64', 'int8' or 'binary'.");
+        }
+
         return null;
     }
 
