@@ -9,6 +9,7 @@ using AkiDb.Queue.Bench.Harness;
 using AkiDb.Queue.Bench.Inference;
 using AkiDb.Queue.Bench.Micro;
 using AkiDb.Queue.Bench.Report;
+using AkiDb.Queue.Bench.UserPath;
 using AkiDb.Queue.Worker.Bridge;
 using Microsoft.Extensions.Logging;
 
@@ -97,6 +98,15 @@ if (settings.RunEndToEnd)
     {
         // No broker: the report is still written with what was measured.
         Log.Info($"End-to-end section FAILED: {e.Message}");
+    }
+}
+
+if (settings.RunUserPath)
+{
+    await UserPathSection.RunAsync(settings, builder, startedUtc, loadAtStart);
+    if (settings.OnlyUserPath)
+    {
+        return 0;
     }
 }
 
