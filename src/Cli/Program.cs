@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Spectre.Console;
+using AkiDb.Queue.Cli;
 using AkiDb.Queue.Cli.Commands;
 using Spectre.Console.Cli;
 
@@ -28,6 +29,7 @@ var app = new CommandApp();
 app.Configure(config =>
 {
     config.SetApplicationName("akidb-queue");
+    config.SetHelpProvider(new DescribedHelpProvider(config.Settings));
     config.SetApplicationVersion(typeof(EmbedCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0");
     config.AddExample("embed", "docs/", "--out", "vectors.jsonl");
     config.AddExample("embed", "texts.jsonl", "--out", "vectors.jsonl", "--encoding", "base64");

@@ -53,14 +53,15 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
             : base.Validate();
     }
 
+    // Tokens of the target model by default; characters only when asked (--chunk-chars), as before.
+    private static Func<string, IEnumerable<Chunk>> Chunker(Settings settings) =>
+        settings.ChunkChars is { } chars ? text => TextChunker.Split(text, chars, settings.Overlap) : settings.CreateChunker(settings.Model).Split;
+
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        Func<string, IEnumerable<Chunk>> chunker = settings.ChunkChars is { } chars
-            ? text => TextChunker.Split(text, chars, settings.Overlap)
-            : settings.CreateChunker(settings.Model).Split;
         var requests = (DocumentSource.IsJsonLines(settings.Path)
             ? DocumentSource.FromJsonLines(settings.Path, settings.Model)
-            : DocumentSource.FromFolder(settings.Path, chunker, settings.TextsPerMessage, settings.Model)).ToList();
+            : DocumentSource.FromFolder(settings.Path, Chunker(settings), settings.TextsPerMessage, settings.Model)).ToList();
         var texts = requests.Sum(r => r.Texts?.Count ?? 0);
         if (requests.Count == 0)
         {

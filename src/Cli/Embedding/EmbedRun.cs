@@ -95,12 +95,11 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            foreach (var task in new[] { feeder, publisher })
+            if (stop.IsCancellationRequested)
             {
-                if (task.IsFaulted)
-                {
-                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(task.Exception!.GetBaseException());
-                }
+                // The feeder or the publisher failed and stopped the run: its exception says why.
+                await Task.WhenAll(feeder, publisher);
+                throw new InvalidOperationException("The run stopped before every chunk was answered.");
             }
 
             throw new TimeoutException($"No result arrived for {options.ResultTimeout.TotalSeconds:F0} s while {_inFlight.Count} requests were waiting: is a worker consuming '{options.Queue}'? (akidb-queue status)");
