@@ -75,7 +75,7 @@ dotnet src/Cli/bin/Release/net10.0/akidb-queue.dll demo
 if [ "$exit_after_demo" -eq 1 ]; then
     exit 0
 fi
-say "The worker keeps running: publish more with"
-echo "    dotnet src/Cli/bin/Release/net10.0/akidb-queue.dll publish <folder-or-jsonl>"
+say "The worker keeps running: embed your own files with"
+echo "    dotnet src/Cli/bin/Release/net10.0/akidb-queue.dll embed <folder-file-or-jsonl> --out vectors.jsonl"
 echo "Management UI: $AKIDB_MANAGEMENT_URL (guest / guest). Press Ctrl+C to stop."
 wait "$worker_pid"

@@ -145,6 +145,23 @@ public sealed class EmbedCommandTests(BrokerFixture broker, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task Default_chunking_of_the_repositorys_docs_leaves_nothing_for_the_model_to_truncate()
+    {
+        var (_, url) = await broker.CreateVirtualHostAsync("embed-docs");
+        await using var worker = await WorkerHost.StartAsync(url);
+        var outFile = Path.Combine(_work.FullName, "docs.jsonl");
+
+        var run = await CliRunner.RunAsync(output, "embed", Path.Combine(RepoPaths.Root, "docs"), "--out", outFile, "--url", url);
+
+        Assert.Equal(0, run.ExitCode);
+        var lines = ReadLines(outFile);
+        Assert.True(lines.Count > 10);
+        Assert.Contains(lines, l => l.Json.GetProperty("tokens").GetInt32() > 200); // chunks are filled, not tiny
+        Assert.All(lines, l => Assert.False(l.Json.GetProperty("truncated").GetBoolean(), $"{l.Id} chunk {l.Chunk} truncated"));
+        Assert.Contains("0 failed, 0 truncated by the model", run.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Embed_fails_at_once_when_the_input_queue_does_not_exist()
     {
         var (_, url) = await broker.CreateVirtualHostAsync("embed-noqueue");
