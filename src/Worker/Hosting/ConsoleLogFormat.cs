@@ -12,7 +12,10 @@ internal static class ConsoleLogFormat
 {
     public const string TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
 
-    public static void Configure(IServiceCollection services) =>
+    public static void Configure(IServiceCollection services)
+    {
+        // Without a formatter name the console logger copies its obsolete options (no timestamp) over the formatter's.
+        services.Configure<ConsoleLoggerOptions>(options => options.FormatterName ??= ConsoleFormatterNames.Simple);
         services.Configure<SimpleConsoleFormatterOptions>(options =>
         {
             if (options.TimestampFormat is null)
@@ -22,4 +25,5 @@ internal static class ConsoleLogFormat
                 options.SingleLine = true;
             }
         });
+    }
 }
