@@ -83,7 +83,7 @@ internal sealed class UserPathBench(BenchSettings settings, Broker broker, IRead
             encodings[e].Sum(r => r.Failed))).ToList();
         var ratios = embed.Zip(saturation).Select(p => p.First.Seconds / p.Second.Seconds).ToList();
         return new UserPathResults(shortTexts.Count, embedTexts.Count, settings.Repetitions, rows,
-            Stats.Median(saturation.Select(s => s.Seconds)), Stats.Median(embed.Select(e => e.Seconds)), Stats.Median(ratios),
+            Stats.Median(saturation.Select(s => s.Seconds)), Stats.Median(embed.Select(e => e.Seconds)), Stats.Median(ratios), ratios,
             embed.All(e => e.ExitCode == 0 && e.Lines == embedTexts.Count && e.InOrder));
     }
 
@@ -121,7 +121,7 @@ internal sealed class UserPathBench(BenchSettings settings, Broker broker, IRead
 internal sealed record EncodingRow(string Encoding, double ResultsPerSecond, double VsFloat, double BytesPerResult, double BytesPerVector, int Failed);
 
 internal sealed record UserPathResults(int EncodingTexts, int EmbedTexts, int Rounds, IReadOnlyList<EncodingRow> Encodings,
-    double SaturationSeconds, double EmbedSeconds, double EmbedVsSaturation, bool EveryLineInOrder)
+    double SaturationSeconds, double EmbedSeconds, double EmbedVsSaturation, IReadOnlyList<double> RoundRatios, bool EveryLineInOrder)
 {
     public string ToMarkdown(string conditions)
     {
@@ -149,6 +149,8 @@ internal sealed record UserPathResults(int EncodingTexts, int EmbedTexts, int Ro
         md.AppendLine(CultureInfo.InvariantCulture, $"| worker at saturation | {SaturationSeconds:F1} |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| `akidb-queue embed` | {EmbedSeconds:F1} |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| ratio, median of per-round ratios (target at most 1.10) | {EmbedVsSaturation:F2}x |");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Per round, embed ÷ saturation: {string.Join(", ", RoundRatios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture) + "x"))}.");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"Every line answered and in input order in every round: {(EveryLineInOrder ? "yes" : "NO")}.");
         return md.ToString();
