@@ -22,6 +22,8 @@ esac
 say "Building the worker and the benchmark (Release)"
 # --disable-build-servers: no compiler or MSBuild server left running to compete with the measurements for 2 cores.
 dotnet build bench/AkiDb.Queue.Bench/AkiDb.Queue.Bench.csproj -c Release --disable-build-servers -nologo -clp:ErrorsOnly -v:q
+# The user-path section runs akidb-queue embed as a user does.
+dotnet build src/Cli/AkiDb.Queue.Cli.csproj -c Release --disable-build-servers -nologo -clp:ErrorsOnly -v:q
 
 say "Publishing the worker as it is deployed (Release, ReadyToRun for this machine's runtime)"
 rid=$(dotnet --info | awk '/ RID:/ {print $2; exit}')

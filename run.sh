@@ -67,7 +67,7 @@ for _ in $(seq 1 240); do
     sleep 0.5
 done
 grep -q "worker ready" "$state/worker.log" || { echo "The worker did not become ready in 120 s:" >&2; tail -n 30 "$state/worker.log" >&2; exit 1; }
-grep -m1 "worker ready" "$state/worker.log" | sed 's/^ *//'
+grep -m1 "worker ready" "$state/worker.log" | sed 's/^.*\(AkiDb.Queue worker ready\)/\1/'
 
 say "Publishing sample texts and waiting for their vectors"
 dotnet src/Cli/bin/Release/net10.0/akidb-queue.dll demo
@@ -75,7 +75,7 @@ dotnet src/Cli/bin/Release/net10.0/akidb-queue.dll demo
 if [ "$exit_after_demo" -eq 1 ]; then
     exit 0
 fi
-say "The worker keeps running: publish more with"
-echo "    dotnet src/Cli/bin/Release/net10.0/akidb-queue.dll publish <folder-or-jsonl>"
+say "The worker keeps running: embed your own files with"
+echo "    dotnet src/Cli/bin/Release/net10.0/akidb-queue.dll embed <folder-file-or-jsonl> --out vectors.jsonl"
 echo "Management UI: $AKIDB_MANAGEMENT_URL (guest / guest). Press Ctrl+C to stop."
 wait "$worker_pid"

@@ -10,6 +10,7 @@ using AkiDb.Queue.Bench.Inference;
 using AkiDb.Queue.Bench.Micro;
 using AkiDb.Queue.Testing;
 using AkiDb.Queue.Bench.Report;
+using AkiDb.Queue.Bench.UserPath;
 using AkiDb.Queue.Worker.Bridge;
 using Microsoft.Extensions.Logging;
 
@@ -109,6 +110,15 @@ if (settings.RunEndToEnd)
     {
         // No broker: the report is still written with what was measured.
         Log.Info($"End-to-end section FAILED: {e.Message}");
+    }
+}
+
+if (settings.RunUserPath)
+{
+    await UserPathSection.RunAsync(settings, builder, startedUtc, loadAtStart);
+    if (settings.OnlyUserPath)
+    {
+        return 0;
     }
 }
 

@@ -1,4 +1,7 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
 using Spectre.Console;
+using AkiDb.Queue.Cli;
 using AkiDb.Queue.Cli.Commands;
 using Spectre.Console.Cli;
 
@@ -8,13 +11,46 @@ if (Console.IsOutputRedirected)
     AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns > 40 ? columns : 160;
 }
 
+// Ctrl+C and SIGTERM cancel the command's token instead of killing the process, so a command stops cleanly
+// (embed flushes what it wrote and says how to resume).
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stop.Cancel();
+};
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stop.Cancel();
+});
+
 var app = new CommandApp();
 app.Configure(config =>
 {
     config.SetApplicationName("akidb-queue");
+    config.SetHelpProvider(new DescribedHelpProvider(config.Settings));
+    config.SetApplicationVersion(typeof(EmbedCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0");
+    config.AddExample("embed", "docs/", "--out", "vectors.jsonl");
+    config.AddExample("embed", "texts.jsonl", "--out", "vectors.jsonl", "--encoding", "base64");
+    config.AddExample("status");
+    config.AddCommand<EmbedCommand>("embed").WithDescription("Embed a JSONL file, a text file or a folder into a JSONL file of vectors, in input order (resumable).")
+        .WithExample("embed", "texts.jsonl", "--out", "vectors.jsonl")
+        .WithExample("embed", "docs/", "--out", "docs.jsonl", "--chunk-tokens", "128", "--overlap-tokens", "16", "--include-text");
     config.AddCommand<DemoCommand>("demo").WithDescription("Publish sample texts, wait for their vectors, print dimensions and similarities.");
-    config.AddCommand<PublishCommand>("publish").WithDescription("Publish a folder of text/markdown files (chunked) or a JSONL file of requests.");
+    config.AddCommand<PublishCommand>("publish").WithDescription("Publish a folder or file of text/markdown (chunked in model tokens) or a JSONL file of requests.")
+        .WithExample("publish", "docs/", "--texts-per-message", "4");
     config.AddCommand<ResultsCommand>("results").WithDescription("Follow embed-completed and embed-failed into a JSONL file.");
-    config.AddCommand<StatusCommand>("status").WithDescription("Queue depth, consumers and rates from the management API.");
+    config.AddCommand<StatusCommand>("status").WithDescription("Queue depth, consumers, texts/s and ETA from a few seconds of samples, and the error queue.")
+        .WithExample("status", "--seconds", "10");
+    config.AddCommand<RedriveCommand>("redrive").WithDescription("Move messages from the error queue back to the input queue, confirmed, printing what moved.")
+        .WithExample("redrive", "--dry-run")
+        .WithExample("redrive", "--count", "10");
+    config.SetExceptionHandler((exception, _) =>
+    {
+        // One line, naming what was wrong, instead of a stack trace.
+        AnsiConsole.MarkupLine($"[red]Error:[/] {Markup.Escape(exception.Message)}");
+        return exception is CommandParseException or CommandRuntimeException ? 2 : 1;
+    });
 });
-return await app.RunAsync(args);
+return await app.RunAsync(args, stop.Token);

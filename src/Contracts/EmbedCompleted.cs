@@ -41,4 +41,20 @@ public sealed record EmbedCompleted
     /// the request's trace (a producer starts one by sending the header MT-Activity-Id with its own traceparent).
     /// </summary>
     public string? TraceParent { get; init; }
+
+    /// <summary>
+    /// The request's encoding when it was not <c>float</c>: <c>base64</c>, <c>int8</c> or <c>binary</c>. Then
+    /// <see cref="Embeddings"/> is empty and <see cref="EncodedEmbeddings"/> holds the vectors.
+    /// </summary>
+    public string? Encoding { get; init; }
+
+    /// <summary>
+    /// One base64 string per text, in input order, when <see cref="Encoding"/> is set: <c>base64</c> is the
+    /// little-endian float32 vector; <c>int8</c> one signed byte per dimension (value = byte × <see cref="Scales"/>[i]);
+    /// <c>binary</c> one bit per dimension, 1 where the value is above 0, most significant bit first (numpy packbits).
+    /// </summary>
+    public IReadOnlyList<string>? EncodedEmbeddings { get; init; }
+
+    /// <summary><c>int8</c> only: per vector, the factor that turns its bytes back into floats (max |value| ÷ 127).</summary>
+    public IReadOnlyList<float>? Scales { get; init; }
 }

@@ -42,4 +42,11 @@ public sealed record EmbedRequested
     /// inference. The AMQP <c>expiration</c> property works too.
     /// </summary>
     public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>
+    /// How the result carries its vectors: <c>float</c> (default: JSON numbers in <see cref="EmbedCompleted.Embeddings"/>),
+    /// <c>base64</c> (little-endian float32), <c>int8</c> (scalar-quantised per vector, with its scale) or <c>binary</c>
+    /// (sign bits packed); the compact ones arrive in <see cref="EmbedCompleted.EncodedEmbeddings"/>.
+    /// </summary>
+    public string? Encoding { get; init; }
 }

@@ -54,5 +54,17 @@ public sealed class DocumentSourceTests : IDisposable
         Assert.Contains("bad.jsonl:2", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_single_text_file_is_accepted_where_a_folder_is()
+    {
+        var file = Path.Combine(_folder.FullName, "notes.md");
+        File.WriteAllText(file, "# Notes\n\nJust a few words.");
+
+        var request = Assert.Single(DocumentSource.FromFolder(file, 100, 0, 4, null));
+
+        Assert.Equal("notes.md#0", request.RequestId);
+        Assert.False(DocumentSource.IsJsonLines(file));
+    }
+
     public void Dispose() => _folder.Delete(recursive: true);
 }

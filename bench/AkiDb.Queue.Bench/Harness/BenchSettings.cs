@@ -49,6 +49,14 @@ public sealed record BenchSettings
     public bool RunInference { get; init; } = true;
     public bool RunEndToEnd { get; init; } = true;
 
+    /// <summary>Encodings and <c>akidb-queue embed</c> (UserPath/UserPathBench.cs); alone, it writes only benchmarks-user-path.md.</summary>
+    public bool RunUserPath { get; init; } = true;
+
+    public bool OnlyUserPath { get; init; }
+
+    /// <summary>JSONL lines for the <c>embed</c> row.</summary>
+    public int EmbedTexts { get; init; } = 10_000;
+
     /// <summary>End-to-end configurations to run (all when empty): for side-by-side runs of a few while developing.</summary>
     public IReadOnlyList<string> EndToEndConfigs { get; init; } = [];
 
@@ -84,6 +92,7 @@ public sealed record BenchSettings
                 MinRateDuration = TimeSpan.FromSeconds(2),
                 MaxRateDuration = TimeSpan.FromSeconds(2),
                 ColdStarts = 1,
+                EmbedTexts = 200,
                 // A smoke run must not overwrite the published figures.
                 OutputDirectory = Path.Combine(Paths.Artifacts, "quick"),
             }
@@ -98,6 +107,8 @@ public sealed record BenchSettings
                 "--skip-micro" => settings with { RunMicro = false },
                 "--skip-inference" => settings with { RunInference = false },
                 "--skip-e2e" => settings with { RunEndToEnd = false },
+                "--skip-user-path" => settings with { RunUserPath = false },
+                "--only-user-path" => settings with { RunMicro = false, RunInference = false, RunEndToEnd = false, RunUserPath = true, OnlyUserPath = true },
                 "--render-only" => settings with { RenderOnly = true },
                 "--priorities" => settings with { RunPriorities = true },
                 "--e2e-configs" when i + 1 < args.Length => settings with { EndToEndConfigs = List(args[++i]) },
@@ -113,10 +124,11 @@ public sealed record BenchSettings
     private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public const string Usage =
-        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--e2e-configs A,B] [--corpora A,B] [--render-only] [--priorities]\n" +
+        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--e2e-configs A,B] [--corpora A,B] [--skip-user-path] [--only-user-path] [--render-only] [--priorities]\n" +
         "  --quick   tiny corpora and short phases: a smoke run of every section (~2 min), written to .artifacts/bench/quick\n" +
         "  --out     where benchmarks.md, benchmarks.json and the plots go (default docs/)\n" +
         "  --skip-*  leave a section out (for development; the report then lacks it)\n" +
+        "  --only-user-path  only the encodings and akidb-queue embed rows, written to benchmarks-user-path.md (needs src/Cli built in Release)\n" +
         "  --e2e-configs  only these end-to-end configurations, e.g. \"python default,native\" (for development)\n" +
         "  --corpora  only these corpora: short, long, mixed (for development)\n" +
         "  --render-only  rewrite benchmarks.md and the plots from the benchmarks.json already in the output directory\n" +

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using AkiDb.Queue.Cli.Broker;
+using AkiDb.Queue.Cli.Chunking;
 using AkiDb.Queue.Cli.Ingestion;
 using AkiDb.Queue.Contracts;
 using Spectre.Console;
@@ -11,19 +12,18 @@ namespace AkiDb.Queue.Cli.Commands;
 /// <summary>Sends a folder of text/markdown files (chunked) or a JSONL file of requests to the worker's queue.</summary>
 internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
 {
-    public sealed class Settings : BrokerSettings
+    public sealed class Settings : ChunkingSettings
     {
         [CommandArgument(0, "<PATH>")]
-        [Description("A folder of .txt/.md files, or a .jsonl file with one request per line")]
+        [Description("A folder of .txt/.md files, a single text file, or a .jsonl file with one request per line")]
         public string Path { get; init; } = "";
 
         [CommandOption("--chunk-chars <N>")]
-        [Description("Folder input: most characters per chunk. Default: 1000")]
-        [DefaultValue(1000)]
-        public int ChunkChars { get; init; } = 1000;
+        [Description("Text input: chunk by characters instead of tokens, at most this many per chunk (the model may truncate)")]
+        public int? ChunkChars { get; init; }
 
         [CommandOption("--overlap <N>")]
-        [Description("Folder input: characters shared by consecutive chunks. Default: 100")]
+        [Description("With --chunk-chars: characters shared by consecutive chunks. Default: 100")]
         [DefaultValue(100)]
         public int Overlap { get; init; } = 100;
 
@@ -47,14 +47,21 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         public int MaxInFlight { get; init; } = 256;
 
         public override ValidationResult Validate() =>
-            File.Exists(Path) || Directory.Exists(Path) ? ValidationResult.Success() : ValidationResult.Error($"{Path} is neither a file nor a folder.");
+            !File.Exists(Path) && !Directory.Exists(Path) ? ValidationResult.Error($"<PATH> {Path} is neither a file nor a folder.")
+            : ChunkChars is < 1 ? ValidationResult.Error($"--chunk-chars {ChunkChars} must be at least 1.")
+            : ChunkChars is { } chars && (Overlap < 0 || Overlap >= chars) ? ValidationResult.Error($"--overlap {Overlap} must be at least 0 and smaller than --chunk-chars {chars}.")
+            : base.Validate();
     }
+
+    // Tokens of the target model by default; characters only when asked (--chunk-chars), as before.
+    private static Func<string, IEnumerable<Chunk>> Chunker(Settings settings) =>
+        settings.ChunkChars is { } chars ? text => TextChunker.Split(text, chars, settings.Overlap) : settings.CreateChunker(settings.Model).Split;
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var requests = (Directory.Exists(settings.Path)
-            ? DocumentSource.FromFolder(settings.Path, settings.ChunkChars, settings.Overlap, settings.TextsPerMessage, settings.Model)
-            : DocumentSource.FromJsonLines(settings.Path, settings.Model)).ToList();
+        var requests = (DocumentSource.IsJsonLines(settings.Path)
+            ? DocumentSource.FromJsonLines(settings.Path, settings.Model)
+            : DocumentSource.FromFolder(settings.Path, Chunker(settings), settings.TextsPerMessage, settings.Model)).ToList();
         var texts = requests.Sum(r => r.Texts?.Count ?? 0);
         if (requests.Count == 0)
         {
@@ -98,7 +105,7 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         AnsiConsole.MarkupLine($"Published {requests.Count} requests ({texts} texts) to [bold]{settings.Queue}[/] in {clock.Elapsed.TotalSeconds:F1} s, every one confirmed by the broker.");
         if (!string.Equals(settings.ResultsQueue, "none", StringComparison.OrdinalIgnoreCase))
         {
-            AnsiConsole.MarkupLine($"Results collect in queue [bold]{settings.ResultsQueue}[/]: akidb-queue results --out results.jsonl");
+            AnsiConsole.MarkupLine($"Results collect in queue [bold]{settings.ResultsQueue}[/]: akidb-queue results --out results.jsonl (it counts the chunks the model truncated)");
         }
         return 0;
     }

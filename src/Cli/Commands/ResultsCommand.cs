@@ -35,7 +35,7 @@ internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
         await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, clusterNodes: settings.EffectiveClusterNodes);
         var results = await client.SubscribeResultsAsync(settings.ResultsQueue, cancellationToken);
         await using var output = new StreamWriter(settings.Out, append: true, new UTF8Encoding(false));
-        int completed = 0, failed = 0;
+        int completed = 0, failed = 0, truncated = 0;
         AnsiConsole.MarkupLine($"Writing results to [bold]{Markup.Escape(settings.Out)}[/] (queue {settings.ResultsQueue}); Ctrl+C to stop.");
         try
         {
@@ -54,6 +54,7 @@ internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
                 if (message.Completed)
                 {
                     completed++;
+                    truncated += TruncatedTexts(message);
                 }
                 else
                 {
@@ -65,9 +66,14 @@ internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
         {
         }
 
-        AnsiConsole.MarkupLine($"{completed} completed, {failed} failed written to {Markup.Escape(settings.Out)}.");
+        AnsiConsole.MarkupLine($"{completed} completed, {failed} failed written to {Markup.Escape(settings.Out)}; {truncated} texts truncated by the model.");
         return 0;
     }
+
+    private static int TruncatedTexts(ResultMessage message) =>
+        message.Parse() is var json && json.TryGetProperty("truncated", out var flags) && flags.ValueKind == System.Text.Json.JsonValueKind.Array
+            ? flags.EnumerateArray().Count(f => f.ValueKind == System.Text.Json.JsonValueKind.True)
+            : 0;
 
     /// <summary>{"status":"completed"|"failed", ...the result's own fields}, compact, on one line whatever the producer's formatting.</summary>
     private static string ToLine(ResultMessage message)

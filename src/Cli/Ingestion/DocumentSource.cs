@@ -7,22 +7,22 @@ namespace AkiDb.Queue.Cli.Ingestion;
 internal static class DocumentSource
 {
     private static readonly string[] TextExtensions = [".txt", ".md", ".markdown", ".rst", ".text"];
+    private static readonly string[] JsonLinesExtensions = [".jsonl", ".ndjson", ".json"];
 
     /// <summary>
     /// A folder: every text file, chunked; each request carries up to <paramref name="textsPerMessage"/> chunks of one
     /// file, with the file and chunk range in its metadata. Request ids are stable (path#first-chunk), so a re-run
     /// produces the same ids and consumers can de-duplicate.
     /// </summary>
-    public static IEnumerable<EmbedRequested> FromFolder(string folder, int maxChars, int overlap, int textsPerMessage, string? model)
+    public static IEnumerable<EmbedRequested> FromFolder(string folder, int maxChars, int overlap, int textsPerMessage, string? model) =>
+        FromFolder(folder, text => TextChunker.Split(text, maxChars, overlap), textsPerMessage, model);
+
+    /// <summary>As above with any chunker (the token-aware one by default); <paramref name="path"/> may also be a single text file.</summary>
+    public static IEnumerable<EmbedRequested> FromFolder(string path, Func<string, IEnumerable<Chunk>> chunker, int textsPerMessage, string? model)
     {
-        var root = Path.GetFullPath(folder);
-        var files = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
-            .Where(f => TextExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
-            .Order(StringComparer.Ordinal);
-        foreach (var file in files)
+        foreach (var (relative, file) in TextFiles(path))
         {
-            var relative = Path.GetRelativePath(root, file).Replace('\\', '/');
-            var chunks = TextChunker.Split(File.ReadAllText(file), maxChars, overlap).ToList();
+            var chunks = chunker(File.ReadAllText(file)).ToList();
             foreach (var group in chunks.Chunk(textsPerMessage))
             {
                 yield return new EmbedRequested
@@ -39,6 +39,28 @@ internal static class DocumentSource
                 };
             }
         }
+    }
+
+    /// <summary>True for the file types read as JSON lines (.jsonl, .ndjson, .json); any other file is read as text.</summary>
+    public static bool IsJsonLines(string path) =>
+        File.Exists(path) && JsonLinesExtensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The text files under a folder (recursively, .txt/.md/.markdown/.rst/.text, in ordinal path order) with their paths
+    /// relative to it; or a single file, of any extension, named by its file name.
+    /// </summary>
+    public static IEnumerable<(string Relative, string Path)> TextFiles(string path)
+    {
+        if (File.Exists(path))
+        {
+            return [(System.IO.Path.GetFileName(path), System.IO.Path.GetFullPath(path))];
+        }
+
+        var root = System.IO.Path.GetFullPath(path);
+        return Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Where(f => TextExtensions.Contains(System.IO.Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
+            .Order(StringComparer.Ordinal)
+            .Select(f => (System.IO.Path.GetRelativePath(root, f).Replace('\\', '/'), f));
     }
 
     /// <summary>

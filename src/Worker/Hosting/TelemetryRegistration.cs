@@ -23,6 +23,7 @@ public static class TelemetryRegistration
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<WorkerTelemetry>();
         builder.Services.AddHostedService<ReadinessReporter>();
+        ConsoleLogFormat.Configure(builder.Services);
 
         var options = builder.Configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
         var otlp = options.OtlpEndpoint ?? builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
@@ -50,6 +51,7 @@ public static class TelemetryRegistration
                 {
                     var (_, port) = ParseListenUrl(options.PrometheusUrl, nameof(TelemetryOptions.PrometheusUrl));
                     var prefix = options.PrometheusUrl.EndsWith('/') ? options.PrometheusUrl : options.PrometheusUrl + "/";
+                    builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<MetricsEndpointReporter>(sp, prefix));
                     metrics.AddPrometheusHttpListener(p =>
                     {
                         // The exporter builds a Uri from Host, which rejects HttpListener's "+" (all interfaces), so the

@@ -132,6 +132,7 @@ internal sealed class EmbedRequestedConsumer(
             ExecutionProvider = result.Provider,
             TraceParent = Activity.Current?.Id,
         };
+        completed = Vectors.VectorEncoder.Apply(completed, message.Encoding);
         await context.Publish(completed);
         await RespondIfRequestedAsync(context, completed);
 

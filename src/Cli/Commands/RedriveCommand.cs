@@ -1,0 +1,128 @@
+using System.ComponentModel;
+using System.Text;
+using System.Text.Json;
+using AkiDb.Queue.Cli.Broker;
+using AkiDb.Queue.Cli.Operations;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace AkiDb.Queue.Cli.Commands;
+
+/// <summary>
+/// Moves messages from the error queue back to the worker's input queue, one at a time: each is published with a
+/// confirm (mandatory, so a missing input queue fails instead of dropping it) and only then removed from the
+/// error queue. A crash in between leaves a copy in both, never in neither.
+/// </summary>
+internal sealed class RedriveCommand : AsyncCommand<RedriveCommand.Settings>
+{
+    public sealed class Settings : BrokerSettings
+    {
+        [CommandOption("--count <N>")]
+        [Description("Move at most this many. Default: all")]
+        public int? Count { get; init; }
+
+        [CommandOption("--dry-run")]
+        [Description("List what would move and leave every message where it is")]
+        public bool DryRun { get; init; }
+
+        [CommandOption("--from <QUEUE>")]
+        [Description("Queue to take messages from. Default: the input queue's error queue (<queue>_error)")]
+        public string? From { get; init; }
+
+        public override ValidationResult Validate() =>
+            Count is < 1 ? ValidationResult.Error($"--count {Count} must be at least 1.") : base.Validate();
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var source = settings.From ?? settings.Queue + "_error";
+        var factory = new ConnectionFactory { Uri = new Uri(settings.EffectiveUrl), ClientProvidedName = "akidb-queue-redrive" };
+        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        foreach (var queue in new[] { source, settings.Queue })
+        {
+            if (await QueueProbe.ProbeAsync(connection, queue, cancellationToken) is null)
+            {
+                AnsiConsole.MarkupLine($"[red]Queue {Markup.Escape(queue)} does not exist[/] on this broker.");
+                return 1;
+            }
+        }
+
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
+        var table = new Table().AddColumns("#", "message id", "request id", "fault");
+        var moved = 0;
+        while (settings.Count is null || moved < settings.Count)
+        {
+            // A dry run holds what it read unacknowledged, so it never reads one twice; closing the channel puts them all back.
+            var message = await channel.BasicGetAsync(source, autoAck: false, cancellationToken);
+            if (message is null)
+            {
+                break;
+            }
+
+            if (!settings.DryRun)
+            {
+                try
+                {
+                    await channel.BasicPublishAsync("", settings.Queue, mandatory: true, Resend(message.BasicProperties), message.Body, cancellationToken);
+                }
+                catch (PublishException e)
+                {
+                    await channel.BasicNackAsync(message.DeliveryTag, false, requeue: true, CancellationToken.None);
+                    AnsiConsole.MarkupLine($"[red]The broker did not take message {moved + 1} ({Markup.Escape(e.Message)}); it stays in {Markup.Escape(source)}.[/]");
+                    break;
+                }
+
+                await channel.BasicAckAsync(message.DeliveryTag, false, CancellationToken.None);
+            }
+
+            moved++;
+            table.AddRow(moved.ToString(), Markup.Escape(SafeText.Of(message.BasicProperties.MessageId)), Markup.Escape(SafeText.Of(RequestId(message.Body))),
+                Markup.Escape(SafeText.Of(Header(message.BasicProperties, "MT-Fault-Message"))));
+        }
+
+        if (moved > 0)
+        {
+            AnsiConsole.Write(table);
+        }
+
+        AnsiConsole.MarkupLine(settings.DryRun
+            ? $"Dry run: {moved} messages would move from {Markup.Escape(source)} to {Markup.Escape(settings.Queue)}; nothing moved."
+            : $"Moved {moved} messages from {Markup.Escape(source)} to {Markup.Escape(settings.Queue)}, each confirmed by the broker.");
+        return 0;
+    }
+
+    /// <summary>The message's properties without MassTransit's fault headers, which describe the failure, not the request.</summary>
+    private static BasicProperties Resend(IReadOnlyBasicProperties original)
+    {
+        var properties = new BasicProperties(original) { Persistent = true };
+        if (original.Headers is { } headers)
+        {
+            properties.Headers = headers.Where(h => !h.Key.StartsWith("MT-Fault-", StringComparison.OrdinalIgnoreCase) && !h.Key.Equals("MT-Reason", StringComparison.OrdinalIgnoreCase))
+                .ToDictionary(h => h.Key, h => h.Value);
+        }
+
+        return properties;
+    }
+
+    private static string? Header(IReadOnlyBasicProperties properties, string name) =>
+        properties.Headers?.TryGetValue(name, out var value) == true
+            ? value switch { byte[] bytes => Encoding.UTF8.GetString(bytes), null => null, _ => value.ToString() }
+            : null;
+
+    private static string? RequestId(ReadOnlyMemory<byte> body)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("requestId", out var id) && id.ValueKind == JsonValueKind.String
+                ? id.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

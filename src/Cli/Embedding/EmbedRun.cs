@@ -1,0 +1,216 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Threading.Channels;
+using AkiDb.Queue.Contracts;
+
+namespace AkiDb.Queue.Cli.Embedding;
+
+/// <summary>
+/// Sends a run's chunks and writes their results in input order. At most <see cref="EmbedRunOptions.MaxInFlightTexts"/>
+/// chunks are sent and not yet written, which bounds both the memory the reordering takes and the work a Ctrl+C
+/// throws away. A request that fails with several texts is sent again one text per request, so one bad text fails
+/// only itself.
+/// </summary>
+internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, TextWriter output)
+{
+    private readonly string _prefix = $"embed-{Guid.NewGuid().ToString("N")[..10]}-";
+    private readonly ConcurrentDictionary<string, ChunkItem[]> _inFlight = new(StringComparer.Ordinal);
+    private readonly Channel<ChunkItem[]> _outbox = Channel.CreateUnbounded<ChunkItem[]>();
+
+    public int Written { get; private set; }
+
+    public int Truncated { get; private set; }
+
+    public List<ChunkFailure> Failures { get; } = [];
+
+    /// <summary>Runs until every chunk is written or failed; false when <paramref name="cancellationToken"/> stopped it first.</summary>
+    public async Task<bool> RunAsync(IReadOnlyList<ChunkItem> pending, Action<int> progress, CancellationToken cancellationToken)
+    {
+        var position = new Dictionary<int, int>(pending.Count);
+        for (var i = 0; i < pending.Count; i++)
+        {
+            position[pending[i].Seq] = i;
+        }
+
+        // null: not answered yet; "": failed (nothing to write); otherwise the line.
+        var lines = new string?[pending.Count];
+        using var window = new SemaphoreSlim(options.MaxInFlightTexts);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var feeder = Task.Run(() => FeedAsync(pending, window, stop), CancellationToken.None);
+        var publisher = Task.Run(() => PublishAsync(stop), CancellationToken.None);
+        var next = 0;
+        try
+        {
+            while (next < pending.Count)
+            {
+                var result = await NextResultAsync(stop, feeder, publisher, cancellationToken);
+                if (result is null)
+                {
+                    return false;
+                }
+
+                Record(result.Value, position, lines);
+                while (next < pending.Count && lines[next] is { } line)
+                {
+                    if (line.Length > 0)
+                    {
+                        await output.WriteLineAsync(line);
+                        Written++;
+                    }
+
+                    lines[next] = null;
+                    window.Release();
+                    next++;
+                }
+
+                await output.FlushAsync(CancellationToken.None);
+                progress(next);
+            }
+
+            return true;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(feeder, publisher).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private async Task<System.Text.Json.JsonElement?> NextResultAsync(CancellationTokenSource stop, Task feeder, Task publisher, CancellationToken cancellationToken)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+        wait.CancelAfter(options.ResultTimeout);
+        try
+        {
+            while (true)
+            {
+                var message = await broker.Results.ReadAsync(wait.Token);
+                var json = message.Parse();
+                var id = json.TryGetProperty("requestId", out var r) && r.ValueKind == System.Text.Json.JsonValueKind.String ? r.GetString() : null;
+                if (id is not null && id.StartsWith(_prefix, StringComparison.Ordinal))
+                {
+                    return json;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (stop.IsCancellationRequested)
+            {
+                // The feeder or the publisher failed and stopped the run: its exception says why.
+                await Task.WhenAll(feeder, publisher);
+                throw new InvalidOperationException("The run stopped before every chunk was answered.");
+            }
+
+            throw new TimeoutException($"No result arrived for {options.ResultTimeout.TotalSeconds:F0} s while {_inFlight.Count} requests were waiting: is a worker consuming '{options.Queue}'? (akidb-queue status)");
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    private void Record(System.Text.Json.JsonElement result, Dictionary<int, int> position, string?[] lines)
+    {
+        if (!_inFlight.TryRemove(result.GetProperty("requestId").GetString()!, out var items))
+        {
+            return; // a duplicate (the broker redelivered a request the worker had answered): the first answer counts
+        }
+
+        if (!result.TryGetProperty("code", out var code))
+        {
+            for (var i = 0; i < items.Length; i++)
+            {
+                var line = OutputLine.Format(items[i], result, i, options.IncludeText);
+                Truncated += result.GetProperty("truncated")[i].GetBoolean() ? 1 : 0;
+                lines[position[items[i].Seq]] = line;
+            }
+
+            return;
+        }
+
+        if (items.Length > 1)
+        {
+            foreach (var item in items)
+            {
+                _outbox.Writer.TryWrite([item]);
+            }
+
+            return;
+        }
+
+        Failures.Add(new ChunkFailure(items[0], code.GetString() ?? "", result.TryGetProperty("message", out var m) ? m.GetString() ?? "" : ""));
+        lines[position[items[0].Seq]] = "";
+    }
+
+    private async Task FeedAsync(IReadOnlyList<ChunkItem> pending, SemaphoreSlim window, CancellationTokenSource stop)
+    {
+        try
+        {
+            foreach (var group in pending.Chunk(options.TextsPerMessage))
+            {
+                for (var i = 0; i < group.Length; i++)
+                {
+                    await window.WaitAsync(stop.Token);
+                }
+
+                _outbox.Writer.TryWrite(group);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch
+        {
+            await stop.CancelAsync();
+            throw;
+        }
+    }
+
+    private async Task PublishAsync(CancellationTokenSource stop)
+    {
+        var sends = new List<Task>();
+        var retry = 0;
+        try
+        {
+            while (await _outbox.Reader.WaitToReadAsync(stop.Token))
+            {
+                while (sends.Count < 64 && _outbox.Reader.TryRead(out var items))
+                {
+                    var id = RetryId(_prefix + items[0].Seq.ToString(CultureInfo.InvariantCulture), ref retry, items);
+                    _inFlight[id] = items;
+                    sends.Add(broker.PublishAsync(new EmbedRequested
+                    {
+                        RequestId = id,
+                        Texts = items.Select(c => c.Text).ToArray(),
+                        Model = options.Model,
+                        Encoding = options.Encoding,
+                    }, options.Queue, stop.Token));
+                }
+
+                await Task.WhenAll(sends);
+                sends.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch
+        {
+            await stop.CancelAsync();
+            throw;
+        }
+    }
+
+    // First tries are unique by their first chunk's position; a chunk sent again alone after its group failed gets "r<n>".
+    private string RetryId(string id, ref int retry, ChunkItem[] items) =>
+        _sentOnce.Add(items[0].Seq) ? id : $"{id}r{++retry}";
+
+    private readonly HashSet<int> _sentOnce = [];
+}
+
+/// <summary>A chunk the worker answered with <see cref="EmbedFailed"/>.</summary>
+internal sealed record ChunkFailure(ChunkItem Item, string Code, string Message);
+
+/// <summary>How a run sends: the worker's queue, requests' shape, and how long to wait for an answer before giving up.</summary>
+internal sealed record EmbedRunOptions(string Queue, string? Model, string? Encoding, int TextsPerMessage, int MaxInFlightTexts, bool IncludeText, TimeSpan ResultTimeout);

@@ -1,0 +1,121 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using AkiDb.Queue.Cli.Broker;
+using AkiDb.Queue.Contracts;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
+
+namespace AkiDb.Queue.Cli.Embedding;
+
+/// <summary>
+/// One <c>embed</c> run's broker side: mandatory, confirmed publishes to the input queue, and a private reply
+/// queue that lives exactly as long as the run.
+/// </summary>
+/// <remarks>
+/// The reply queue is an exclusive, auto-delete, server-named queue bound to the two result exchanges, and the
+/// run keeps only its own request ids. Once the worker answers AMQP <c>reply_to</c>, switching is two lines here:
+/// set <see cref="BasicProperties.ReplyTo"/> to <see cref="ReplyQueue"/> in <see cref="PublishAsync"/> and drop the
+/// two bindings in <see cref="ConnectAsync"/>; nothing else in the run changes.
+/// </remarks>
+internal sealed class RunConnection : IAsyncDisposable
+{
+    private static readonly string[] ResultExchanges = ["embed-completed", "embed-failed"];
+
+    private readonly IConnection _connection;
+    private readonly IChannel _publisher;
+    private readonly Channel<ResultMessage> _results = Channel.CreateBounded<ResultMessage>(1000);
+
+    private RunConnection(IConnection connection, IChannel publisher, string replyQueue)
+    {
+        _connection = connection;
+        _publisher = publisher;
+        ReplyQueue = replyQueue;
+    }
+
+    /// <summary>The run's own queue: results for this run arrive here.</summary>
+    public string ReplyQueue { get; }
+
+    public ChannelReader<ResultMessage> Results => _results.Reader;
+
+    /// <summary>Connects, checks that <paramref name="inputQueue"/> exists, and starts listening before anything is published.</summary>
+    public static async Task<RunConnection> ConnectAsync(string url, string inputQueue, int maxInFlight, CancellationToken cancellationToken)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(url), ClientProvidedName = "akidb-queue-embed" };
+        var connection = await factory.CreateConnectionAsync(cancellationToken);
+        try
+        {
+            await EnsureQueueExistsAsync(connection, inputQueue, cancellationToken);
+            var publisher = await connection.CreateChannelAsync(new CreateChannelOptions(
+                publisherConfirmationsEnabled: true,
+                publisherConfirmationTrackingEnabled: true,
+                outstandingPublisherConfirmationsRateLimiter: new ThrottlingRateLimiter(maxInFlight)), cancellationToken);
+
+            var subscriber = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            await subscriber.BasicQosAsync(0, 1000, false, cancellationToken);
+            var queue = (await subscriber.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken)).QueueName;
+            foreach (var exchange in ResultExchanges)
+            {
+                await subscriber.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
+                await subscriber.QueueBindAsync(queue, exchange, "", cancellationToken: cancellationToken);
+            }
+
+            var run = new RunConnection(connection, publisher, queue);
+            var consumer = new AsyncEventingBasicConsumer(subscriber);
+            consumer.ReceivedAsync += async (_, delivery) =>
+            {
+                // Acknowledged on arrival: the queue dies with the run, so a result is only ever worth what the run makes of it.
+                await run._results.Writer.WriteAsync(new ResultMessage(delivery.Exchange != "embed-failed", delivery.Body.ToArray(), () => Task.CompletedTask));
+                await subscriber.BasicAckAsync(delivery.DeliveryTag, false);
+            };
+            await subscriber.BasicConsumeAsync(queue, autoAck: false, consumer, cancellationToken);
+            return run;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Publishes one request, persistent and mandatory; completes once the broker confirmed it.</summary>
+    public async Task PublishAsync(EmbedRequested request, string queue, CancellationToken cancellationToken)
+    {
+        var properties = new BasicProperties
+        {
+            Persistent = true,
+            ContentType = "application/json",
+            MessageId = request.RequestId,
+            Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+        };
+        try
+        {
+            await _publisher.BasicPublishAsync("", queue, mandatory: true, properties, JsonSerializer.SerializeToUtf8Bytes(request, QueueClient.Json), cancellationToken);
+        }
+        catch (PublishException e) when (e.IsReturn)
+        {
+            throw new InvalidOperationException($"The broker returned a request as unroutable: queue '{queue}' no longer exists.", e);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _results.Writer.TryComplete();
+        await _connection.CloseAsync();
+        _connection.Dispose();
+    }
+
+    private static async Task EnsureQueueExistsAsync(IConnection connection, string queue, CancellationToken cancellationToken)
+    {
+        // A passive declare that fails closes its channel, so it gets one of its own.
+        await using var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        try
+        {
+            await probe.QueueDeclarePassiveAsync(queue, cancellationToken);
+        }
+        catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+            throw new InvalidOperationException($"Queue '{queue}' does not exist on this broker: start a worker (it declares the queue), or name the worker's queue with --queue.", e);
+        }
+    }
+}
