@@ -1,4 +1,5 @@
 using AkiDb.Queue.Contracts;
+using AkiDb.Queue.Worker.Messaging.Edges;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -16,6 +17,10 @@ public static class MessagingRegistration
         builder.Services.AddSingleton<RequestValidator>();
         builder.Services.AddSingleton<InferenceCircuitBreaker>();
         builder.Services.AddSingleton<MalformedMessageObserver>();
+        builder.Services.AddOptions<ResultsOptions>().BindConfiguration(ResultsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<EdgeTelemetry>();
+        builder.Services.AddSingleton<ResultPublisher>();
+        builder.Services.AddSingleton<RefusedPublishObserver>();
 
         builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
         {
@@ -52,6 +57,11 @@ public static class MessagingRegistration
                 cfg.Message<EmbedCompleted>(m => m.SetEntityName("embed-completed"));
                 cfg.Message<EmbedFailed>(m => m.SetEntityName("embed-failed"));
                 cfg.ConnectReceiveObserver(context.GetRequiredService<MalformedMessageObserver>());
+                // Before anything reads them: MT-MessageType must not pick the consumer, MT-Response-Address and
+                // MT-Fault-Address must not pick where anything is sent (see ProducerHeaders).
+                cfg.ConnectReceiveObserver(new ProducerHeadersObserver());
+                cfg.ConnectSendObserver(context.GetRequiredService<RefusedPublishObserver>());
+                cfg.ConnectPublishObserver(context.GetRequiredService<RefusedPublishObserver>());
                 cfg.ConfigureEndpoints(context);
             });
         });
@@ -59,6 +69,7 @@ public static class MessagingRegistration
         // Registered after MassTransit on purpose: the broker connection and the backend start-up run together,
         // and the host reports itself started only when both are done.
         builder.Services.AddHostedService<Hosting.InferenceReadyGate>();
+        builder.Services.AddHostedService<ParkingQueueDeclarer>();
         return builder;
     }
 }
