@@ -42,7 +42,7 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
         Assert.Equal(2, recovered.Count(r => r.Exchange == "embed-failed"));
         Assert.All(recovered, r => Assert.Equal(r.RequestId, r.CorrelationId));
         Assert.True(after.IsCompleted, after.Message);
-        Assert.Equal(0, await client.DepthAsync(Parking));
+        Assert.Equal(0, await client.WaitForDepthAsync(Parking, d => d == 0, Patience));
         Assert.Contains(worker.Logs.Entries, e => e.Message.Contains("kept in queue embed-results-unrouted", StringComparison.Ordinal));
         ReliabilityReport.Record("Results with no queue bound", "20 requests (18 good, 2 bad) while nothing is bound to the result exchanges; a consumer drains the parking queue later",
             new ReliabilityReport.Outcome(ids.Count, 18, 2, ids.Count - recovered.Select(r => r.RequestId).Distinct().Count(), recovered.Count - recovered.Select(r => r.RequestId).Distinct().Count()),
