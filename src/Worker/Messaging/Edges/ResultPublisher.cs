@@ -32,10 +32,22 @@ internal sealed class ResultPublisher(
     private Uri? _defaultExchange;
 
     /// <summary>The request's AMQP correlation_id when it set one, else its request id.</summary>
-    public static string? CorrelationIdOf(ConsumeContext context, string? requestId) =>
-        context.ReceiveContext.TryGetPayload<ProducerHeaders>(out var headers) && headers.CorrelationId is { } correlation ? correlation : requestId;
+    public static string? CorrelationIdOf(ConsumeContext context, string? requestId) => CorrelationIdOf(context.ReceiveContext, requestId);
 
+    /// <inheritdoc cref="CorrelationIdOf(ConsumeContext, string?)"/>
+    public static string? CorrelationIdOf(ReceiveContext context, string? requestId) =>
+        context.TryGetPayload<ProducerHeaders>(out var headers) && headers.CorrelationId is { } correlation ? correlation : requestId;
+
+    /// <summary>Publishes the result to its exchange (or the parking queue), then replies where the request asked.</summary>
     public async Task PublishAsync<T>(ConsumeContext context, T result, string exchange, string? requestId, string? correlationId)
+        where T : class
+    {
+        await PublishToExchangeAsync(result, exchange, requestId, correlationId, context.CancellationToken);
+        await ReplyAsync(context, result, requestId, correlationId);
+    }
+
+    /// <summary>Publishes the result to its exchange, or to the parking queue when no queue is bound there.</summary>
+    public async Task PublishToExchangeAsync<T>(T result, string exchange, string? requestId, string? correlationId, CancellationToken cancellationToken)
         where T : class
     {
         try
@@ -46,14 +58,12 @@ internal sealed class ResultPublisher(
             {
                 publish.Mandatory = true;
                 SetCorrelation(publish, correlationId);
-            }, context.CancellationToken);
+            }, cancellationToken);
         }
         catch (Exception e) when (Find<MessageReturnedException>(e) is not null)
         {
-            await ParkAsync(result, exchange, requestId, correlationId, context.CancellationToken);
+            await ParkAsync(result, exchange, requestId, correlationId, cancellationToken);
         }
-
-        await ReplyAsync(context, result, requestId, correlationId);
     }
 
     private async Task ParkAsync<T>(T result, string exchange, string? requestId, string? correlationId, CancellationToken cancellationToken)
