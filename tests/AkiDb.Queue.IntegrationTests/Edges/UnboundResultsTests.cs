@@ -18,7 +18,7 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
         var (vhost, url) = await broker.CreateVirtualHostAsync("unbound");
         await using var worker = await WorkerHost.StartAsync(url);
         await using var client = await EdgeClient.ConnectAsync(url, broker.ManagementUrl, vhost);
-        var ids = Enumerable.Range(0, 20).Select(i => $"unbound-{i}").ToList();
+        var ids = Enumerable.Range(0, 21).Select(i => $"unbound-{i}").ToList();
         foreach (var id in ids.Take(18))
         {
             await client.PublishAsync(ResultCollector.Request(id, $"text number {id}"));
@@ -26,6 +26,7 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
 
         await client.PublishAsync("""{"requestId":"unbound-18","texts":[]}""");
         await client.PublishAsync("""{"requestId":"unbound-19","texts":["x"],"model":"no-such-model"}""");
+        await client.PublishAsync("""{"requestId":"unbound-20","texts":[1, 2]}""");
 
         var parked = await client.WaitForDepthAsync(Parking, d => d >= ids.Count, Patience);
         Assert.Equal(ids.Count, parked);
@@ -39,13 +40,13 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
         output.WriteLine($"parked {parked}, recovered {recovered.Count}");
         Assert.Equal(ids.Order(), recovered.Select(r => r.RequestId!).Order());
         Assert.Equal(18, recovered.Count(r => r.Exchange == "embed-completed"));
-        Assert.Equal(2, recovered.Count(r => r.Exchange == "embed-failed"));
+        Assert.Equal(3, recovered.Count(r => r.Exchange == "embed-failed"));
         Assert.All(recovered, r => Assert.Equal(r.RequestId, r.CorrelationId));
         Assert.True(after.IsCompleted, after.Message);
         Assert.Equal(0, await client.WaitForDepthAsync(Parking, d => d == 0, Patience));
         Assert.Contains(worker.Logs.Entries, e => e.Message.Contains("kept in queue embed-results-unrouted", StringComparison.Ordinal));
-        ReliabilityReport.Record("Results with no queue bound", "20 requests (18 good, 2 bad) while nothing is bound to the result exchanges; a consumer drains the parking queue later",
-            new ReliabilityReport.Outcome(ids.Count, 18, 2, ids.Count - recovered.Select(r => r.RequestId).Distinct().Count(), recovered.Count - recovered.Select(r => r.RequestId).Distinct().Count()),
+        ReliabilityReport.Record("Results with no queue bound", "21 requests (18 good, 2 invalid, 1 malformed) while nothing is bound to the result exchanges; a consumer drains the parking queue later",
+            new ReliabilityReport.Outcome(ids.Count, 18, 3, ids.Count - recovered.Select(r => r.RequestId).Distinct().Count(), recovered.Count - recovered.Select(r => r.RequestId).Distinct().Count()),
             $"{parked} parked, all recovered", "dotnet test --filter FullyQualifiedName~Edges.UnboundResultsTests");
     }
 
