@@ -95,9 +95,11 @@ public sealed class HostileHeaderTests(BrokerFixture broker, ITestOutputHelper o
         Assert.DoesNotContain(worker.Logs.Entries, e => e.Message.Contains('\u001b', StringComparison.Ordinal));
 
         output.WriteLine($"{hostile.Count} hostile + {good.Count} ordinary requests: {results.Results.Count - 1} results, {dropped} replies dropped, broker objects {before.Count} before and {after.Count} after");
-        ReliabilityReport.Record("Hostile producer headers", $"{hostile.Count} requests with hostile MT-Response-Address / MT-Fault-Address / MT-MessageType / reply_to among {good.Count} ordinary ones",
+        ReliabilityReport.Record("hostile producer headers",
+            $"{hostile.Count} requests with hostile `MT-Response-Address` (`amq.x`, another host, another vhost, a non-temporary queue, a missing temporary queue, a result exchange's name, the worker's own queue, not a URI), `MT-Fault-Address`, `MT-MessageType` (an unknown type, `EmbedCompleted`) or `reply_to` (`amq.x`, the input queue, a missing queue, a bogus direct reply-to token, control characters, a result exchange's name), interleaved with {good.Count} ordinary requests",
             ReliabilityReport.Count(hostile.Select(h => h.Id).Concat(good), results.Results),
-            $"{dropped} replies dropped and logged; broker objects unchanged ({after.Count})", "dotnet test --filter FullyQualifiedName~Edges.HostileHeaderTests");
+            $"every one answered once; {dropped} replies dropped, each logged once (escaped) and counted (`akidb.replies.dropped`); the vhost's exchanges and queues identical before and after ({after.Count} objects); nothing in `embed-requested_skipped`",
+            "./test.sh --filter FullyQualifiedName~Edges.HostileHeaderTests");
     }
 
     /// <summary>Waits for one message on the queue (polling basic.get); null when none came within the timeout.</summary>

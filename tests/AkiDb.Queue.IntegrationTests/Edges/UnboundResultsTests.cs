@@ -45,9 +45,11 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
         Assert.True(after.IsCompleted, after.Message);
         Assert.Equal(0, await client.WaitForDepthAsync(Parking, d => d == 0, Patience));
         Assert.Contains(worker.Logs.Entries, e => e.Message.Contains("kept in queue embed-results-unrouted", StringComparison.Ordinal));
-        ReliabilityReport.Record("Results with no queue bound", "21 requests (18 good, 2 invalid, 1 malformed) while nothing is bound to the result exchanges; a consumer drains the parking queue later",
+        ReliabilityReport.Record("results with no queue bound",
+            "21 requests (18 good, 2 invalid, 1 malformed) while nothing is bound to `embed-completed`/`embed-failed`; a consumer drains the parking queue later, then binds",
             new ReliabilityReport.Outcome(ids.Count, 18, 3, ids.Count - recovered.Select(r => r.RequestId).Distinct().Count(), recovered.Count - recovered.Select(r => r.RequestId).Distinct().Count()),
-            $"{parked} parked, all recovered", "dotnet test --filter FullyQualifiedName~Edges.UnboundResultsTests");
+            $"all {parked} parked in `{Parking}` (header `x-akidb-exchange` names the exchange), all recovered; the next result went to the new binding",
+            "./test.sh --filter FullyQualifiedName~Edges.UnboundResultsTests");
     }
 
     [Fact]
@@ -83,10 +85,10 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
 
         output.WriteLine($"parked {parked.Count}, refusals {refusals}");
         Assert.Equal(ids.Order(), parked.Select(p => p.RequestId!).Order());
-        ReliabilityReport.Record("Parking queue full", "5 requests, nothing bound, Results:ParkingMaxLength=2 (reject-publish)",
+        ReliabilityReport.Record("parking queue full", "5 requests, nothing bound, `Results:ParkingMaxLength=2` (`reject-publish`)",
             ReliabilityReport.Count(ids, parked.Select(p => new ResultCollector.Result(p.Exchange!, p.Body, null))),
-            $"broker nacked 3 results ({refusals} refusals); their requests stayed unacked until the parking queue was drained",
-            "dotnet test --filter FullyQualifiedName~Edges.UnboundResultsTests");
+            $"2 parked; the broker nacked the other 3 results ({refusals} refusals logged, `akidb.results.refused`); their requests stayed unacknowledged in `embed-requested` ({waiting} messages) until the parking queue was drained, then parked",
+            "./test.sh --filter FullyQualifiedName~Edges.UnboundResultsTests");
     }
 
     private static async Task<int> WaitForLogAsync(WorkerHost worker, string text, int count, TimeSpan timeout)
