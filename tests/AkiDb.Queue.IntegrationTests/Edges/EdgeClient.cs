@@ -1,9 +1,7 @@
-using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using RabbitMQ.Client;
-using RabbitMQ.Client.Events;
 
 namespace AkiDb.Queue.IntegrationTests.Edges;
 
@@ -113,35 +111,5 @@ public sealed class EdgeClient : IAsyncDisposable
     public sealed record Delivered(JsonElement Body, string? CorrelationId, string? Exchange)
     {
         public string? RequestId => Body.TryGetProperty("requestId", out var id) ? id.GetString() : null;
-    }
-}
-
-/// <summary>A consumer of one queue (an RPC caller's reply queue) that keeps what arrives.</summary>
-public sealed class QueueReader(IChannel channel) : IAsyncDisposable
-{
-    private readonly ConcurrentQueue<BasicDeliverEventArgs> _received = new();
-    private readonly SemaphoreSlim _arrived = new(0);
-
-    public IReadOnlyCollection<BasicDeliverEventArgs> Received => _received;
-
-    public static async Task<QueueReader> StartAsync(IConnection connection, string queue)
-    {
-        var channel = await connection.CreateChannelAsync();
-        var reader = new QueueReader(channel);
-        var consumer = new AsyncEventingBasicConsumer(channel);
-        consumer.ReceivedAsync += (_, delivery) =>
-        {
-            reader._received.Enqueue(delivery);
-            reader._arrived.Release();
-            return Task.CompletedTask;
-        };
-        await channel.BasicConsumeAsync(queue, autoAck: true, consumer);
-        return reader;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await channel.CloseAsync();
-        _arrived.Dispose();
     }
 }

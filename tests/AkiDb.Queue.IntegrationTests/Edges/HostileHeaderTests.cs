@@ -48,10 +48,16 @@ public sealed class HostileHeaderTests(BrokerFixture broker, ITestOutputHelper o
         // A first request with a valid reply queue: every object the worker itself makes exists before the snapshot.
         await using var replies = await client.Connection.CreateChannelAsync();
         var replyQueue = (await replies.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        var published = (await replies.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        await replies.QueueBindAsync(published, "embed-completed", "");
         await client.PublishAsync(ResultCollector.Request("warm-up", "warm up"), replyTo: replyQueue, correlationId: "warm-up-correlation");
         Assert.True((await results.WaitForAsync("warm-up", Patience)).IsCompleted);
         var warmReply = await WaitForMessageAsync(replies, replyQueue, Patience);
+        var warmPublished = await WaitForMessageAsync(replies, published, Patience);
         Assert.Equal("warm-up-correlation", warmReply?.BasicProperties.CorrelationId);
+        Assert.Equal("warm-up-correlation", warmPublished?.BasicProperties.CorrelationId);
+        await replies.QueueUnbindAsync(published, "embed-completed", "");
+        await replies.QueueDeleteAsync(published);
         var before = await client.BrokerObjectsAsync();
 
         var hostile = Hostile(new Uri(url), vhost).ToList();

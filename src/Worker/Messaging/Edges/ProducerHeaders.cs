@@ -28,10 +28,15 @@ internal sealed record ProducerHeaders(string? MessageType, string? ResponseAddr
         var headers = amqp.Properties.Headers;
         string? Take(string name)
         {
-            if (headers is null || !headers.Remove(name, out var value))
+            // Every spelling goes: AMQP table keys are case-sensitive, not every reader of them is.
+            var keys = headers?.Keys.Where(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)).ToList() ?? [];
+            if (keys.Count == 0)
             {
                 return null;
             }
+
+            var value = headers![keys[0]];
+            keys.ForEach(k => headers.Remove(k));
 
             var text = value switch
             {

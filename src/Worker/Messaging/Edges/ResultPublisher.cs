@@ -98,7 +98,8 @@ internal sealed class ResultPublisher(
             return;
         }
 
-        var decision = replyTo is not null && responseAddress is null
+        // reply_to first: it is what any AMQP client sets, and MassTransit's direct reply-to puts its token there too.
+        var decision = replyTo is not null
             ? ReplyDestination.FromReplyTo(replyTo, _ownQueues)
             : Uri.TryCreate(responseAddress, UriKind.Absolute, out var address)
                 ? ReplyDestination.FromResponseAddress(address, _broker, replyTo, _ownQueues)
