@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf .artifacts/reliability
-./test.sh --filter "FullyQualifiedName~AkiDb.Queue.IntegrationTests.Reliability|FullyQualifiedName~AkiDb.Queue.IntegrationTests.Cluster.NodeLossTests" >/dev/null || { echo "reliability tests failed; see .artifacts/test-results" >&2; exit 1; }
+./test.sh --filter "FullyQualifiedName~AkiDb.Queue.IntegrationTests.Reliability|FullyQualifiedName~AkiDb.Queue.IntegrationTests.Cluster.NodeLossTests|FullyQualifiedName~AkiDb.Queue.IntegrationTests.Edges" >/dev/null || { echo "reliability tests failed; see .artifacts/test-results" >&2; exit 1; }
 rows=.artifacts/reliability/rows.md
 cluster_rows=.artifacts/reliability/cluster-rows.md
 {
@@ -17,7 +17,7 @@ cluster_rows=.artifacts/reliability/cluster-rows.md
     echo
     echo "| fault | injection | published | completed | failed (with a reason) | lost | duplicates | recovery | reproduce |"
     echo "|---|---|---|---|---|---|---|---|---|"
-    sort "$rows"
+    grep -v 'Edges\.' "$rows" | sort
     echo
     echo "Also covered by the same tests, without a row of counts:"
     echo
@@ -73,5 +73,24 @@ cluster_rows=.artifacts/reliability/cluster-rows.md
     echo "  when the first one listed is down (\`Publish_connects_through_a_live_node\`)."
     # The edge tests (tests/.../Edges/Hygiene*) assert outcomes rather than record rows; their section is kept as text.
     cat scripts/reliability-edges.md
+    echo
+    echo "## Edges: results, replies and headers"
+    echo
+    echo "Integration tests in \`tests/AkiDb.Queue.IntegrationTests/Edges\` (real broker, real worker and model), each counting"
+    echo "from a separate client what went in and what came out."
+    echo
+    echo "| fault | injection | published | completed | failed (with a reason) | lost | duplicates | recovery | reproduce |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    grep 'Edges\.' "$rows" | sort
+    echo
+    echo "Also covered, without a row of counts:"
+    echo
+    echo "- \`examples/python/rpc.py\` (pika) gets its reply with its \`correlation_id\` through an exclusive reply queue and"
+    echo "  through direct reply-to, for a completed and a failed request; the exchanges get the same result once, with the"
+    echo "  same \`correlationId\` (\`Edges.RpcExampleTests\`);"
+    echo "- MassTransit's request client still gets its response (\`RequestResponseTests\`);"
+    echo "- \`akidb-queue publish --queue typo-queue\` exits 2 naming the queue and creates nothing; \`publish\` without"
+    echo "  \`--results-queue\` declares no queue, and \`akidb-queue results --from-parking\` recovers every result"
+    echo "  (\`Edges.CliEdgeTests\`)."
 } > docs/reliability.md
 echo "wrote docs/reliability.md ($(wc -l < "$rows") rows)"

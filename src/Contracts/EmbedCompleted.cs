@@ -57,4 +57,10 @@ public sealed record EmbedCompleted
 
     /// <summary><c>int8</c> only: per vector, the factor that turns its bytes back into floats (max |value| ÷ 127).</summary>
     public IReadOnlyList<float>? Scales { get; init; }
+
+    /// <summary>
+    /// The request's AMQP <c>correlation_id</c> when it had one, else its <see cref="RequestId"/>. The published
+    /// message carries the same value as its AMQP <c>correlation_id</c> property, so an RPC caller or a pipeline can join.
+    /// </summary>
+    public string? CorrelationId { get; init; }
 }

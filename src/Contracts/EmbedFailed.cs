@@ -23,4 +23,10 @@ public sealed record EmbedFailed
     /// the request's trace (a producer starts one by sending the header MT-Activity-Id with its own traceparent).
     /// </summary>
     public string? TraceParent { get; init; }
+
+    /// <summary>
+    /// The request's AMQP <c>correlation_id</c> when it had one, else its <see cref="RequestId"/>. The published
+    /// message carries the same value as its AMQP <c>correlation_id</c> property, so an RPC caller or a pipeline can join.
+    /// </summary>
+    public string? CorrelationId { get; init; }
 }

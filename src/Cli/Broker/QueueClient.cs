@@ -15,6 +15,9 @@ internal sealed class QueueClient : IAsyncDisposable
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>Most results a results queue declared here holds (x-max-length, reject-publish).</summary>
+    public const int DefaultResultsMaxLength = 100_000;
+
     private readonly IConnection _connection;
     private readonly IChannel _channel;
 
@@ -40,7 +43,27 @@ internal sealed class QueueClient : IAsyncDisposable
         return new QueueClient(connection, channel);
     }
 
-    /// <summary>Publishes one request, persistent, to the input queue; completes when the broker confirmed it.</summary>
+    /// <summary>
+    /// Fails with <see cref="QueueMissingException"/> unless the queue exists: a passive declare, on a channel of its
+    /// own because the broker closes the channel that asked about a missing queue.
+    /// </summary>
+    public async Task RequireQueueAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        await using var channel = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        try
+        {
+            await channel.QueueDeclarePassiveAsync(queue, cancellationToken);
+        }
+        catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+            throw new QueueMissingException(queue, e);
+        }
+    }
+
+    /// <summary>
+    /// Publishes one request, persistent and mandatory, to the input queue; completes when the broker confirmed it.
+    /// A message no queue takes (the queue was deleted meanwhile) fails with <see cref="QueueMissingException"/>.
+    /// </summary>
     public async Task PublishAsync(EmbedRequested request, string queue, CancellationToken cancellationToken = default)
     {
         var properties = new BasicProperties
@@ -57,8 +80,13 @@ internal sealed class QueueClient : IAsyncDisposable
         {
             try
             {
-                await _channel.BasicPublishAsync("", queue, mandatory: false, properties, body, cancellationToken);
+                await _channel.BasicPublishAsync("", queue, mandatory: true, properties, body, cancellationToken);
                 return;
+            }
+            catch (PublishException e) when (e.IsReturn)
+            {
+                // Unroutable: the queue does not exist (mandatory publish). An answer, not a lost confirm.
+                throw new QueueMissingException(queue, e);
             }
             // A returned (unroutable) message is an answer, not a lost confirm: not sent again.
             catch (Exception e) when (e is (AlreadyClosedException or OperationInterruptedException or PublishException) and not PublishReturnException
@@ -75,13 +103,23 @@ internal sealed class QueueClient : IAsyncDisposable
     /// Declares the durable results queue and binds it to both result exchanges, so results are kept from now on even
     /// if nobody reads them yet. Idempotent.
     /// </summary>
-    public async Task EnsureResultsQueueAsync(string queue, CancellationToken cancellationToken = default)
+    public async Task EnsureResultsQueueAsync(string queue, int maxLength, CancellationToken cancellationToken = default)
     {
         await using var channel = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
-        await DeclareResultsAsync(channel, queue, cancellationToken);
+        await DeclareResultsAsync(channel, queue, maxLength, cancellationToken);
     }
 
-    private static async Task<string> DeclareResultsAsync(IChannel channel, string? durableQueue, CancellationToken cancellationToken)
+    /// <summary>
+    /// Bounded, and refusing rather than dropping: when it is full the broker refuses the worker's publish, which
+    /// waits (its request stays unacknowledged) until this queue is read. Nothing is lost, and nothing grows forever.
+    /// </summary>
+    private static Dictionary<string, object?> ResultsQueueArguments(int maxLength) => new()
+    {
+        ["x-max-length"] = maxLength,
+        ["x-overflow"] = "reject-publish",
+    };
+
+    private static async Task<string> DeclareResultsAsync(IChannel channel, string? durableQueue, int maxLength, CancellationToken cancellationToken)
     {
         foreach (var exchange in new[] { QueueNames.EmbedCompleted, QueueNames.EmbedFailed })
         {
@@ -89,8 +127,8 @@ internal sealed class QueueClient : IAsyncDisposable
         }
 
         var queue = durableQueue is null
-            ? (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken)).QueueName
-            : (await channel.QueueDeclareAsync(durableQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken)).QueueName;
+            ? (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, ResultsQueueArguments(maxLength), cancellationToken: cancellationToken)).QueueName
+            : (await channel.QueueDeclareAsync(durableQueue, durable: true, exclusive: false, autoDelete: false, ResultsQueueArguments(maxLength), cancellationToken: cancellationToken)).QueueName;
         await channel.QueueBindAsync(queue, QueueNames.EmbedCompleted, "", cancellationToken: cancellationToken);
         await channel.QueueBindAsync(queue, QueueNames.EmbedFailed, "", cancellationToken: cancellationToken);
         return queue;
@@ -100,23 +138,47 @@ internal sealed class QueueClient : IAsyncDisposable
     /// Subscribes to both result exchanges. With a name the queue is durable and outlives this process (results
     /// that arrive while nobody listens are kept); without one it is private and goes away with the connection.
     /// </summary>
-    public async Task<ChannelReader<ResultMessage>> SubscribeResultsAsync(string? durableQueue, CancellationToken cancellationToken = default)
+    public Task<ChannelReader<ResultMessage>> SubscribeResultsAsync(string? durableQueue, CancellationToken cancellationToken = default) =>
+        SubscribeResultsAsync(durableQueue, DefaultResultsMaxLength, parkingQueue: null, cancellationToken);
+
+    /// <param name="durableQueue">A named durable queue, or null for a private one that goes away with the connection.</param>
+    /// <param name="maxLength">The queue's length bound (reject-publish).</param>
+    /// <param name="parkingQueue">Instead: read the worker's parking queue as it is (results published while no queue was bound), binding nothing.</param>
+    /// <param name="cancellationToken">Stops the subscription set-up.</param>
+    public async Task<ChannelReader<ResultMessage>> SubscribeResultsAsync(string? durableQueue, int maxLength, string? parkingQueue, CancellationToken cancellationToken = default)
     {
         var subscriber = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
         await subscriber.BasicQosAsync(0, 500, false, cancellationToken);
-        var queue = await DeclareResultsAsync(subscriber, durableQueue, cancellationToken);
+        string queue;
+        if (parkingQueue is not null)
+        {
+            queue = (await subscriber.QueueDeclarePassiveAsync(parkingQueue, cancellationToken)).QueueName;
+        }
+        else
+        {
+            queue = await DeclareResultsAsync(subscriber, durableQueue, maxLength, cancellationToken);
+        }
+
+        Queue = queue;
 
         var results = Channel.CreateBounded<ResultMessage>(1000);
         var consumer = new AsyncEventingBasicConsumer(subscriber);
         consumer.ReceivedAsync += async (_, delivery) =>
         {
             var body = delivery.Body.ToArray();
-            await results.Writer.WriteAsync(new ResultMessage(delivery.Exchange == QueueNames.EmbedCompleted, body,
+            // A parked result names its exchange in a header; a delivered one came through it.
+            var exchange = delivery.BasicProperties.Headers?.TryGetValue("x-akidb-exchange", out var parked) == true && parked is byte[] name
+                ? System.Text.Encoding.UTF8.GetString(name)
+                : delivery.Exchange;
+            await results.Writer.WriteAsync(new ResultMessage(exchange == QueueNames.EmbedCompleted, body,
                 () => subscriber.BasicAckAsync(delivery.DeliveryTag, false).AsTask()), cancellationToken);
         };
         await subscriber.BasicConsumeAsync(queue, autoAck: false, consumer, cancellationToken);
         return results.Reader;
     }
+
+    /// <summary>The queue <see cref="SubscribeResultsAsync"/> reads.</summary>
+    public string? Queue { get; private set; }
 
     public async ValueTask DisposeAsync()
     {
@@ -124,6 +186,13 @@ internal sealed class QueueClient : IAsyncDisposable
         await _connection.CloseAsync();
         _connection.Dispose();
     }
+}
+
+/// <summary>The queue a command was to publish to or read from does not exist on the broker's virtual host.</summary>
+internal sealed class QueueMissingException(string queue, Exception inner)
+    : Exception($"Queue '{queue}' does not exist on this broker and virtual host, so nothing sent to it is kept.", inner)
+{
+    public string Queue { get; } = queue;
 }
 
 /// <summary>A result as received: its raw JSON, and how to acknowledge it once it is safely written.</summary>

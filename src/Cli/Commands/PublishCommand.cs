@@ -37,9 +37,14 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         public string? Model { get; init; }
 
         [CommandOption("--results-queue <NAME>")]
-        [Description("Durable queue that keeps the results for 'akidb-queue results', declared before publishing so none is missed. Default: akidb-results; 'none' to skip")]
-        [DefaultValue("akidb-results")]
-        public string ResultsQueue { get; init; } = "akidb-results";
+        [Description("Declare this durable, bounded queue for 'akidb-queue results --results-queue NAME' before publishing. Default: none (results nobody is bound for wait in the worker's parking queue)")]
+        [DefaultValue("none")]
+        public string ResultsQueue { get; init; } = "none";
+
+        [CommandOption("--results-max-length <N>")]
+        [Description("Most results --results-queue holds; when full the broker refuses more and the worker waits. Default: 100000")]
+        [DefaultValue(100_000)]
+        public int ResultsMaxLength { get; init; } = 100_000;
 
         [CommandOption("--max-in-flight <N>")]
         [Description("Publishes awaiting broker confirmation at once. Default: 256")]
@@ -70,12 +75,48 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         }
 
         await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, settings.MaxInFlight, settings.EffectiveClusterNodes);
+        try
+        {
+            await client.RequireQueueAsync(settings.Queue, cancellationToken);
+        }
+        catch (QueueMissingException e)
+        {
+            return QueueMissing(e, settings);
+        }
+
         if (!string.Equals(settings.ResultsQueue, "none", StringComparison.OrdinalIgnoreCase))
         {
-            await client.EnsureResultsQueueAsync(settings.ResultsQueue, cancellationToken);
+            await client.EnsureResultsQueueAsync(settings.ResultsQueue, settings.ResultsMaxLength, cancellationToken);
         }
 
         var clock = Stopwatch.StartNew();
+        try
+        {
+            await PublishAllAsync(client, requests, settings, clock, cancellationToken);
+        }
+        catch (QueueMissingException e)
+        {
+            return QueueMissing(e, settings);
+        }
+
+        AnsiConsole.MarkupLine($"Published {requests.Count} requests ({texts} texts) to [bold]{Markup.Escape(settings.Queue)}[/] in {clock.Elapsed.TotalSeconds:F1} s, every one confirmed by the broker.");
+        if (!string.Equals(settings.ResultsQueue, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            AnsiConsole.MarkupLine($"Results collect in queue [bold]{Markup.Escape(settings.ResultsQueue)}[/]: akidb-queue results --results-queue {Markup.Escape(settings.ResultsQueue)} --out results.jsonl (it counts the chunks the model truncated)");
+        }
+
+        return 0;
+    }
+
+    /// <summary>Nothing was kept: say which queue, and what to do (exit 2).</summary>
+    private static int QueueMissing(QueueMissingException e, Settings settings)
+    {
+        AnsiConsole.MarkupLine($"[red]{Markup.Escape(e.Message)}[/] Start the worker once (it declares its queue), or check --queue and the virtual host in --url ({Markup.Escape(settings.VirtualHost)}).");
+        return 2;
+    }
+
+    private static async Task PublishAllAsync(QueueClient client, List<EmbedRequested> requests, Settings settings, Stopwatch clock, CancellationToken cancellationToken)
+    {
         await AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
@@ -101,12 +142,5 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
                 task.Value = requests.Count;
                 task.Description = $"published ({requests.Count / Math.Max(clock.Elapsed.TotalSeconds, 0.001):F0} req/s)";
             });
-
-        AnsiConsole.MarkupLine($"Published {requests.Count} requests ({texts} texts) to [bold]{settings.Queue}[/] in {clock.Elapsed.TotalSeconds:F1} s, every one confirmed by the broker.");
-        if (!string.Equals(settings.ResultsQueue, "none", StringComparison.OrdinalIgnoreCase))
-        {
-            AnsiConsole.MarkupLine($"Results collect in queue [bold]{settings.ResultsQueue}[/]: akidb-queue results --out results.jsonl (it counts the chunks the model truncated)");
-        }
-        return 0;
     }
 }

@@ -17,9 +17,22 @@ internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
         public string Out { get; init; } = "results.jsonl";
 
         [CommandOption("--results-queue <NAME>")]
-        [Description("Durable queue that collects results while this command is not running. Default: akidb-results")]
-        [DefaultValue("akidb-results")]
-        public string ResultsQueue { get; init; } = "akidb-results";
+        [Description("A durable, bounded queue of this name that keeps collecting results while this command is not running (see publish --results-queue). Default: none, a private queue for this run only")]
+        [DefaultValue("none")]
+        public string ResultsQueue { get; init; } = "none";
+
+        [CommandOption("--results-max-length <N>")]
+        [Description("Most results the queue holds; when full the broker refuses more and the worker waits. Default: 100000")]
+        [DefaultValue(100_000)]
+        public int ResultsMaxLength { get; init; } = 100_000;
+
+        [CommandOption("--from-parking [QUEUE]")]
+        [Description("Read the worker's parking queue instead (results published while no queue was bound). Default queue: embed-results-unrouted")]
+        public FlagValue<string>? FromParking { get; init; }
+
+        public string? ParkingQueue => FromParking is { IsSet: true } flag ? (string.IsNullOrEmpty(flag.Value) ? "embed-results-unrouted" : flag.Value) : null;
+
+        public string? NamedQueue => string.Equals(ResultsQueue, "none", StringComparison.OrdinalIgnoreCase) ? null : ResultsQueue;
 
         [CommandOption("--count <N>")]
         [Description("Stop after this many results. Default: run until Ctrl+C or --idle-seconds")]
@@ -33,10 +46,22 @@ internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, clusterNodes: settings.EffectiveClusterNodes);
-        var results = await client.SubscribeResultsAsync(settings.ResultsQueue, cancellationToken);
+        System.Threading.Channels.ChannelReader<ResultMessage> results;
+        try
+        {
+            results = await client.SubscribeResultsAsync(settings.NamedQueue, settings.ResultsMaxLength, settings.ParkingQueue, cancellationToken);
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode is 404 or 406)
+        {
+            AnsiConsole.MarkupLine(e.ShutdownReason.ReplyCode == 404
+                ? $"[red]Queue '{Markup.Escape(settings.ParkingQueue ?? "")}' does not exist on this virtual host.[/] The worker declares its parking queue at start."
+                : $"[red]Queue '{Markup.Escape(settings.NamedQueue ?? "")}' exists with other settings ({Markup.Escape(e.ShutdownReason.ReplyText)}).[/] Read it with the settings it has, or delete it in the management UI.");
+            return 2;
+        }
+
         await using var output = new StreamWriter(settings.Out, append: true, new UTF8Encoding(false));
         int completed = 0, failed = 0, truncated = 0;
-        AnsiConsole.MarkupLine($"Writing results to [bold]{Markup.Escape(settings.Out)}[/] (queue {settings.ResultsQueue}); Ctrl+C to stop.");
+        AnsiConsole.MarkupLine($"Writing results to [bold]{Markup.Escape(settings.Out)}[/] (queue {Markup.Escape(client.Queue ?? "")}); Ctrl+C to stop.");
         try
         {
             while (settings.Count is null || completed + failed < settings.Count)

@@ -47,7 +47,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         var estimate = await SampleAsync(connection, settings, start.Ready, cancellationToken);
         var table = new Table().AddColumns("queue", "ready", "unacked", "consumers");
         using var api = new ManagementApi(settings.EffectiveManagementUrl, settings.EffectiveUrl);
-        foreach (var queue in new[] { settings.Queue, errorQueue, "akidb-results" })
+        foreach (var queue in new[] { settings.Queue, errorQueue, "embed-results-unrouted" })
         {
             if (await QueueProbe.ProbeAsync(connection, queue, CancellationToken.None) is { } now)
             {

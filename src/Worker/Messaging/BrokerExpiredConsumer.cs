@@ -12,7 +12,7 @@ namespace AkiDb.Queue.Worker.Messaging;
 /// waited, with <see cref="EmbedErrorCodes.Expired"/>: without this they would vanish, and messages in would no
 /// longer equal results out. Nothing is tokenised or embedded here.
 /// </summary>
-internal sealed class BrokerExpiredConsumer(RequestValidator validator, WorkerTelemetry telemetry, ILogger<BrokerExpiredConsumer> logger)
+internal sealed class BrokerExpiredConsumer(RequestValidator validator, Edges.ResultPublisher results, WorkerTelemetry telemetry, ILogger<BrokerExpiredConsumer> logger)
     : IConsumer<EmbedRequested>
 {
     public async Task Consume(ConsumeContext<EmbedRequested> context)
@@ -33,12 +33,8 @@ internal sealed class BrokerExpiredConsumer(RequestValidator validator, WorkerTe
             Message = "The request's AMQP expiration passed while it waited in the queue; no inference was spent on it.",
             Metadata = message.Metadata,
         };
-        failure = failure with { TraceParent = Activity.Current?.Id };
-        await context.Publish(failure);
-        if (context.ResponseAddress is not null)
-        {
-            await context.RespondAsync(failure);
-        }
+        failure = failure with { TraceParent = Activity.Current?.Id, CorrelationId = Edges.ResultPublisher.CorrelationIdOf(context, message.RequestId) };
+        await results.PublishAsync(context, failure, QueueNames.EmbedFailed, failure.RequestId, failure.CorrelationId);
 
         if (failure.Code == EmbedErrorCodes.Expired)
         {
@@ -46,7 +42,7 @@ internal sealed class BrokerExpiredConsumer(RequestValidator validator, WorkerTe
         }
 
         telemetry.RequestsFailed.Add(1, new KeyValuePair<string, object?>("code", failure.Code));
-        logger.LogInformation("Request {RequestId} failed with {Code}: {Reason}", failure.RequestId ?? "(none)", failure.Code, failure.Message);
+        logger.LogInformation("Request {RequestId} failed with {Code}: {Reason}", LogValue.Of(failure.RequestId), failure.Code, LogValue.Of(failure.Message, 300));
     }
 
     /// <summary>RabbitMQ's <c>x-first-death-reason</c> header: <c>expired</c>, <c>rejected</c>, <c>maxlen</c> or <c>delivery_limit</c>.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Batching;
 using AkiDb.Queue.Worker.Inference;
+using AkiDb.Queue.Worker.Messaging.Edges;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;
 using AkiDb.Queue.Worker.Tokenization;
@@ -23,6 +24,7 @@ internal sealed class EmbedRequestedConsumer(
     IInferenceBackend backend,
     IOptions<LimitsOptions> limits,
     WorkerTelemetry telemetry,
+    ResultPublisher results,
     ILogger<EmbedRequestedConsumer> logger) : IConsumer<EmbedRequested>
 {
     public async Task Consume(ConsumeContext<EmbedRequested> context)
@@ -131,10 +133,10 @@ internal sealed class EmbedRequestedConsumer(
             Backend = backend.Name,
             ExecutionProvider = result.Provider,
             TraceParent = Activity.Current?.Id,
+            CorrelationId = ResultPublisher.CorrelationIdOf(context, message.RequestId),
         };
         completed = Vectors.VectorEncoder.Apply(completed, message.Encoding);
-        await context.Publish(completed);
-        await RespondIfRequestedAsync(context, completed);
+        await results.PublishAsync(context, completed, "embed-completed", completed.RequestId, completed.CorrelationId);
 
         telemetry.RequestsCompleted.Add(1, new KeyValuePair<string, object?>("model", model.Name));
         telemetry.QueuedTime.Record(queuedMs, new KeyValuePair<string, object?>("priority", WorkerTelemetry.PriorityTag(urgency.Priority)));
@@ -146,19 +148,6 @@ internal sealed class EmbedRequestedConsumer(
         RequestId = message.RequestId, Code = code, Message = reason, TextIndex = index, Metadata = message.Metadata,
     };
 
-    /// <summary>
-    /// A caller that used MassTransit's request client also gets the result directly. Results always go to the
-    /// exchanges too, so pipeline consumers see every one, however it was asked for.
-    /// </summary>
-    private static async Task RespondIfRequestedAsync<T>(ConsumeContext context, T result)
-        where T : class
-    {
-        if (context.ResponseAddress is not null)
-        {
-            await context.RespondAsync(result);
-        }
-    }
-
     private async Task PublishExpiredAsync(ConsumeContext context, EmbedRequested message, RequestExpiredException expired)
     {
         telemetry.RequestsExpired.Add(1, new KeyValuePair<string, object?>("where", "worker"));
@@ -167,9 +156,8 @@ internal sealed class EmbedRequestedConsumer(
 
     private async Task PublishFailedAsync(ConsumeContext context, EmbedFailed failure)
     {
-        failure = failure with { TraceParent = Activity.Current?.Id };
-        await context.Publish(failure);
-        await RespondIfRequestedAsync(context, failure);
+        failure = failure with { TraceParent = Activity.Current?.Id, CorrelationId = ResultPublisher.CorrelationIdOf(context, failure.RequestId) };
+        await results.PublishAsync(context, failure, "embed-failed", failure.RequestId, failure.CorrelationId);
         telemetry.RequestsFailed.Add(1, new KeyValuePair<string, object?>("code", failure.Code));
         logger.LogInformation("Request {RequestId} failed with {Code}: {Reason}", LogValue.Of(failure.RequestId), failure.Code, LogValue.Of(failure.Message, 300));
     }

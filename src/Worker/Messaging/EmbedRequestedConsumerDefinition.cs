@@ -55,5 +55,9 @@ internal sealed class EmbedRequestedConsumerDefinition : ConsumerDefinition<Embe
         }
 
         endpointConfigurator.ConnectReceiveEndpointObserver(context.GetRequiredService<InferenceCircuitBreaker>());
+
+        // Every request that fails is answered with an EmbedFailed, so MassTransit's Fault<EmbedRequested> would only be
+        // a second, unrequested answer, sent where a producer's MT-Fault-Address or MT-Response-Address says.
+        endpointConfigurator.PublishFaults = false;
     }
 }

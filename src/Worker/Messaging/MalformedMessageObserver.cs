@@ -43,15 +43,18 @@ internal sealed class MalformedMessageObserver(IServiceProvider services, Worker
             return;
         }
 
+        var correlationId = Edges.ResultPublisher.CorrelationIdOf(context, requestId);
         try
         {
-            await services.GetRequiredService<IPublishEndpoint>().Publish(new EmbedFailed
+            // Like every result: mandatory, parked when no queue is bound (see ResultPublisher).
+            await services.GetRequiredService<Edges.ResultPublisher>().PublishToExchangeAsync(new EmbedFailed
             {
                 RequestId = requestId,
                 Code = EmbedErrorCodes.MalformedMessage,
                 Message = $"The message could not be read as an EmbedRequested: {reason}. It is kept in the error queue.",
                 TraceParent = System.Diagnostics.Activity.Current?.Id,
-            });
+                CorrelationId = correlationId,
+            }, "embed-failed", requestId, correlationId, context.CancellationToken);
         }
         catch (Exception e)
         {

@@ -1,5 +1,6 @@
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Hosting;
+using AkiDb.Queue.Worker.Messaging.Edges;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,6 +25,10 @@ public static class MessagingRegistration
         // Before MassTransit's hosted service: a refused login or an unreachable broker is reported here, plainly.
         builder.Services.AddHostedService<BrokerConnectionProbe>();
         var usageTelemetry = builder.Configuration.GetValue<bool>($"{Telemetry.TelemetryOptions.Section}:MassTransitUsageTelemetry");
+        builder.Services.AddOptions<ResultsOptions>().BindConfiguration(ResultsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<EdgeTelemetry>();
+        builder.Services.AddSingleton<ResultPublisher>();
+        builder.Services.AddSingleton<RefusedPublishObserver>();
 
         builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
         {
@@ -77,6 +82,11 @@ public static class MessagingRegistration
                 cfg.Message<EmbedCompleted>(m => m.SetEntityName(QueueNames.EmbedCompleted));
                 cfg.Message<EmbedFailed>(m => m.SetEntityName(QueueNames.EmbedFailed));
                 cfg.ConnectReceiveObserver(context.GetRequiredService<MalformedMessageObserver>());
+                // Before anything reads them: MT-MessageType must not pick the consumer, MT-Response-Address and
+                // MT-Fault-Address must not pick where anything is sent (see ProducerHeaders).
+                cfg.ConnectReceiveObserver(new ProducerHeadersObserver());
+                cfg.ConnectSendObserver(context.GetRequiredService<RefusedPublishObserver>());
+                cfg.ConnectPublishObserver(context.GetRequiredService<RefusedPublishObserver>());
                 cfg.ConfigureEndpoints(context);
             });
         });
@@ -85,6 +95,7 @@ public static class MessagingRegistration
         // and the host reports itself started only when both are done.
         builder.Services.AddHostedService<Hosting.InferenceReadyGate>();
         Hosting.BackPressureRegistration.AddBackPressureSignals(builder);
+        builder.Services.AddHostedService<ParkingQueueDeclarer>();
         return builder;
     }
 }

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+
+namespace AkiDb.Queue.Worker.Messaging.Edges;
+
+/// <summary>
+/// Declares the parking queue with its bounds before the first result can need it. It runs after MassTransit has
+/// connected (it is registered after it), so the broker is there. MassTransit's topology has no way to declare a queue
+/// that nothing consumes, so this uses RabbitMQ.Client, which MassTransit brings along, on a short-lived connection.
+/// </summary>
+internal sealed class ParkingQueueDeclarer(IOptions<RabbitMqOptions> rabbit, IOptions<ResultsOptions> results, ILogger<ParkingQueueDeclarer> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = results.Value;
+        var url = new UriBuilder(rabbit.Value.Url);
+        url.Scheme = url.Scheme.StartsWith("rabbitmq", StringComparison.Ordinal) ? url.Scheme.Replace("rabbitmq", "amqp", StringComparison.Ordinal) : url.Scheme;
+        var factory = new ConnectionFactory { Uri = url.Uri, ClientProvidedName = rabbit.Value.ConnectionName + " (declare)" };
+        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        await channel.QueueDeclareAsync(options.ParkingQueue, durable: true, exclusive: false, autoDelete: false, Arguments(options), cancellationToken: cancellationToken);
+        logger.LogInformation("Results no queue is bound for are kept in queue {ParkingQueue} (at most {MaxLength} results, {MaxBytes} bytes)",
+            options.ParkingQueue, options.ParkingMaxLength, options.ParkingMaxBytes);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Bounded, and refusing rather than dropping: with publisher confirms a refused result fails its publish.</summary>
+    public static Dictionary<string, object?> Arguments(ResultsOptions options) => new()
+    {
+        ["x-max-length"] = options.ParkingMaxLength,
+        ["x-max-length-bytes"] = options.ParkingMaxBytes,
+        ["x-overflow"] = "reject-publish",
+    };
+}

@@ -1,0 +1,213 @@
+using System.Text;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AkiDb.Queue.Worker.Messaging.Edges;
+
+/// <summary>
+/// Publishes a result so that the broker can not drop it, and replies to the caller when the request asked for it.
+/// <list type="bullet">
+/// <item>Results are published <c>mandatory</c>. One that no queue was bound for comes back from the broker and is
+/// sent to the parking queue instead (<see cref="ResultsOptions.ParkingQueue"/>).</item>
+/// <item>A result the broker refuses (the parking queue full, <c>reject-publish</c>: a negative confirm) is retried by
+/// MassTransit's host retry policy, with back-off up to 30 s, until the broker takes it; the request stays
+/// unacknowledged meanwhile, so nothing is lost and a full parking queue slows the worker down instead
+/// (<see cref="RefusedPublishObserver"/> counts and logs each refusal).</item>
+/// <item>A reply goes only where <see cref="ReplyDestination"/> allows, through the default exchange, so it can not
+/// declare or reach anything else. A reply that can not be delivered is logged and counted, never retried: the
+/// result is already on its exchange.</item>
+/// </list>
+/// </summary>
+internal sealed class ResultPublisher(
+    IBus bus,
+    IOptions<RabbitMqOptions> rabbit,
+    IOptions<ResultsOptions> results,
+    EdgeTelemetry telemetry,
+    ILogger<ResultPublisher> logger)
+{
+    private const string ResultExchangeHeader = "x-akidb-exchange";
+    private readonly Uri _broker = new(rabbit.Value.Url);
+    private readonly string[] _ownQueues = [rabbit.Value.QueueName, rabbit.Value.QueueName + "_error", rabbit.Value.QueueName + "_skipped", results.Value.ParkingQueue];
+    private Uri? _defaultExchange;
+
+    /// <summary>The request's AMQP correlation_id when it set one, else its request id.</summary>
+    public static string? CorrelationIdOf(ConsumeContext context, string? requestId) => CorrelationIdOf(context.ReceiveContext, requestId);
+
+    /// <inheritdoc cref="CorrelationIdOf(ConsumeContext, string?)"/>
+    public static string? CorrelationIdOf(ReceiveContext context, string? requestId) =>
+        context.TryGetPayload<ProducerHeaders>(out var headers) && headers.CorrelationId is { } correlation ? correlation : requestId;
+
+    /// <summary>Publishes the result to its exchange (or the parking queue), then replies where the request asked.</summary>
+    public async Task PublishAsync<T>(ConsumeContext context, T result, string exchange, string? requestId, string? correlationId)
+        where T : class
+    {
+        await PublishToExchangeAsync(result, exchange, requestId, correlationId, context.CancellationToken);
+        await ReplyAsync(context, result, requestId, correlationId);
+    }
+
+    /// <summary>Publishes the result to its exchange, or to the parking queue when no queue is bound there.</summary>
+    public async Task PublishToExchangeAsync<T>(T result, string exchange, string? requestId, string? correlationId, CancellationToken cancellationToken)
+        where T : class
+    {
+        try
+        {
+            // Through the bus rather than the consume context: MassTransit fails the whole receive when a publish made
+            // through the consume context faulted, even one handled here (a returned, then parked, result).
+            await bus.Publish(result, publish =>
+            {
+                publish.Mandatory = true;
+                SetCorrelation(publish, correlationId);
+            }, cancellationToken);
+        }
+        catch (Exception e) when (Find<MessageReturnedException>(e) is not null)
+        {
+            await ParkAsync(result, exchange, requestId, correlationId, cancellationToken);
+        }
+    }
+
+    private async Task ParkAsync<T>(T result, string exchange, string? requestId, string? correlationId, CancellationToken cancellationToken)
+        where T : class
+    {
+        var parking = results.Value.ParkingQueue;
+        try
+        {
+            await SendThroughDefaultExchangeAsync(result, parking, correlationId, send => send.Headers.Set(ResultExchangeHeader, exchange), cancellationToken);
+        }
+        catch (Exception e) when (Find<MessageReturnedException>(e) is not null)
+        {
+            // Someone deleted the parking queue: the request goes back to its queue (cancellation means "not done").
+            logger.LogError("Queue {ParkingQueue} does not exist, so the result of request {RequestId} has nowhere to go; the request goes back to its queue. Restart the worker to declare it again",
+                parking, LogValue(requestId));
+            throw new OperationCanceledException($"Parking queue {parking} is missing.", e);
+        }
+
+        telemetry.ResultsParked.Add(1, new KeyValuePair<string, object?>("exchange", exchange));
+        logger.LogWarning("No queue is bound to {Exchange}: the result of request {RequestId} is kept in queue {ParkingQueue}",
+            exchange, LogValue(requestId), parking);
+    }
+
+    private async Task ReplyAsync<T>(ConsumeContext context, T result, string? requestId, string? correlationId)
+        where T : class
+    {
+        context.ReceiveContext.TryGetPayload<ProducerHeaders>(out var headers);
+        var replyTo = headers?.ReplyTo;
+        var responseAddress = headers?.ResponseAddress ?? context.ResponseAddress?.ToString();
+        if (replyTo is null && responseAddress is null)
+        {
+            return;
+        }
+
+        // reply_to first: it is what any AMQP client sets, and MassTransit's direct reply-to puts its token there too.
+        var decision = replyTo is not null
+            ? ReplyDestination.FromReplyTo(replyTo, _ownQueues)
+            : Uri.TryCreate(responseAddress, UriKind.Absolute, out var address)
+                ? ReplyDestination.FromResponseAddress(address, _broker, replyTo, _ownQueues)
+                : ReplyDestination.Decision.Reject("the response address is not a URI");
+        if (decision.Queue is not { } queue)
+        {
+            Dropped("rejected", requestId, replyTo ?? responseAddress, decision.Rejection);
+            return;
+        }
+
+        try
+        {
+            // A reply queue that refuses (full, reject-publish) would otherwise hold this request in MassTransit's
+            // publish retry; a reply is best effort, the result is already on its exchange.
+            using var timeout = new CancellationTokenSource(results.Value.ReplyTimeout);
+            await SendThroughDefaultExchangeAsync(result, queue, correlationId, send =>
+            {
+                // What MassTransit's request client matches a response on; other callers use correlation_id.
+                send.RequestId = context.RequestId;
+                send.ConversationId = context.ConversationId;
+            }, timeout.Token);
+            telemetry.RepliesSent.Add(1);
+        }
+        catch (Exception e) when (Find<MessageReturnedException>(e) is not null)
+        {
+            Dropped("returned", requestId, queue, "no queue of that name exists (any more)");
+        }
+        catch (Exception e)
+        {
+            Dropped("failed", requestId, queue, Innermost(e).Message);
+        }
+    }
+
+    private void Dropped(string reason, string? requestId, string? destination, string? detail)
+    {
+        telemetry.RepliesDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        logger.LogWarning("Reply for request {RequestId} to {Destination} not sent ({Reason}: {Detail}); the result is on its exchange",
+            LogValue(requestId), LogValue(destination), reason, detail);
+    }
+
+    /// <summary>
+    /// MassTransit's direct reply-to address publishes to the default exchange with the routing key set here, and
+    /// declares nothing: the one way to reach a queue by name without MassTransit's send topology creating it.
+    /// </summary>
+    private async Task SendThroughDefaultExchangeAsync<T>(T message, string queue, string? correlationId, Action<SendContext<T>> configure, CancellationToken cancellationToken)
+        where T : class
+    {
+        _defaultExchange ??= DefaultExchangeAddress(bus.Address, ReplyDestination.VirtualHost(_broker));
+        var endpoint = await bus.GetSendEndpoint(_defaultExchange);
+        await endpoint.Send(message, send =>
+        {
+            send.SetRoutingKey(queue);
+            if (send.TryGetPayload<RabbitMqSendContext>(out var amqp))
+            {
+                amqp.Mandatory = true;
+            }
+
+            SetCorrelation(send, correlationId);
+            configure(send);
+        }, cancellationToken);
+    }
+
+    internal static Uri DefaultExchangeAddress(Uri busAddress, string vhost) => new UriBuilder(busAddress)
+    {
+        Path = vhost == "/" ? "/" + ReplyDestination.DirectReplyTo : $"/{Uri.EscapeDataString(vhost)}/{ReplyDestination.DirectReplyTo}",
+        Query = "",
+    }.Uri;
+
+    /// <summary>The AMQP correlation_id property (a short string: at most 255 bytes) on what is published.</summary>
+    private static void SetCorrelation(SendContext send, string? correlationId)
+    {
+        if (correlationId is not null && Encoding.UTF8.GetByteCount(correlationId) <= 255
+            && send.TryGetPayload<RabbitMqSendContext>(out var amqp))
+        {
+            amqp.BasicProperties.CorrelationId = correlationId;
+        }
+    }
+
+    internal static TException? Find<TException>(Exception? e)
+        where TException : Exception
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is TException found)
+            {
+                return found;
+            }
+        }
+
+        return null;
+    }
+
+    internal static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
+
+    /// <summary>Values from a message are logged with control characters escaped and a length cap.</summary>
+    internal static string LogValue(string? value)
+    {
+        if (value is null)
+        {
+            return "(none)";
+        }
+
+        var builder = new StringBuilder(Math.Min(value.Length, 200));
+        foreach (var c in value.Length > 200 ? value[..200] : value)
+        {
+            builder.Append(char.IsControl(c) || c is '\u2028' or '\u2029' ? $"\\u{(int)c:x4}" : c);
+        }
+
+        return value.Length > 200 ? builder.Append("...").ToString() : builder.ToString();
+    }
+}

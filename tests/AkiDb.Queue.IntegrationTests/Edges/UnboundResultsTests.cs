@@ -1,0 +1,106 @@
+using AkiDb.Queue.IntegrationTests.Infrastructure;
+
+namespace AkiDb.Queue.IntegrationTests.Edges;
+
+/// <summary>
+/// Results published while no queue is bound to embed-completed/embed-failed are kept in the parking queue, and a
+/// full parking queue makes the broker refuse the result: the request then stays in its queue, nothing is lost.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper output)
+{
+    private const string Parking = "embed-results-unrouted";
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task Results_published_while_nothing_is_bound_are_all_recovered_from_the_parking_queue_later()
+    {
+        var (vhost, url) = await broker.CreateVirtualHostAsync("unbound");
+        await using var worker = await WorkerHost.StartAsync(url);
+        await using var client = await EdgeClient.ConnectAsync(url, broker.ManagementUrl, vhost);
+        var ids = Enumerable.Range(0, 21).Select(i => $"unbound-{i}").ToList();
+        foreach (var id in ids.Take(18))
+        {
+            await client.PublishAsync(ResultCollector.Request(id, $"text number {id}"));
+        }
+
+        await client.PublishAsync("""{"requestId":"unbound-18","texts":[]}""");
+        await client.PublishAsync("""{"requestId":"unbound-19","texts":["x"],"model":"no-such-model"}""");
+        await client.PublishAsync("""{"requestId":"unbound-20","texts":[1, 2]}""");
+
+        var parked = await client.WaitForDepthAsync(Parking, d => d >= ids.Count, Patience);
+        Assert.Equal(ids.Count, parked);
+
+        // A consumer that starts late: it drains what was parked, then binds for what comes next.
+        var recovered = await client.DrainAsync(Parking);
+        await using var results = await ResultCollector.StartAsync(url);
+        await client.PublishAsync(ResultCollector.Request("bound-after", "now someone listens"));
+        var after = await results.WaitForAsync("bound-after", Patience);
+
+        output.WriteLine($"parked {parked}, recovered {recovered.Count}");
+        Assert.Equal(ids.Order(), recovered.Select(r => r.RequestId!).Order());
+        Assert.Equal(18, recovered.Count(r => r.Exchange == "embed-completed"));
+        Assert.Equal(3, recovered.Count(r => r.Exchange == "embed-failed"));
+        Assert.All(recovered, r => Assert.Equal(r.RequestId, r.CorrelationId));
+        Assert.True(after.IsCompleted, after.Message);
+        Assert.Equal(0, await client.WaitForDepthAsync(Parking, d => d == 0, Patience));
+        Assert.Contains(worker.Logs.Entries, e => e.Message.Contains("kept in queue embed-results-unrouted", StringComparison.Ordinal));
+        ReliabilityReport.Record("results with no queue bound",
+            "21 requests (18 good, 2 invalid, 1 malformed) while nothing is bound to `embed-completed`/`embed-failed`; a consumer drains the parking queue later, then binds",
+            new ReliabilityReport.Outcome(ids.Count, 18, 3, ids.Count - recovered.Select(r => r.RequestId).Distinct().Count(), recovered.Count - recovered.Select(r => r.RequestId).Distinct().Count()),
+            $"all {parked} parked in `{Parking}` (header `x-akidb-exchange` names the exchange), all recovered; the next result went to the new binding",
+            "./test.sh --filter FullyQualifiedName~Edges.UnboundResultsTests");
+    }
+
+    [Fact]
+    public async Task A_full_parking_queue_makes_the_broker_refuse_the_result_and_the_request_stays_in_its_queue()
+    {
+        var (vhost, url) = await broker.CreateVirtualHostAsync("parkfull");
+        await using var worker = await WorkerHost.StartAsync(url, new Dictionary<string, string?> { ["Results:ParkingMaxLength"] = "2" });
+        await using var client = await EdgeClient.ConnectAsync(url, broker.ManagementUrl, vhost);
+        var ids = Enumerable.Range(0, 5).Select(i => $"parkfull-{i}").ToList();
+        foreach (var id in ids)
+        {
+            await client.PublishAsync(ResultCollector.Request(id, $"text {id}"));
+        }
+
+        // Two results fill the parking queue; the broker refuses the other three (a negative confirm). Their publishes
+        // are retried while the requests stay unacknowledged: in their queue, not acked, not lost.
+        Assert.Equal(2, await client.WaitForDepthAsync(Parking, d => d >= 2, Patience));
+        var refusals = await WaitForLogAsync(worker, "The broker refused a result", 3, Patience);
+        var waiting = await client.DepthAsync("embed-requested");
+        Assert.True(refusals >= 3, $"refusals logged: {refusals}");
+        Assert.Equal(3, waiting);
+        Assert.Equal(2, await client.DepthAsync(Parking));
+
+        // A consumer drains the parking queue; the refused results get in on their next tries, two at a time.
+        var parked = (await client.DrainAsync(Parking)).ToList();
+        var deadline = DateTime.UtcNow + Patience;
+        while (parked.Count < ids.Count && DateTime.UtcNow < deadline)
+        {
+            await client.WaitForDepthAsync(Parking, d => d >= 1, Patience);
+            parked.AddRange(await client.DrainAsync(Parking));
+        }
+        Assert.Equal(0, await client.WaitForDepthAsync("embed-requested", d => d == 0, Patience));
+
+        output.WriteLine($"parked {parked.Count}, refusals {refusals}");
+        Assert.Equal(ids.Order(), parked.Select(p => p.RequestId!).Order());
+        ReliabilityReport.Record("parking queue full", "5 requests, nothing bound, `Results:ParkingMaxLength=2` (`reject-publish`)",
+            ReliabilityReport.Count(ids, parked.Select(p => new ResultCollector.Result(p.Exchange!, p.Body, null))),
+            $"2 parked; the broker nacked the other 3 results ({refusals} refusals logged, `akidb.results.refused`); their requests stayed unacknowledged in `embed-requested` ({waiting} messages) until the parking queue was drained, then parked",
+            "./test.sh --filter FullyQualifiedName~Edges.UnboundResultsTests");
+    }
+
+    private static async Task<int> WaitForLogAsync(WorkerHost worker, string text, int count, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        int Seen() => worker.Logs.Entries.Count(e => e.Message.Contains(text, StringComparison.Ordinal));
+        while (Seen() < count && DateTime.UtcNow < deadline)
+        {
+            // Polls what the worker has logged; the condition, not the interval, ends the wait.
+            await Task.Delay(100);
+        }
+
+        return Seen();
+    }
+}
