@@ -153,8 +153,12 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
         }
     }
 
-    private Command Ctl(string command) =>
-        Cli.Wrap(Path.Combine(Sbin, "rabbitmqctl")).WithArguments(["-n", _node, command])
+    /// <summary>Runs <c>rabbitmqctl</c> against this node (e.g. a memory alarm: <c>set_vm_memory_high_watermark absolute 1</c>).</summary>
+    public async Task<BufferedCommandResult> RabbitMqCtlAsync(params string[] arguments) =>
+        await Ctl(arguments).ExecuteBufferedAsync();
+
+    private Command Ctl(params string[] arguments) =>
+        Cli.Wrap(Path.Combine(Sbin, "rabbitmqctl")).WithArguments(["-n", _node, .. arguments])
             .WithEnvironmentVariables(NodeEnvironment().ToDictionary(e => e.Key, e => (string?)e.Value))
             .WithValidation(CommandResultValidation.None);
 

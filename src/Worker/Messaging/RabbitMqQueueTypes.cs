@@ -64,6 +64,11 @@ internal static class RabbitMqQueueTypes
     public static void ApplyToErrorQueue(this IRabbitMqQueueConfigurator queue, RabbitMqOptions options)
     {
         queue.ApplyQueueType(options);
+        // Copied from the input queue by MassTransit, meaningless here: the delivery limit (see above), the priority
+        // levels, and the dead-letter exchange into the expired queue (a message dropped from a full error queue
+        // would otherwise be "answered" as expired).
         queue.SetQueueArgument("x-delivery-limit", null);
+        queue.SetQueueArgument("x-max-priority", null);
+        queue.SetQueueArgument("x-dead-letter-exchange", null);
     }
 }

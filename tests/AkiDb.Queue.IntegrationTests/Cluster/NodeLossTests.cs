@@ -164,7 +164,7 @@ public sealed class NodeLossTests(RabbitMqCluster cluster, ITestOutputHelper out
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         await channel.QueueDeclareAsync(Queue, durable: true, exclusive: false, autoDelete: false,
-            arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum", ["x-delivery-limit"] = 10 });
+            arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum", ["x-delivery-limit"] = 10, ["x-dead-letter-exchange"] = "embed-requested-expired" });
     }
 
     private async Task<string?> QueueLeaderAsync(string vhost)

@@ -77,11 +77,7 @@ public sealed class HygieneHealthTests(ITestOutputHelper output)
 
     private static async Task RabbitMqCtlAsync(PrivateRabbitMq broker, params string[] arguments)
     {
-        var script = Path.Combine(AppContext.BaseDirectory, "scripts", "rabbitmq-private.sh");
-        // The script prints the node's environment (private HOME with its Erlang cookie, node name, ports) for rabbitmqctl.
-        var command = $"eval \"$(bash '{script}' env '{broker.Directory}')\" && rabbitmqctl -n \"$RABBITMQ_NODENAME\" \"$@\"";
-        var result = await Cli.Wrap("bash").WithArguments(["-c", command, "rabbitmqctl", .. arguments])
-            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+        var result = await broker.RabbitMqCtlAsync(arguments);
         Assert.True(result.ExitCode == 0, $"rabbitmqctl {string.Join(' ', arguments)}: {result.StandardOutput}{result.StandardError}");
     }
 
