@@ -41,4 +41,10 @@ public sealed record EmbedCompleted
     /// the request's trace (a producer starts one by sending the header MT-Activity-Id with its own traceparent).
     /// </summary>
     public string? TraceParent { get; init; }
+
+    /// <summary>
+    /// Per text: whether its vector came from the embedding cache (computed earlier by this or another worker for the
+    /// same model and the same tokens) instead of the model. Absent from workers without a cache.
+    /// </summary>
+    public IReadOnlyList<bool>? Cached { get; init; }
 }

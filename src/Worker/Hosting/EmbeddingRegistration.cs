@@ -37,6 +37,7 @@ public static class EmbeddingRegistration
             AddBackend<PythonBridgeBackend>(services);
         }
 
+        builder.AddEmbeddingCache(); // the scheduler looks texts up there before they are batched
         services.AddSingleton<EmbeddingScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddingScheduler>());
         return builder;
