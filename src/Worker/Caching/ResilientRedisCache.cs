@@ -87,6 +87,23 @@ internal sealed class ResilientRedisCache : IDistributedCache, IDisposable
         _connection.IsCompletedSuccessfully && _connection.Result.IsConnected
         && (_circuit.CircuitState is CircuitState.Closed or CircuitState.HalfOpen || _time.GetTimestamp() >= Volatile.Read(ref _openUntil));
 
+    /// <summary>Completes when the connection is up, or after <paramref name="patience"/> whatever its state.</summary>
+    public async Task WaitForConnectionAsync(TimeSpan patience)
+    {
+        using var cts = new CancellationTokenSource(patience);
+        try
+        {
+            var connection = await _connection.WaitAsync(cts.Token);
+            while (!connection.IsConnected)
+            {
+                await Task.Delay(20, cts.Token); // SE.Redis raises no event for a first connection that was late
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     public Task<byte[]?> GetAsync(string key, CancellationToken token = default) =>
         RunAsync(ct => _inner.GetAsync(key, ct), token);
 

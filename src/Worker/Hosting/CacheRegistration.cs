@@ -24,6 +24,7 @@ public static class CacheRegistration
         services.AddSingleton<CacheTelemetry>();
         services.AddSingleton<ModelIdentities>();
         services.AddSingleton<EmbeddingCache>();
+        services.AddHostedService<CacheWarmup>();
 
         // Read here as well as bound above: whether HybridCache and Redis are registered at all is decided now.
         var settings = builder.Configuration.GetSection(CacheOptions.Section).Get<CacheOptions>() ?? new CacheOptions();
