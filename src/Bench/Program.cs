@@ -77,7 +77,7 @@ if (settings.RunInference)
 var micro = settings.RunMicro ? await MicroBench.RunAsync(settings, model, corpora, python, logger) : [];
 
 EndToEndResults? e2e = null;
-if (settings.RunEndToEnd)
+if (settings.RunEndToEnd || settings.RunCache)
 {
     try
     {
@@ -85,7 +85,12 @@ if (settings.RunEndToEnd)
         Cleanup.Broker = broker;
         try
         {
-            e2e = await new EndToEndBench(settings, corpora, broker, python.Path).RunAsync();
+            e2e = settings.RunEndToEnd ? await new EndToEndBench(settings, corpora, broker, python.Path).RunAsync() : null;
+            if (settings.RunCache && corpora.FirstOrDefault(c => c.Name == "short") is { } shortCorpus)
+            {
+                // Its own report (benchmarks-cache.md), so the main report's layout is untouched.
+                await new AkiDb.Queue.Bench.Caching.CacheBench(settings, model, shortCorpus, broker).RunAsync();
+            }
         }
         finally
         {

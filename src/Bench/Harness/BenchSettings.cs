@@ -49,6 +49,9 @@ public sealed record BenchSettings
     public bool RunInference { get; init; } = true;
     public bool RunEndToEnd { get; init; } = true;
 
+    /// <summary>Section 6, the embedding cache (needs the broker and redis-server).</summary>
+    public bool RunCache { get; init; } = true;
+
     /// <summary>End-to-end configurations to run (all when empty): for side-by-side runs of a few while developing.</summary>
     public IReadOnlyList<string> EndToEndConfigs { get; init; } = [];
 
@@ -95,6 +98,7 @@ public sealed record BenchSettings
                 "--skip-micro" => settings with { RunMicro = false },
                 "--skip-inference" => settings with { RunInference = false },
                 "--skip-e2e" => settings with { RunEndToEnd = false },
+                "--skip-cache" => settings with { RunCache = false },
                 "--render-only" => settings with { RenderOnly = true },
                 "--e2e-configs" when i + 1 < args.Length => settings with { EndToEndConfigs = List(args[++i]) },
                 "--corpora" when i + 1 < args.Length => settings with { Corpora = List(args[++i]) },
@@ -109,7 +113,7 @@ public sealed record BenchSettings
     private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public const string Usage =
-        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--e2e-configs A,B] [--corpora A,B] [--render-only]\n" +
+        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--skip-cache] [--e2e-configs A,B] [--corpora A,B] [--render-only]\n" +
         "  --quick   tiny corpora and short phases: a smoke run of every section (~2 min), written to .artifacts/bench/quick\n" +
         "  --out     where benchmarks.md, benchmarks.json and the plots go (default docs/)\n" +
         "  --skip-*  leave a section out (for development; the report then lacks it)\n" +
