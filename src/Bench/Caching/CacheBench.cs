@@ -26,7 +26,14 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
     private readonly string _run = DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture);
     private int _scenarios;
 
-    private sealed record Saturation(double PerSecond, int Failed, int Missing, IReadOnlyDictionary<int, (int[] Bits, bool Cached)> Vectors);
+    private sealed record Saturation(double PerSecond, int Failed, int Missing, double MaxGapMs, IReadOnlyDictionary<int, (int[] Bits, bool Cached)> Vectors);
+
+    /// <summary>
+    /// 1 s, not the worker's 250 ms default: the benchmark shares 2 cores with the broker, Redis and other work, and
+    /// at a load average of 50 a Redis call took longer than 250 ms often enough to open the circuit (logged), which
+    /// turned hits into misses. The kill scenario does not depend on it (a killed Redis drops the connection).
+    /// </summary>
+    private const string RedisTimeout = "00:00:01";
 
     public async Task<CacheResults> RunAsync()
     {
@@ -34,15 +41,17 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
         var limit = MeasureLimit();
         await using var redis = await BenchRedis.StartAsync();
         Log.Info($"Private redis-server on port {redis.Port}");
-        List<double> uncached = [], cold = [], reingest = [];
+        List<double> uncached = [], cold = [], reingest = [], uncachedGaps = [];
         int cachedHits = 0, compared = 0, identical = 0;
         double bytesPerEntry = double.NaN;
         for (var rep = 0; rep < settings.Repetitions; rep++)
         {
-            uncached.Add((await SaturateAsync($"uncached #{rep + 1}", new() { ["Cache__Enabled"] = "false" })).PerSecond);
+            var plain = await SaturateAsync($"uncached #{rep + 1}", new() { ["Cache__Enabled"] = "false" });
+            uncached.Add(plain.PerSecond);
+            uncachedGaps.Add(plain.MaxGapMs);
             await redis.FlushAsync();
             var empty = await redis.MemoryAsync();
-            var withRedis = new Dictionary<string, string> { ["Cache__Redis"] = redis.Configuration };
+            var withRedis = new Dictionary<string, string> { ["Cache__Redis"] = redis.Configuration, ["Cache__RedisTimeout"] = RedisTimeout };
             var fresh = await SaturateAsync($"cold Redis #{rep + 1}", withRedis);
             cold.Add(fresh.PerSecond);
             var again = await SaturateAsync($"re-ingest #{rep + 1}", withRedis);
@@ -64,7 +73,7 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
         }
 
         var kill = await KillRedisMidRunAsync(redis, Stats.Median(uncached));
-        var results = new CacheResults(corpus.Name, corpus.Count, uncached, cold, reingest, limit, cachedHits, compared, identical, bytesPerEntry, kill);
+        var results = new CacheResults(corpus.Name, corpus.Count, uncached, cold, reingest, limit, cachedHits, compared, identical, bytesPerEntry, kill, uncachedGaps);
         await WriteAsync(results);
         return results;
     }
@@ -115,6 +124,8 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
             var received = Enumerable.Range(0, corpus.Count).Where(i => phase.Received[i] != 0).ToList();
             var duration = ((received.Count > 0 ? received.Max(i => phase.Received[i]) : 0) - phase.Published.Min()) / (double)Stopwatch.Frequency;
             var rate = received.Count / Math.Max(duration, 1e-9);
+            var arrivals = received.Select(i => phase.Received[i]).Order().ToArray();
+            var maxGap = arrivals.Zip(arrivals.Skip(1), (a, b) => (b - a) * 1000.0 / Stopwatch.Frequency).DefaultIfEmpty(double.NaN).Max();
             // The vector tap is a separate queue: let it catch up with what the load client already saw.
             var tapClock = Stopwatch.StartNew();
             while (tap.Results.Keys.Count(k => k.StartsWith("m-", StringComparison.Ordinal)) < received.Count - phase.Failed && tapClock.Elapsed < TimeSpan.FromSeconds(30))
@@ -126,7 +137,7 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
                 .ToDictionary(kv => int.Parse(kv.Key.AsSpan(2), CultureInfo.InvariantCulture), kv => kv.Value);
             Log.Info($"cache / {name}: {rate:F1} msg/s over {duration:F1} s; {vectors.Values.Count(v => v.Cached)} of {vectors.Count} cached" +
                      (complete ? "" : $"; {corpus.Count - received.Count} MISSING") + (phase.Failed > 0 ? $"; {phase.Failed} FAILED" : ""));
-            return new Saturation(rate, phase.Failed, corpus.Count - received.Count, vectors);
+            return new Saturation(rate, phase.Failed, corpus.Count - received.Count, maxGap, vectors);
         }
         finally
         {
@@ -163,7 +174,7 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
         try
         {
             var url = broker.UrlFor(vhost);
-            await using var worker = await WorkerProcess.StartAsync(vhost, url, new Dictionary<string, string> { ["Cache__Redis"] = redis.Configuration });
+            await using var worker = await WorkerProcess.StartAsync(vhost, url, new Dictionary<string, string> { ["Cache__Redis"] = redis.Configuration, ["Cache__RedisTimeout"] = RedisTimeout });
             await using var client = await LoadClient.ConnectAsync(url);
             await WarmUpAsync(client, ++_scenarios);
             var phase = client.Begin("k-", KillMessages);
@@ -184,10 +195,11 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
             double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
             double RateIn(long from, long to) => arrivals.Count(t => t > from && t <= to) / (Ms(to - from) / 1000.0);
             var second = Stopwatch.Frequency;
-            var before = RateIn(killedAt - (2 * second), killedAt);
-            var after = RateIn(killedAt, killedAt + (2 * second));
+            // 4 s windows: at tens of messages per second results come in bursts of a batch.
+            var before = RateIn(killedAt - (4 * second), killedAt);
+            var after = RateIn(killedAt, killedAt + (4 * second));
             var recovery = double.NaN;
-            var window = second / 2;
+            var window = second;
             for (var start = killedAt; start < arrivals[^1]; start += second / 20)
             {
                 if (RateIn(start, start + window) >= 0.9 * uncachedRate)
@@ -201,7 +213,7 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
             var maxGap = afterKill.Zip(afterKill.Skip(1), (a, b) => Ms(b - a)).DefaultIfEmpty(double.NaN).Max();
             var result = new RedisKill(KillMessages, arrivals.Length - phase.Failed, KillMessages - arrivals.Length, phase.Failed, before, after, recovery, maxGap);
             Log.Info($"cache / Redis killed after {KillMessages / 2} of {KillMessages} results: {result.Completed} completed, {result.Lost} lost, {result.Failed} failed; " +
-                     $"{before:F1} msg/s in the 2 s before, {after:F1} in the 2 s after; back to 90 % of the uncached rate ({uncachedRate:F1}) after {recovery:F0} ms; longest pause {maxGap:F0} ms");
+                     $"{before:F1} msg/s in the 4 s before, {after:F1} in the 4 s after; back to 90 % of the uncached rate ({uncachedRate:F1}) after {recovery:F0} ms; longest pause {maxGap:F0} ms");
             return result;
         }
         finally
@@ -221,7 +233,7 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
 
             `./bench.sh --skip-micro --skip-inference --skip-e2e` (section 6), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores shared with other work
             (medians of {r.UncachedPerSecond.Count} repetitions, each run side by side: uncached, cold Redis, re-ingest; {r.Messages} single-text messages of the {r.Corpus} corpus
-            per scenario, published at once; a fresh worker per scenario, warmed up on texts no scenario measures).
+            per scenario, published at once; a fresh worker per scenario, warmed up on texts no scenario measures; `Cache:RedisTimeout` {RedisTimeout}).
 
             | scenario | msg/s per repetition | median |
             |---|---|---|
@@ -235,7 +247,7 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
             | re-ingestion through a second worker sharing Redis >= 5x the fp32 in-process limit | {reingest / limit:F2}x ({F(reingest)} msg/s vs {F(limit)} texts/s); {r.ReingestCached} of {r.ReingestCompared} texts `cached: true` | {(reingest / limit >= 5 ? "yes" : "no")} |
             | cached vectors equal fresh ones exactly | {r.ReingestIdentical} of {r.ReingestCompared} identical in every byte | {(r.ReingestCompared > 0 && r.ReingestIdentical == r.ReingestCompared ? "yes" : "no")} |
             | Redis killed in a {r.Kill.Messages}-message run: 0 lost | {r.Kill.Lost} lost, {r.Kill.Failed} failed, {r.Kill.Completed} completed | {(r.Kill.Lost == 0 && r.Kill.Failed == 0 ? "yes" : "no")} |
-            | ... throughput back to the uncached rate within 2 s | 90 % of the uncached median reached {r.Kill.RecoveryMs:F0} ms after the kill (0.5 s windows); {F(r.Kill.RateBeforePerSecond)} msg/s in the 2 s before, {F(r.Kill.RateAfterPerSecond)} after; longest pause {r.Kill.MaxGapAfterKillMs:F0} ms | {(r.Kill.RecoveryMs <= 2000 ? "yes" : "no")} |
+            | ... throughput back to the uncached rate within 2 s | 90 % of the uncached median reached {r.Kill.RecoveryMs:F0} ms after the kill (1 s windows); {F(r.Kill.RateBeforePerSecond)} msg/s in the 4 s before, {F(r.Kill.RateAfterPerSecond)} in the 4 s after; longest pause between results in the 5 s after the kill {r.Kill.MaxGapAfterKillMs:F0} ms (uncached runs' longest pause: {string.Join(", ", r.UncachedMaxGapMs.Select(g => g.ToString("F0", CultureInfo.InvariantCulture)))} ms) | {(r.Kill.RecoveryMs <= 2000 ? "yes" : "no")} |
             | lookup cost on a cold cache < 3 % of throughput | {Stats.Median(costs) * 100:F1} % (paired per repetition: {string.Join(", ", costs.Select(c => (c * 100).ToString("F1", CultureInfo.InvariantCulture) + " %"))}) | {(Stats.Median(costs) < 0.03 ? "yes" : "no")} |
 
             Redis memory: {r.RedisBytesPerEntry:F0} bytes per entry (used_memory growth / keys, 384-dimension vectors).

@@ -15,9 +15,10 @@ public sealed record CacheResults(
     int ReingestCompared,
     int ReingestIdentical,
     double RedisBytesPerEntry,
-    RedisKill Kill);
+    RedisKill Kill,
+    IReadOnlyList<double> UncachedMaxGapMs);
 
-/// <param name="RecoveryMs">From the kill to the end of the first 1 s window whose rate reached 90 % of the uncached median.</param>
+/// <param name="RecoveryMs">From the kill to the end of the first 1 s window (stepped by 50 ms) whose rate reached 90 % of the uncached median.</param>
 /// <param name="MaxGapAfterKillMs">The longest pause between two consecutive results in the 5 s after the kill.</param>
 public sealed record RedisKill(int Messages, int Completed, int Lost, int Failed, double RateBeforePerSecond, double RateAfterPerSecond,
     double RecoveryMs, double MaxGapAfterKillMs);

@@ -37,7 +37,12 @@ public static class CacheRegistration
         // SizeLimit in bytes bounds it. When full, MemoryCache compacts (drops the least recently used 5 %).
         services.AddMemoryCache();
         services.AddOptions<MemoryCacheOptions>().Configure<IOptions<CacheOptions>>((memory, cache) => memory.SizeLimit = cache.Value.MaxMemoryMiB * MiB);
-        services.AddHybridCache(o => o.MaximumPayloadBytes = CachedVectorCodec.EncodedLength(CachedVectorCodec.MaxDimensions));
+        services.AddHybridCache(o =>
+        {
+            o.MaximumPayloadBytes = CachedVectorCodec.EncodedLength(CachedVectorCodec.MaxDimensions);
+            // Also the lifetime of the in-process copy HybridCache keeps of a Redis hit (its default is 5 minutes).
+            o.DefaultEntryOptions = new HybridCacheEntryOptions { Expiration = settings.TimeToLive, LocalCacheExpiration = settings.TimeToLive };
+        });
         if (!string.IsNullOrWhiteSpace(settings.Redis))
         {
             services.AddSingleton(sp => new ResilientRedisCache(

@@ -24,7 +24,9 @@ public sealed class CacheTests(BrokerFixture broker, ITestOutputHelper output)
 
     private static Dictionary<string, string?> WithRedis(PrivateRedis redis, params (string Key, string? Value)[] more)
     {
-        var settings = new Dictionary<string, string?> { ["Cache:Redis"] = redis.Configuration };
+        // A generous timeout: on a loaded test machine a 250 ms Redis call can time out, and a miss would fail an
+        // assertion about hits. The timeout's own behaviour is tested in RedisLevelTests.
+        var settings = new Dictionary<string, string?> { ["Cache:Redis"] = redis.Configuration, ["Cache:RedisTimeout"] = "00:00:05" };
         foreach (var (key, value) in more)
         {
             settings[key] = value;
