@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using AkiDb.Queue.Worker.Models;
+using AkiDb.Queue.Worker.Telemetry;
 using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
@@ -84,6 +85,7 @@ internal sealed class EmbeddingCache
             return vectors;
         }
 
+        using var activity = WorkerTelemetry.ActivitySource.StartActivity("embed cache lookup");
         var lookups = new Task<float[]?>[texts.Count];
         for (var i = 0; i < texts.Count; i++)
         {
@@ -94,6 +96,9 @@ internal sealed class EmbeddingCache
         {
             vectors[i] = await lookups[i];
         }
+
+        activity?.SetTag("akidb.texts", texts.Count);
+        activity?.SetTag("akidb.cache.hits", vectors.Count(v => v is not null));
 
         return vectors;
     }
