@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: in-process limit, peer library, bridge alone (binary and JSON framing), IPC round trips,
-# end to end through RabbitMQ at saturation and fixed loads, cold start and memory - one run, the same texts.
+# end to end through RabbitMQ at saturation and fixed loads, cold start and memory, the embedding cache (section 6,
+# its own report docs/benchmarks-cache.md; --skip-cache leaves it out) - one run, the same texts.
 #   ./bench.sh           full run (~10-15 min on 2 cores); rewrites docs/benchmarks.md, docs/benchmarks.json, docs/benchmarks-*.png
 #   ./bench.sh --quick   smoke run (~2 min) of every section, written to .artifacts/bench/quick/
 #   ./bench.sh --help    other options (--out DIR, --skip-*, --e2e-configs, --corpora, --render-only)
@@ -14,8 +15,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 case " $* " in
     *" -h "* | *" --help "*) ;;
     *)
-        say "Checking prerequisites (rabbitmq-server, a python3 with numpy)"
-        scripts/prerequisites.sh
+        say "Checking prerequisites (rabbitmq-server, a python3 with numpy, redis-server for the cache section)"
+        scripts/prerequisites.sh redis-server
         ;;
 esac
 

@@ -84,7 +84,7 @@ if (settings.RunInference)
 var micro = settings.RunMicro ? await MicroBench.RunAsync(settings, model, corpora, python, logger) : [];
 
 EndToEndResults? e2e = null;
-if (settings.RunEndToEnd)
+if (settings.RunEndToEnd || settings.RunCache)
 {
     try
     {
@@ -98,7 +98,12 @@ if (settings.RunEndToEnd)
             using var management = broker.Management();
             var description = $"{await management.DescribeBrokerAsync()}, " + (broker.BeamPid is null ? "external broker" : "private broker started by the benchmark");
             Log.Info($"Broker ready ({broker.Source}): {description}");
-            e2e = await new EndToEndBench(settings, corpora, broker, description, python.Path).RunAsync();
+            e2e = settings.RunEndToEnd ? await new EndToEndBench(settings, corpora, broker, description, python.Path).RunAsync() : null;
+            if (settings.RunCache && corpora.FirstOrDefault(c => c.Name == "short") is { } shortCorpus)
+            {
+                // Its own report (benchmarks-cache.md), so the main report's layout is untouched.
+                await new AkiDb.Queue.Bench.Caching.CacheBench(settings, model, shortCorpus, broker).RunAsync();
+            }
         }
         finally
         {

@@ -63,4 +63,10 @@ public sealed record EmbedCompleted
     /// message carries the same value as its AMQP <c>correlation_id</c> property, so an RPC caller or a pipeline can join.
     /// </summary>
     public string? CorrelationId { get; init; }
+
+    /// <summary>
+    /// Per text: whether its vector came from the embedding cache (computed earlier by this or another worker for the
+    /// same model and the same tokens) instead of the model. Absent from workers without a cache.
+    /// </summary>
+    public IReadOnlyList<bool>? Cached { get; init; }
 }

@@ -33,4 +33,25 @@ public sealed class EmbedJobTests
         var error = await Assert.ThrowsAsync<PoisonTextException>(() => job.Completion);
         Assert.Equal(1, error.TextIndex);
     }
+
+    [Fact]
+    public async Task Cached_texts_are_marked_and_a_request_of_only_cached_texts_completes_without_a_batch()
+    {
+        var mixed = new EmbedJob(2, default);
+        mixed.SetCached(1, [1f], foundAt: 50);
+        Assert.False(mixed.IsFinished);
+        mixed.SetVector(0, [0f], new BatchRun(1, 100, 4, "CPU"));
+        var result = await mixed.Completion;
+        Assert.Equal([false, true], result.Cached);
+        Assert.Equal(1, result.Batches);
+        Assert.Equal(100, result.LastBatchStarted);
+
+        var allCached = new EmbedJob(1, default);
+        allCached.SetCached(0, [2f], foundAt: 70);
+        var cached = await allCached.Completion;
+        Assert.Equal([true], cached.Cached);
+        Assert.Equal(0, cached.Batches);
+        Assert.Equal(0, cached.InferenceMs);
+        Assert.Equal(70, cached.LastBatchStarted);
+    }
 }

@@ -57,6 +57,9 @@ public sealed record BenchSettings
     /// <summary>JSONL lines for the <c>embed</c> row.</summary>
     public int EmbedTexts { get; init; } = 10_000;
 
+    /// <summary>Section 6, the embedding cache (needs the broker and redis-server).</summary>
+    public bool RunCache { get; init; } = true;
+
     /// <summary>End-to-end configurations to run (all when empty): for side-by-side runs of a few while developing.</summary>
     public IReadOnlyList<string> EndToEndConfigs { get; init; } = [];
 
@@ -109,6 +112,7 @@ public sealed record BenchSettings
                 "--skip-e2e" => settings with { RunEndToEnd = false },
                 "--skip-user-path" => settings with { RunUserPath = false },
                 "--only-user-path" => settings with { RunMicro = false, RunInference = false, RunEndToEnd = false, RunUserPath = true, OnlyUserPath = true },
+                "--skip-cache" => settings with { RunCache = false },
                 "--render-only" => settings with { RenderOnly = true },
                 "--priorities" => settings with { RunPriorities = true },
                 "--e2e-configs" when i + 1 < args.Length => settings with { EndToEndConfigs = List(args[++i]) },
@@ -124,7 +128,7 @@ public sealed record BenchSettings
     private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public const string Usage =
-        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--e2e-configs A,B] [--corpora A,B] [--skip-user-path] [--only-user-path] [--render-only] [--priorities]\n" +
+        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--e2e-configs A,B] [--corpora A,B] [--skip-user-path] [--skip-cache] [--only-user-path] [--render-only] [--priorities]\n" +
         "  --quick   tiny corpora and short phases: a smoke run of every section (~2 min), written to .artifacts/bench/quick\n" +
         "  --out     where benchmarks.md, benchmarks.json and the plots go (default docs/)\n" +
         "  --skip-*  leave a section out (for development; the report then lacks it)\n" +

@@ -24,6 +24,9 @@ internal static class Cleanup
 
     public static void Track(int workerPid) => Workers[workerPid] = 0;
 
+    /// <summary>A process the benchmark ended itself (a Redis it killed on purpose): nothing left to clean up.</summary>
+    public static void Untrack(int pid) => Workers.TryRemove(pid, out _);
+
     private static void OnSignal(PosixSignalContext context)
     {
         Console.Error.WriteLine($"bench: {context.Signal}: stopping the workers and the broker this run started");

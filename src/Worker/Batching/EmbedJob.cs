@@ -7,6 +7,7 @@ internal sealed class EmbedJob
 {
     private readonly TaskCompletionSource<EmbedJobResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly float[]?[] _vectors;
+    private readonly bool[] _cached;
     private readonly HashSet<long> _batches = [];
     private int _remaining;
     private double _inferenceMs;
@@ -20,6 +21,7 @@ internal sealed class EmbedJob
         Urgency = urgency;
         SentAt = sentAt ?? DateTimeOffset.UtcNow;
         _vectors = new float[texts][];
+        _cached = new bool[texts];
         _remaining = texts;
     }
 
@@ -54,10 +56,33 @@ internal sealed class EmbedJob
                 _lastBatchStarted = Math.Max(_lastBatchStarted, run.StartedAt);
             }
 
-            if (--_remaining == 0)
+            CompleteIfDone();
+        }
+    }
+
+    /// <summary>A vector from the embedding cache; <paramref name="foundAt"/> stands in for a batch start in queuedMs.</summary>
+    public void SetCached(int index, float[] vector, long foundAt)
+    {
+        lock (_vectors)
+        {
+            if (IsFinished || _vectors[index] is not null)
             {
-                _completion.TrySetResult(new EmbedJobResult(_vectors!, _dimensions, _inferenceMs, _lastBatchStarted, _provider, _batches.Count));
+                return;
             }
+
+            _vectors[index] = vector;
+            _cached[index] = true;
+            _dimensions = vector.Length;
+            _lastBatchStarted = Math.Max(_lastBatchStarted, foundAt);
+            CompleteIfDone();
+        }
+    }
+
+    private void CompleteIfDone()
+    {
+        if (--_remaining == 0)
+        {
+            _completion.TrySetResult(new EmbedJobResult(_vectors!, _dimensions, _inferenceMs, _lastBatchStarted, _provider, _batches.Count, _cached));
         }
     }
 
@@ -67,7 +92,8 @@ internal sealed class EmbedJob
 }
 
 /// <param name="LastBatchStarted">Stopwatch timestamp at which the last batch holding one of the texts started.</param>
-internal sealed record EmbedJobResult(float[][] Vectors, int Dimensions, double InferenceMs, long LastBatchStarted, string Provider, int Batches);
+/// <param name="Cached">Per text: whether its vector came from the embedding cache.</param>
+internal sealed record EmbedJobResult(float[][] Vectors, int Dimensions, double InferenceMs, long LastBatchStarted, string Provider, int Batches, bool[] Cached);
 
 /// <summary>One completed model call, as the jobs that had texts in it see it.</summary>
 internal sealed record BatchRun(long Id, long StartedAt, double InferenceMs, string Provider);

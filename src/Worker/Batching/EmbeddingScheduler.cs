@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AkiDb.Queue.Worker.Caching;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;
@@ -22,14 +23,16 @@ internal sealed class EmbeddingScheduler : BackgroundService
     private readonly BatchingOptions _options;
     private readonly WorkerTelemetry _telemetry;
     private readonly ILogger<EmbeddingScheduler> _logger;
+    private readonly EmbeddingCache? _cache;
     private readonly object _lock = new();
     private readonly BatchPlanner _planner;
     private readonly SemaphoreSlim _work = new(0);
     private long _sequence;
     private long _batchIds;
 
-    public EmbeddingScheduler(IInferenceBackend backend, ModelCatalog catalog, IOptions<BatchingOptions> options, WorkerTelemetry telemetry, ILogger<EmbeddingScheduler> logger)
+    public EmbeddingScheduler(IInferenceBackend backend, ModelCatalog catalog, IOptions<BatchingOptions> options, WorkerTelemetry telemetry, ILogger<EmbeddingScheduler> logger, EmbeddingCache? cache = null)
     {
+        _cache = cache;
         _backend = backend;
         _catalog = catalog;
         _options = options.Value;
@@ -57,17 +60,39 @@ internal sealed class EmbeddingScheduler : BackgroundService
     public async Task<EmbedJobResult> EmbedAsync(EmbeddingModel model, IReadOnlyList<TokenizedText> texts, ActivityContext trace, CancellationToken cancellationToken,
         RequestUrgency urgency = default, DateTimeOffset? sentAt = null)
     {
+        var job = new EmbedJob(texts.Count, trace, urgency, sentAt);
+        // Cache hits skip the batch; a request whose texts all hit is answered without a lane, even while none is up.
+        var cached = _cache is { Enabled: true } ? await _cache.LookupAsync(model.Definition, texts) : null;
+        if (cached is not null)
+        {
+            var foundAt = Stopwatch.GetTimestamp();
+            for (var i = 0; i < texts.Count; i++)
+            {
+                if (cached[i] is { } vector)
+                {
+                    job.SetCached(i, vector, foundAt);
+                }
+            }
+
+            if (job.IsFinished)
+            {
+                return await job.Completion;
+            }
+        }
+
         if (!_backend.IsAvailable)
         {
             throw new BackendUnavailableException("Inference is unavailable: no bridge process could be started.");
         }
 
-        var job = new EmbedJob(texts.Count, trace, urgency, sentAt);
         lock (_lock)
         {
             for (var i = 0; i < texts.Count; i++)
             {
-                _planner.Add(model.Name, new PendingText(job, i, texts[i].Ids, ++_sequence));
+                if (cached?[i] is null)
+                {
+                    _planner.Add(model.Name, new PendingText(job, i, texts[i].Ids, ++_sequence));
+                }
             }
         }
 
@@ -167,6 +192,8 @@ internal sealed class EmbeddingScheduler : BackgroundService
             {
                 text.Job.SetVector(text.Index, vectors[row], run);
             }
+
+            _ = _cache?.Store(model.Definition, batch.Rows.ConvertAll(r => r.Ids), vectors);
 
             Record(batch, model.Name, output.Timings);
             activity?.SetTag("akidb.inference_ms", output.Timings.InferenceMs);

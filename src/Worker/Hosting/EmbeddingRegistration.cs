@@ -39,6 +39,7 @@ public static class EmbeddingRegistration
         });
         services.AddSingleton<IHostedService>(sp => (IHostedService)sp.GetRequiredService<IInferenceBackend>());
 
+        builder.AddEmbeddingCache(); // the scheduler looks texts up there before they are batched
         services.AddSingleton<EmbeddingScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddingScheduler>());
         return builder;

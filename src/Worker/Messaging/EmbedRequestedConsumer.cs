@@ -134,6 +134,7 @@ internal sealed class EmbedRequestedConsumer(
             ExecutionProvider = result.Provider,
             TraceParent = Activity.Current?.Id,
             CorrelationId = ResultPublisher.CorrelationIdOf(context, message.RequestId),
+            Cached = result.Cached,
         };
         completed = Vectors.VectorEncoder.Apply(completed, message.Encoding);
         await results.PublishAsync(context, completed, "embed-completed", completed.RequestId, completed.CorrelationId);

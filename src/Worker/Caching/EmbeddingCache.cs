@@ -1,0 +1,192 @@
+using System.Collections.Concurrent;
+using AkiDb.Queue.Worker.Models;
+using AkiDb.Queue.Worker.Telemetry;
+using AkiDb.Queue.Worker.Tokenization;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AkiDb.Queue.Worker.Caching;
+
+/// <summary>
+/// The scheduler's view of the cache: look a request's texts up after tokenising, store what a batch computed.
+/// Built on HybridCache (an in-process level, and Redis when <c>Cache:Redis</c> is set). The two levels are asked
+/// in two steps so each one's hits and misses are counted; an entry is used only if
+/// <see cref="CachedVectorCodec"/> accepts it for this model and these token ids. Nothing here throws into the
+/// request path: a cache that fails is a cache that misses.
+/// </summary>
+internal sealed class EmbeddingCache
+{
+    // Memory level only; nothing computed or written on a miss.
+    private static readonly HybridCacheEntryOptions MemoryProbe = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableDistributedCache | HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite,
+    };
+
+    // Redis only; a hit is copied into the memory level by HybridCache.
+    private static readonly HybridCacheEntryOptions RedisProbe = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableUnderlyingData,
+    };
+
+    private readonly HybridCache? _hybrid;
+    private readonly ResilientRedisCache? _redis;
+    private readonly ModelIdentities _identities;
+    private readonly CacheTelemetry _telemetry;
+    private readonly ILogger<EmbeddingCache> _logger;
+    private readonly HybridCacheEntryOptions _write;
+    private readonly ConcurrentDictionary<string, int> _dimensions = new(StringComparer.Ordinal);
+
+    public EmbeddingCache(IOptions<CacheOptions> options, IServiceProvider services, ModelIdentities identities, CacheTelemetry telemetry, ILogger<EmbeddingCache> logger)
+    {
+        var settings = options.Value;
+        _identities = identities;
+        _telemetry = telemetry;
+        _logger = logger;
+        _write = new HybridCacheEntryOptions
+        {
+            Expiration = settings.TimeToLive,
+            LocalCacheExpiration = settings.TimeToLive,
+            Flags = HybridCacheEntryFlags.DisableCompression, // float32 noise does not compress
+        };
+        if (!settings.Enabled)
+        {
+            logger.LogInformation("Embedding cache: off (Cache:Enabled=false)");
+            return;
+        }
+
+        _hybrid = services.GetRequiredService<HybridCache>();
+        _redis = services.GetService<ResilientRedisCache>();
+        logger.LogInformation("Embedding cache: in process up to {MiB} MiB{Redis}; entries live {Ttl}",
+            settings.MaxMemoryMiB, _redis is null ? "" : $", shared in Redis at {_redis.Endpoints} (calls bounded by {settings.RedisTimeout.TotalMilliseconds:0} ms)", settings.TimeToLive);
+    }
+
+    public bool Enabled => _hybrid is not null;
+
+    /// <summary>The cached vector of each text, or null where there is none.</summary>
+    public async Task<float[]?[]> LookupAsync(ModelDefinition model, IReadOnlyList<TokenizedText> texts)
+    {
+        var vectors = new float[]?[texts.Count];
+        if (_hybrid is null)
+        {
+            return vectors;
+        }
+
+        ModelIdentity identity;
+        try
+        {
+            identity = await _identities.GetAsync(model);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning("Embedding cache: no identity for model {Model} ({Error}); its texts skip the cache", model.Name, e.Message);
+            _telemetry.Error(CacheLevel.Memory, "identity");
+            return vectors;
+        }
+
+        using var activity = WorkerTelemetry.ActivitySource.StartActivity("embed cache lookup");
+        var lookups = new Task<float[]?>[texts.Count];
+        for (var i = 0; i < texts.Count; i++)
+        {
+            lookups[i] = LookupOneAsync(model.Name, identity, EmbeddingCacheKey.For(identity, texts[i].Ids));
+        }
+
+        for (var i = 0; i < texts.Count; i++)
+        {
+            vectors[i] = await lookups[i];
+        }
+
+        activity?.SetTag("akidb.texts", texts.Count);
+        activity?.SetTag("akidb.cache.hits", vectors.Count(v => v is not null));
+
+        return vectors;
+    }
+
+    /// <summary>
+    /// Stores what a batch computed, in the background: the results are published without waiting for it, and a
+    /// write that fails is only a later miss. The task is the background write (it never faults), for tests.
+    /// </summary>
+    public Task Store(ModelDefinition model, IReadOnlyList<long[]> tokenIds, IReadOnlyList<float[]> vectors)
+    {
+        if (_hybrid is null || vectors.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        _dimensions[model.Name] = vectors[0].Length;
+        return StoreAsync(_hybrid, model, tokenIds, vectors);
+    }
+
+    private async Task StoreAsync(HybridCache hybrid, ModelDefinition model, IReadOnlyList<long[]> tokenIds, IReadOnlyList<float[]> vectors)
+    {
+        try
+        {
+            var identity = await _identities.GetAsync(model);
+            var writes = new Task[vectors.Count];
+            for (var i = 0; i < vectors.Count; i++)
+            {
+                var key = EmbeddingCacheKey.For(identity, tokenIds[i]);
+                writes[i] = hybrid.SetAsync(key.Value, CachedVectorCodec.Encode(identity, key.TokenHash, vectors[i]), _write).AsTask();
+            }
+
+            await Task.WhenAll(writes);
+        }
+        catch (Exception e)
+        {
+            _telemetry.Error(CacheLevel.Memory, "error");
+            _logger.LogWarning("Embedding cache: storing {Count} vectors of {Model} failed: {Error}", vectors.Count, model.Name, e.Message);
+        }
+    }
+
+    private async Task<float[]?> LookupOneAsync(string model, ModelIdentity identity, EmbeddingCacheKey key)
+    {
+        try
+        {
+            // CancellationToken.None: HybridCache then runs the probe inline instead of on another thread; the Redis
+            // call is bounded by Cache:RedisTimeout either way.
+            var entry = await _hybrid!.GetOrCreateAsync<byte[]?>(key.Value, static _ => default, MemoryProbe, cancellationToken: CancellationToken.None);
+            if (entry is not null)
+            {
+                return Accept(CacheLevel.Memory, model, identity, key, entry);
+            }
+
+            _telemetry.Misses.Add(1, CacheTelemetry.Level(CacheLevel.Memory));
+            if (_redis is not { IsAvailable: true })
+            {
+                return null;
+            }
+
+            entry = await _hybrid.GetOrCreateAsync<byte[]?>(key.Value, static _ => default, RedisProbe, cancellationToken: CancellationToken.None);
+            if (entry is not null)
+            {
+                return Accept(CacheLevel.Redis, model, identity, key, entry);
+            }
+
+            _telemetry.Misses.Add(1, CacheTelemetry.Level(CacheLevel.Redis));
+            return null;
+        }
+        catch (Exception e)
+        {
+            _telemetry.Error(CacheLevel.Memory, "error");
+            _logger.LogWarning("Embedding cache: a lookup failed ({Error}); the text is embedded", e.Message);
+            return null;
+        }
+    }
+
+    private float[]? Accept(CacheLevel level, string model, ModelIdentity identity, EmbeddingCacheKey key, byte[] entry)
+    {
+        var status = CachedVectorCodec.TryDecode(entry, identity, key.TokenHash, _dimensions.GetValueOrDefault(model), out var vector);
+        if (status == CacheEntryStatus.Valid)
+        {
+            _telemetry.Hits.Add(1, CacheTelemetry.Level(level));
+            return vector;
+        }
+
+        // Logged at debug only: a bad entry is replaced when the text's fresh vector is stored, and the metric counts it.
+        _telemetry.Misses.Add(1, CacheTelemetry.Level(level));
+        _telemetry.Error(level, "invalid_entry");
+        _logger.LogDebug("Embedding cache: {Level} entry rejected ({Status}); the text is embedded", level, status);
+        return null;
+    }
+}

@@ -1,0 +1,198 @@
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Caching.StackExchangeRedis;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+using StackExchange.Redis;
+
+namespace AkiDb.Queue.Worker.Caching;
+
+/// <summary>
+/// The Redis level as HybridCache sees it, made safe to lose. HybridCache already treats a failed L2 read as a miss
+/// and a failed L2 write as logged-and-ignored (DefaultHybridCache.StampedeStateT, BackgroundFetchAsync), but it has
+/// no timeout of its own and tries Redis again on every call, so a slow or dead Redis would delay every text by
+/// the client's timeout, and log one error each. Here:
+/// <list type="bullet">
+/// <item>the connection is made in the background from the start and kept by StackExchange.Redis; while it is down
+/// (not yet up, killed, restarting) Redis is skipped without a call, with one log line when it goes and one when it
+/// is back;</item>
+/// <item>every call is bounded by <c>Cache:RedisTimeout</c> (Polly), and calls that fail or time out on a connection
+/// that looks up (a hung or overloaded Redis) open a circuit that skips Redis for <c>Cache:RedisBreakDuration</c>;</item>
+/// <item>no call ever throws: a failure is a miss, a lost write is a later miss.</item>
+/// </list>
+/// </summary>
+internal sealed class ResilientRedisCache : IDistributedCache, IDisposable
+{
+    private readonly Task<ConnectionMultiplexer> _connection;
+    private readonly RedisCache _inner;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly CircuitBreakerStateProvider _circuit = new();
+    private readonly CacheTelemetry _telemetry;
+    private readonly TimeProvider _time = TimeProvider.System;
+    private long _openUntil; // timestamp until which the open circuit skips Redis; then calls probe it again
+
+    public ResilientRedisCache(CacheOptions options, CacheTelemetry telemetry, ILogger<ResilientRedisCache> logger)
+    {
+        _telemetry = telemetry;
+        var configuration = ConfigurationOptions.Parse(options.Redis!);
+        Endpoints = string.Join(", ", configuration.EndPoints.Select(e => e.ToString()));
+        var timeoutMs = (int)Math.Ceiling(options.RedisTimeout.TotalMilliseconds);
+        // Never block start-up or a call on a Redis that is not there: connect in the background, fail fast while
+        // disconnected (no backlog that would hold calls until it is back), and retry the connection steadily.
+        configuration.AbortOnConnectFail = false;
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
+        configuration.AsyncTimeout = timeoutMs;
+        configuration.SyncTimeout = timeoutMs;
+        configuration.ConnectTimeout = Math.Max(timeoutMs, 1000);
+        configuration.ReconnectRetryPolicy = new LinearRetry(1000);
+        _connection = ConnectAsync(configuration, logger);
+        _inner = new RedisCache(Microsoft.Extensions.Options.Options.Create(new RedisCacheOptions
+        {
+            ConnectionMultiplexerFactory = async () => await _connection,
+        }));
+
+        _pipeline = new ResiliencePipelineBuilder()
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = 4,
+                SamplingDuration = TimeSpan.FromSeconds(2),
+                BreakDuration = options.RedisBreakDuration,
+                StateProvider = _circuit,
+                OnOpened = args =>
+                {
+                    Volatile.Write(ref _openUntil, _time.GetTimestamp() + (long)(args.BreakDuration.TotalSeconds * _time.TimestampFrequency));
+                    telemetry.RedisAvailabilityChanged(false);
+                    logger.LogWarning("Embedding cache: Redis at {Endpoints} is failing ({Error}); embedding without it, next try in {Seconds:0.#} s",
+                        Endpoints, args.Outcome.Exception?.GetType().Name ?? "no result", args.BreakDuration.TotalSeconds);
+                    return default;
+                },
+                OnClosed = _ =>
+                {
+                    telemetry.RedisAvailabilityChanged(true);
+                    logger.LogInformation("Embedding cache: Redis at {Endpoints} answers again; using it", Endpoints);
+                    return default;
+                },
+            })
+            .AddTimeout(options.RedisTimeout)
+            .Build();
+    }
+
+    /// <summary>The configured endpoints, for log lines (never the configuration string: it may hold a password).</summary>
+    public string Endpoints { get; }
+
+    /// <summary>False while disconnected or while the circuit is open: lookups skip Redis instead of counting a miss there.</summary>
+    public bool IsAvailable =>
+        _connection.IsCompletedSuccessfully && _connection.Result.IsConnected
+        && (_circuit.CircuitState is CircuitState.Closed or CircuitState.HalfOpen || _time.GetTimestamp() >= Volatile.Read(ref _openUntil));
+
+    /// <summary>Completes when the connection is up, or after <paramref name="patience"/> whatever its state.</summary>
+    public async Task WaitForConnectionAsync(TimeSpan patience)
+    {
+        using var cts = new CancellationTokenSource(patience);
+        try
+        {
+            var connection = await _connection.WaitAsync(cts.Token);
+            while (!connection.IsConnected)
+            {
+                await Task.Delay(20, cts.Token); // SE.Redis raises no event for a first connection that was late
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public Task<byte[]?> GetAsync(string key, CancellationToken token = default) =>
+        RunAsync(ct => _inner.GetAsync(key, ct), token);
+
+    public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default) =>
+        RunAsync<bool>(async ct => { await _inner.SetAsync(key, value, options, ct).WaitAsync(ct); return true; }, token);
+
+    public Task RefreshAsync(string key, CancellationToken token = default) =>
+        RunAsync<bool>(async ct => { await _inner.RefreshAsync(key, ct).WaitAsync(ct); return true; }, token);
+
+    public Task RemoveAsync(string key, CancellationToken token = default) =>
+        RunAsync<bool>(async ct => { await _inner.RemoveAsync(key, ct).WaitAsync(ct); return true; }, token);
+
+    // HybridCache calls only the asynchronous methods; these keep the same bounds for anyone else.
+    public byte[]? Get(string key) => GetAsync(key).GetAwaiter().GetResult();
+
+    public void Set(string key, byte[] value, DistributedCacheEntryOptions options) => SetAsync(key, value, options).GetAwaiter().GetResult();
+
+    public void Refresh(string key) => RefreshAsync(key).GetAwaiter().GetResult();
+
+    public void Remove(string key) => RemoveAsync(key).GetAwaiter().GetResult();
+
+    public void Dispose()
+    {
+        _inner.Dispose();
+        if (_connection.IsCompletedSuccessfully)
+        {
+            _connection.Result.Dispose();
+        }
+    }
+
+    private async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions configuration, ILogger logger)
+    {
+        await Task.Yield(); // never on the caller's thread: start-up does not wait for Redis
+        var connection = await ConnectionMultiplexer.ConnectAsync(configuration);
+        connection.ConnectionFailed += (_, e) =>
+        {
+            if (e.ConnectionType == ConnectionType.Interactive)
+            {
+                _telemetry.RedisAvailabilityChanged(false);
+                logger.LogWarning("Embedding cache: lost Redis at {Endpoints} ({Failure}); embedding without it until it is back", Endpoints, e.FailureType);
+            }
+        };
+        connection.ConnectionRestored += (_, e) =>
+        {
+            if (e.ConnectionType == ConnectionType.Interactive)
+            {
+                _telemetry.RedisAvailabilityChanged(true);
+                logger.LogInformation("Embedding cache: Redis at {Endpoints} answers again; using it", Endpoints);
+            }
+        };
+        if (!connection.IsConnected)
+        {
+            _telemetry.RedisAvailabilityChanged(false);
+            logger.LogWarning("Embedding cache: Redis at {Endpoints} does not answer yet; embedding without it until it does", Endpoints);
+        }
+
+        return connection;
+    }
+
+    private async Task<T?> RunAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken token)
+    {
+        if (!_connection.IsCompletedSuccessfully || !_connection.Result.IsConnected)
+        {
+            return default; // skipped while there is no connection; its loss was logged
+        }
+
+        try
+        {
+            // WaitAsync: StackExchange.Redis does not observe cancellation, so the timeout has to leave the call behind.
+            return await _pipeline.ExecuteAsync(async ct => await call(ct).WaitAsync(ct), token);
+        }
+        catch (BrokenCircuitException)
+        {
+            return default; // skipped while Redis is down; the circuit's opening was logged and counted
+        }
+        catch (TimeoutRejectedException)
+        {
+            _telemetry.Error(CacheLevel.Redis, "timeout");
+            return default;
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception)
+        {
+            // Connection refused, reset, a RedisTimeoutException: all mean "not now", and the circuit counts them.
+            _telemetry.Error(CacheLevel.Redis, "error");
+            return default;
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using AkiDb.Queue.IntegrationTests.Infrastructure;
+using CliWrap;
+using StackExchange.Redis;
+
+namespace AkiDb.Queue.IntegrationTests.Caching;
+
+/// <summary>
+/// A real redis-server (from apt) of the test's own, on a free loopback port, with no persistence: started, killed
+/// and restarted on the same port by the tests that need a shared cache level or a Redis that goes away.
+/// </summary>
+public sealed class PrivateRedis : IAsyncDisposable
+{
+    private readonly string _directory;
+    private ConnectionMultiplexer? _client;
+
+    private PrivateRedis(int port, string directory)
+    {
+        Port = port;
+        _directory = directory;
+    }
+
+    public int Port { get; }
+
+    /// <summary>The StackExchange.Redis configuration string a worker gets as Cache:Redis.</summary>
+    public string Configuration => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
+
+    public int? Pid { get; private set; }
+
+    public static bool IsInstalled => File.Exists("/usr/bin/redis-server");
+
+    public static async Task<PrivateRedis> StartAsync()
+    {
+        if (!IsInstalled)
+        {
+            throw new InvalidOperationException("redis-server is not installed: ./test.sh installs it (apt-get install redis-server).");
+        }
+
+        var directory = Directory.CreateDirectory(Path.Combine(RepoPaths.Artifacts, "redis", Guid.NewGuid().ToString("N")[..12])).FullName;
+        var redis = new PrivateRedis(FreePort(), directory);
+        await redis.StartServerAsync();
+        return redis;
+    }
+
+    /// <summary>Starts the server again on the same port, empty (nothing is persisted), after <see cref="Kill"/>.</summary>
+    public Task RestartAsync() => StartServerAsync();
+
+    /// <summary>kill -9: the connection drops with no goodbye, as when a Redis node dies.</summary>
+    public void Kill()
+    {
+        if (Pid is { } pid)
+        {
+            Signals.Send(pid, Signals.Kill);
+            Pid = null;
+        }
+    }
+
+    /// <summary>A client of the test's own, for looking at and changing what the workers stored.</summary>
+    public async Task<IDatabase> DatabaseAsync()
+    {
+        _client ??= await ConnectionMultiplexer.ConnectAsync($"{Configuration},allowAdmin=true");
+        return _client.GetDatabase();
+    }
+
+    public async Task<long> CountKeysAsync()
+    {
+        var db = await DatabaseAsync();
+        return (long)await db.ExecuteAsync("DBSIZE");
+    }
+
+    public async Task<IReadOnlyList<string>> KeysAsync(string pattern = "*")
+    {
+        var db = await DatabaseAsync();
+        var result = await db.ExecuteAsync("KEYS", pattern);
+        return ((RedisResult[])result!).Select(k => (string)k!).ToList();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            await _client.DisposeAsync();
+        }
+
+        Kill();
+    }
+
+    private async Task StartServerAsync()
+    {
+        var pidFile = Path.Combine(_directory, "redis.pid");
+        File.Delete(pidFile);
+        // --daemonize: the server detaches into its own session, so it outlives nothing but its kill; the pid file says which process it is.
+        await Cli.Wrap("/usr/bin/redis-server")
+            .WithArguments(["--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", _directory, "--daemonize", "yes", "--pidfile", pidFile, "--logfile", Path.Combine(_directory, "redis.log")])
+            .ExecuteAsync();
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!File.Exists(pidFile) || !await AnswersPingAsync())
+        {
+            await Task.Delay(50, cts.Token); // polling the port until the server answers: what is awaited is its readiness
+        }
+
+        Pid = int.Parse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture);
+    }
+
+    private async Task<bool> AnswersPingAsync()
+    {
+        try
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(IPAddress.Loopback, Port);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync("PING\r\n"u8.ToArray());
+            var buffer = new byte[16];
+            var read = await stream.ReadAsync(buffer);
+            return System.Text.Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

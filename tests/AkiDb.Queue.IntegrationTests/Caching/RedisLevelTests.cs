@@ -1,0 +1,149 @@
+using AkiDb.Queue.IntegrationTests.Infrastructure;
+using AkiDb.Queue.Worker.Caching;
+using AkiDb.Queue.Worker.Hosting;
+using AkiDb.Queue.Worker.Models;
+using AkiDb.Queue.Worker.Tokenization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AkiDb.Queue.IntegrationTests.Caching;
+
+/// <summary>
+/// The cache's Redis level against a real redis-server, without a broker or a model: two caches (two workers'
+/// worth of memory levels) sharing one Redis, and a Redis that dies or hangs.
+/// </summary>
+public sealed class RedisLevelTests(ITestOutputHelper output)
+{
+    private static readonly ModelDefinition Model = new ModelOptions { MaxTokens = 256, Pooling = PoolingMode.Mean, Normalize = true }
+        .ToDefinition("m", typeof(RedisLevelTests).Assembly.Location, typeof(RedisLevelTests).Assembly.Location);
+
+    private sealed record Cache(IHost Host, InMemoryLoggerProvider Logs) : IDisposable
+    {
+        public EmbeddingCache Embeddings => Host.Services.GetRequiredService<EmbeddingCache>();
+
+        public ResilientRedisCache Redis => Host.Services.GetRequiredService<ResilientRedisCache>();
+
+        /// <summary>The connection is made in the background; waits until it is up (or the circuit closed again).</summary>
+        public Task WaitUntilRedisUsedAsync() => WaitUntilAsync(() => Redis.IsAvailable, "Redis in use");
+
+        public bool Logged(string text) => Logs.Entries.Any(e => e.Message.Contains(text, StringComparison.Ordinal));
+
+        public void Dispose() => Host.Dispose();
+    }
+
+    private static Cache Start(PrivateRedis redis, params (string Key, string Value)[] settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))
+            .Append(new("Cache:Redis", redis.Configuration)));
+        var logs = new InMemoryLoggerProvider();
+        builder.Logging.AddProvider(logs).SetMinimumLevel(LogLevel.Debug);
+        builder.Services.AddMetrics();
+        builder.AddEmbeddingCache();
+        return new Cache(builder.Build(), logs);
+    }
+
+    private static TokenizedText[] Texts(int from, int count) =>
+        Enumerable.Range(from, count).Select(i => new TokenizedText([101, 1000 + i, 102], false)).ToArray();
+
+    private static float[] Vector(int i) => Enumerable.Range(0, 384).Select(d => (i * 0.001f) + (d * 1e-5f)).ToArray();
+
+    [Fact]
+    public async Task What_one_cache_stored_another_finds_in_redis()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        using var first = Start(redis);
+        using var second = Start(redis);
+        var texts = Texts(0, 20);
+        _ = first.Embeddings; // resolving the cache starts the connection
+        _ = second.Embeddings;
+        await first.WaitUntilRedisUsedAsync();
+        await second.WaitUntilRedisUsedAsync();
+
+        await first.Embeddings.Store(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
+        Assert.Equal(20, await redis.CountKeysAsync());
+
+        var found = await second.Embeddings.LookupAsync(Model, texts);
+        Assert.All(found.Select((v, i) => (v, i)), x => Assert.Equal(Vector(x.i), x.v));
+    }
+
+    [Fact]
+    public async Task A_hung_redis_costs_each_call_at_most_the_timeout_and_then_is_skipped()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        using var cache = Start(redis, ("Cache:RedisTimeout", "00:00:00.200"), ("Cache:RedisBreakDuration", "00:00:01"));
+        _ = cache.Embeddings;
+        await cache.WaitUntilRedisUsedAsync();
+        var stored = Texts(0, 4);
+        await cache.Embeddings.Store(Model, stored.Select(t => t.Ids).ToList(), stored.Select((_, i) => Vector(i)).ToList());
+
+        Signals.Send(redis.Pid!.Value, Signals.Stop); // the connection stays up; nothing answers
+        try
+        {
+            // Without the timeout these would wait on StackExchange.Redis' own; every one returns, as misses.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (var round = 0; round < 3; round++)
+            {
+                var found = await cache.Embeddings.LookupAsync(Model, Texts(100 + (round * 4), 4));
+                Assert.All(found, Assert.Null);
+            }
+
+            output.WriteLine($"3 rounds of lookups against a hung Redis: {clock.ElapsedMilliseconds} ms");
+            Assert.True(cache.Logged("is failing (TimeoutRejectedException); embedding without it"), "the circuit's opening is logged");
+            Assert.False(cache.Redis.IsAvailable);
+
+            // While the circuit is open the memory level still answers what this worker stored.
+            Assert.All(await cache.Embeddings.LookupAsync(Model, stored), v => Assert.NotNull(v));
+        }
+        finally
+        {
+            Signals.Send(redis.Pid!.Value, Signals.Cont);
+        }
+
+        // Answering again: after the break one call probes it and the circuit closes.
+        await WaitUntilAsync(() =>
+        {
+            _ = cache.Embeddings.LookupAsync(Model, Texts(500, 1));
+            return cache.Logged("answers again");
+        }, "the circuit closed");
+    }
+
+    [Fact]
+    public async Task A_killed_redis_is_skipped_without_errors_and_used_again_once_restarted()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        using var first = Start(redis);
+        _ = first.Embeddings;
+        await first.WaitUntilRedisUsedAsync();
+
+        redis.Kill();
+        await WaitUntilAsync(() => !first.Redis.IsAvailable, "the lost connection seen");
+        Assert.True(first.Logged("lost Redis at"), "the loss is logged");
+        var texts = Texts(0, 10);
+        await first.Embeddings.Store(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
+        Assert.All(await first.Embeddings.LookupAsync(Model, Texts(50, 5)), Assert.Null);
+
+        await redis.RestartAsync();
+        await WaitUntilAsync(() => first.Redis.IsAvailable, "the connection restored");
+        Assert.True(first.Logged("answers again"), "the return is logged");
+        await first.Embeddings.Store(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
+        Assert.Equal(10, await redis.CountKeysAsync());
+        using var second = Start(redis);
+        _ = second.Embeddings;
+        await second.WaitUntilRedisUsedAsync();
+        Assert.All((await second.Embeddings.LookupAsync(Model, texts)).Select((v, i) => (v, i)), x => Assert.Equal(Vector(x.i), x.v));
+    }
+
+    /// <summary>Polls a condition of the cache's own state, not a clock.</summary>
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while (!condition())
+        {
+            Assert.False(cts.IsCancellationRequested, $"timed out waiting for: {what}");
+            await Task.Delay(20);
+        }
+    }
+}
