@@ -41,4 +41,7 @@ public sealed record EmbedCompleted
     /// the request's trace (a producer starts one by sending the header MT-Activity-Id with its own traceparent).
     /// </summary>
     public string? TraceParent { get; init; }
+
+    /// <summary>The arithmetic the model ran in: <c>fp32</c>, or <c>int8</c> for a quantised variant (docs/quality.md).</summary>
+    public string? Precision { get; init; }
 }

@@ -111,6 +111,7 @@ internal sealed class EmbedRequestedConsumer(
             Backend = backend.Name,
             ExecutionProvider = result.Provider,
             TraceParent = Activity.Current?.Id,
+            Precision = model.Definition.Precision.ToString().ToLowerInvariant(),
         };
         await context.Publish(completed);
         await RespondIfRequestedAsync(context, completed);

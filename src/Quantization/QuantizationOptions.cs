@@ -1,0 +1,25 @@
+namespace AkiDb.Queue.Quantization;
+
+/// <summary>What the quantiser rewrites and what it leaves in fp32.</summary>
+public sealed record QuantizationOptions
+{
+    /// <summary>
+    /// MatMuls left in fp32: a node name, or <c>#N</c> for the N-th MatMul with a constant weight in graph order
+    /// (from 0; in a 6-layer BERT the 6 of layer L are #6L..#6L+5: query, key, value, attention output, FFN in, FFN out).
+    /// </summary>
+    public IReadOnlyCollection<string> KeepFp32 { get; init; } = [];
+
+    /// <summary>One scale per weight instead of one per output column. Faster and much less accurate; for measurement.</summary>
+    public bool PerTensor { get; init; }
+
+    /// <summary>The defaults, measured on all-MiniLM-L6-v2 and snowflake-arctic-embed-xs (docs/quality.md).</summary>
+    public static QuantizationOptions Default { get; } = new();
+
+    /// <summary>A one-line description written into the model's metadata and the logs.</summary>
+    public string Describe() =>
+        $"int8 dynamic, {(PerTensor ? "per-tensor" : "per-channel")} symmetric weights" +
+        (KeepFp32.Count > 0 ? $", fp32 kept: {string.Join(' ', KeepFp32)}" : string.Empty);
+}
+
+/// <summary>What one quantisation did.</summary>
+public sealed record QuantizationReport(int WeightMatMuls, int Quantized, IReadOnlyList<string> KeptFp32, string Description);
