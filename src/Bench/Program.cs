@@ -12,6 +12,12 @@ using AkiDb.Queue.Bench.Report;
 using AkiDb.Queue.Worker.Bridge;
 using Microsoft.Extensions.Logging;
 
+if (args is ["quality", .. var qualityArgs])
+{
+    // ./bench.sh quality: docs/quality.md, the int8 variants against fp32 (Quality/QualityBench.cs).
+    return await AkiDb.Queue.Bench.Quality.QualityBench.RunAsync(qualityArgs);
+}
+
 BenchSettings settings;
 try
 {
