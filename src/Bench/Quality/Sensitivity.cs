@@ -38,10 +38,13 @@ internal static class Sensitivity
             variants.Add(($"layer {l} kept", Keep(Enumerable.Range(6 * l, 6))));
         }
 
+        variants.Add(("query and key of every layer kept", Keep(Enumerable.Range(0, layers).SelectMany(l => new[] { 6 * l, 6 * l + 1 }))));
+        variants.Add(("layers 0 and 5 kept", Keep(Enumerable.Range(0, 6).Concat(Enumerable.Range(30, 6)))));
         variants.Add(("FFN of the last layer kept", Keep([34, 35])));
         variants.Add(("FFN out of layers 4-5 kept", Keep([29, 35])));
         variants.Add(("current default", new QuantizationOptions { KeepFp32 = Int8Settings.DefaultKeepFp32 }));
 
+        reference.Embed(corpus);
         var started = Stopwatch.GetTimestamp();
         var baseline = reference.Embed(corpus);
         var fp32Seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
