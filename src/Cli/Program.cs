@@ -16,5 +16,6 @@ app.Configure(config =>
     config.AddCommand<PublishCommand>("publish").WithDescription("Publish a folder of text/markdown files (chunked) or a JSONL file of requests.");
     config.AddCommand<ResultsCommand>("results").WithDescription("Follow embed-completed and embed-failed into a JSONL file.");
     config.AddCommand<StatusCommand>("status").WithDescription("Queue depth, consumers and rates from the management API.");
+    config.AddCommand<QuantizeCommand>("quantize").WithDescription("Quantise an ONNX model's MatMul weights to int8 (what Precision=int8 does), e.g. for an image.");
 });
 return await app.RunAsync(args);

@@ -12,8 +12,16 @@ public sealed record QuantizationOptions
     /// <summary>One scale per weight instead of one per output column. Faster and much less accurate; for measurement.</summary>
     public bool PerTensor { get; init; }
 
-    /// <summary>The defaults, measured on all-MiniLM-L6-v2 and snowflake-arctic-embed-xs (docs/quality.md).</summary>
-    public static QuantizationOptions Default { get; } = new();
+    // Declared before Default, which reads it: static initialisers run in textual order.
+
+    /// <summary>What <see cref="Default"/> keeps in fp32.</summary>
+    public static IReadOnlyList<string> DefaultKeepFp32 { get; } = [];
+
+    /// <summary>
+    /// The defaults, chosen by measurement on all-MiniLM-L6-v2 and checked on snowflake-arctic-embed-xs
+    /// (docs/quality-sensitivity.md, docs/quality.md): which MatMuls of a 6-layer BERT stay fp32.
+    /// </summary>
+    public static QuantizationOptions Default { get; } = new() { KeepFp32 = DefaultKeepFp32 };
 
     /// <summary>A one-line description written into the model's metadata and the logs.</summary>
     public string Describe() =>
