@@ -58,7 +58,8 @@ public static class QualityBench
             if (sensitivity)
             {
                 // The search behind Int8Settings.DefaultKeepFp32, on the corpus where int8 loses most neighbours.
-                var result = Sensitivity.Measure(fp32, reference, corpora[0], threads);
+                var only = args.Select((a, i) => (a, i)).Where(x => x.a == "--keep" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList();
+                var result = Sensitivity.Measure(fp32, reference, corpora[0], threads, only);
                 Directory.CreateDirectory(output);
                 var sensitivityPath = Path.Combine(output, "quality-sensitivity.md");
                 await File.WriteAllTextAsync(sensitivityPath, QualityReport.RenderSensitivity(result, ProcStat.CpuModel(), ProcStat.LoadAverage(), quick));

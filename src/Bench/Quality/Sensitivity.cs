@@ -20,7 +20,21 @@ internal static class Sensitivity
 {
     private static readonly string[] Roles = ["query", "key", "value", "attention output", "FFN in", "FFN out"];
 
-    public static SensitivityResult Measure(ModelDefinition fp32, Embedder reference, Corpus corpus, int threads)
+    /// <summary>Measures the groups below, or with <paramref name="only"/> (from <c>--keep LABEL=#4,#10</c>) just those and the baseline.</summary>
+    public static SensitivityResult Measure(ModelDefinition fp32, Embedder reference, Corpus corpus, int threads, IReadOnlyList<string>? only = null)
+    {
+        var variants = only is { Count: > 0 }
+            ? [("all quantised", new QuantizationOptions()), .. only.Select(Parse)]
+            : Groups();
+        return Measure(fp32, reference, corpus, threads, variants);
+    }
+
+    private static (string Label, QuantizationOptions Options) Parse(string spec) =>
+        spec.Split('=', 2) is [var label, var list]
+            ? (label, new QuantizationOptions { KeepFp32 = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) })
+            : throw new ArgumentException($"--keep wants LABEL=#a,#b, not '{spec}'.");
+
+    private static List<(string Label, QuantizationOptions Options)> Groups()
     {
         const int layers = 6;
         var variants = new List<(string Label, QuantizationOptions Options)>
@@ -38,11 +52,15 @@ internal static class Sensitivity
             variants.Add(($"layer {l} kept", Keep(Enumerable.Range(6 * l, 6))));
         }
 
-        variants.Add(("query and key of every layer kept", Keep(Enumerable.Range(0, layers).SelectMany(l => new[] { 6 * l, 6 * l + 1 }))));
-        variants.Add(("layers 0 and 5 kept", Keep(Enumerable.Range(0, 6).Concat(Enumerable.Range(30, 6)))));
-        variants.Add(("FFN of the last layer kept", Keep([34, 35])));
-        variants.Add(("FFN out of layers 4-5 kept", Keep([29, 35])));
+        variants.Add(("FFN in of layers 0-2 kept", Keep([4, 10, 16])));
+        variants.Add(("FFN in of layers 3-5 kept", Keep([22, 28, 34])));
+        variants.Add(("FFN in of layers 0, 2, 4 kept", Keep([4, 16, 28])));
         variants.Add(("current default", new QuantizationOptions { KeepFp32 = Int8Settings.DefaultKeepFp32 }));
+        return variants;
+    }
+
+    private static SensitivityResult Measure(ModelDefinition fp32, Embedder reference, Corpus corpus, int threads, List<(string Label, QuantizationOptions Options)> variants)
+    {
 
         reference.Embed(corpus);
         var started = Stopwatch.GetTimestamp();
