@@ -55,7 +55,6 @@ internal static class Sensitivity
         variants.Add(("FFN in of layers 0-2 kept", Keep([4, 10, 16])));
         variants.Add(("FFN in of layers 3-5 kept", Keep([22, 28, 34])));
         variants.Add(("FFN in of layers 0, 2, 4 kept", Keep([4, 16, 28])));
-        variants.Add(("current default", new QuantizationOptions { KeepFp32 = Int8Settings.DefaultKeepFp32 }));
         return variants;
     }
 
