@@ -68,6 +68,12 @@ public static class QualityBench
             }
 
             using var candidate = new Embedder(fp32 with { Name = BundledModels.Int8Name(bundled), OnnxPath = int8Path, Precision = ModelPrecision.Int8 }, threads);
+            if (args.Contains("--speed"))
+            {
+                SpeedCheck.Run(reference, candidate, corpora, pairs: 3);
+                continue;
+            }
+
             var perCorpus = new List<CorpusQuality>();
             foreach (var corpus in corpora)
             {
@@ -92,6 +98,11 @@ public static class QualityBench
             models.Add(new ModelQuality(bundled.Name, BundledModels.Int8Name(bundled), options.Describe(), quantizeSeconds,
                 new FileInfo(onnx).Length, new FileInfo(int8Path).Length, perCorpus, triples));
 
+        }
+
+        if (args.Contains("--speed"))
+        {
+            return 0;
         }
 
         var report = new QualityReport(DateTime.UtcNow, ProcStat.CpuModel(), Environment.ProcessorCount, ProcStat.LoadAverage(), threads, models, quick);
