@@ -47,6 +47,12 @@ public static class QualityBench
 
             var int8Entry = BundledModels.Catalogue()[BundledModels.Int8Name(bundled)];
             var options = Int8Settings.For(int8Entry);
+            // --keep-fp32 "#4,#10" (or "none") measures another setting than the default, for development.
+            if (args.SkipWhile(a => a != "--keep-fp32").Skip(1).FirstOrDefault() is { } keep)
+            {
+                options = new QuantizationOptions { KeepFp32 = keep == "none" ? [] : keep.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
+            }
+
             var int8Path = cache.PathFor(onnx, options);
             File.Delete(int8Path);
             var started = Stopwatch.GetTimestamp();
