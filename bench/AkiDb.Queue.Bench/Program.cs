@@ -14,6 +14,12 @@ using AkiDb.Queue.Bench.UserPath;
 using AkiDb.Queue.Worker.Bridge;
 using Microsoft.Extensions.Logging;
 
+if (args is ["quality", .. var qualityArgs])
+{
+    // ./bench.sh quality: docs/quality.md, the int8 variants against fp32 (Quality/QualityBench.cs).
+    return await AkiDb.Queue.Bench.Quality.QualityBench.RunAsync(qualityArgs);
+}
+
 BenchSettings settings;
 try
 {

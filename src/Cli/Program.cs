@@ -46,6 +46,8 @@ app.Configure(config =>
     config.AddCommand<RedriveCommand>("redrive").WithDescription("Move messages from the error queue back to the input queue, confirmed, printing what moved.")
         .WithExample("redrive", "--dry-run")
         .WithExample("redrive", "--count", "10");
+    config.AddCommand<QuantizeCommand>("quantize").WithDescription("Quantise an ONNX model's MatMul weights to int8 (what Precision=int8 does), e.g. for an image.")
+        .WithExample("quantize", "model.onnx", "model.int8.onnx");
     config.SetExceptionHandler((exception, _) =>
     {
         // One line, naming what was wrong, instead of a stack trace.

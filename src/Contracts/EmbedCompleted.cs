@@ -69,4 +69,7 @@ public sealed record EmbedCompleted
     /// same model and the same tokens) instead of the model. Absent from workers without a cache.
     /// </summary>
     public IReadOnlyList<bool>? Cached { get; init; }
+
+    /// <summary>The arithmetic the model ran in: <c>fp32</c>, or <c>int8</c> for a quantised variant (docs/quality.md).</summary>
+    public string? Precision { get; init; }
 }

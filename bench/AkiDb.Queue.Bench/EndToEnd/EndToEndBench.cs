@@ -20,6 +20,7 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
         [Configs.Python] = [],
         [Configs.Native] = new() { ["Embedding__Backend"] = "native" },
         [Configs.Pool] = new() { ["Bridge__Processes"] = "1", ["Bridge__IntraOpThreads"] = $"{Environment.ProcessorCount}" },
+        [Configs.PythonInt8] = new() { ["Embedding__DefaultModel"] = "all-MiniLM-L6-v2-int8", ["Embedding__Models__all-MiniLM-L6-v2-int8__LoadAtStartup"] = "true" },
     };
 
     private readonly Dictionary<string, Dictionary<string, string>> _configSettings = new(ConfigSettings)
@@ -61,6 +62,16 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
                 }
 
                 phases.AddRange(await TryScenarioAsync(config, corpus, null) is { } p ? [p] : []);
+            }
+        }
+
+        // int8 side by side with fp32: saturation and 10 % of its own saturation, every corpus.
+        foreach (var corpus in corpora.Where(_ => Wanted(Configs.PythonInt8)))
+        {
+            if (await TryScenarioAsync(Configs.PythonInt8, corpus, null) is { } saturation)
+            {
+                phases.Add(saturation);
+                phases.AddRange(await TryScenarioAsync(Configs.PythonInt8, corpus, (0.10, 0.10 * saturation.ThroughputPerSecond)) is { } p ? [p] : []);
             }
         }
 

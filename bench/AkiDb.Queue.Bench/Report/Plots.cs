@@ -93,6 +93,9 @@ internal static class Plots
                 ("bridge\nJSON", report.Inference?.Find(Methods.BridgeJson, corpus)?.Median ?? double.NaN),
                 ("e2e\npython", report.EndToEnd?.Find(Configs.Python, corpus, Configs.Saturation)?.ThroughputPerSecond ?? double.NaN),
                 ("e2e\nnative", report.EndToEnd?.Find(Configs.Native, corpus, Configs.Saturation)?.ThroughputPerSecond ?? double.NaN),
+                ("limit\nint8", report.Inference?.Find(Methods.LimitInt8, corpus)?.Median ?? double.NaN),
+                ("bridge\nint8", report.Inference?.Find(Methods.BridgeBinaryInt8, corpus)?.Median ?? double.NaN),
+                ("e2e\nint8", report.EndToEnd?.Find(Configs.PythonInt8, corpus, Configs.Saturation)?.ThroughputPerSecond ?? double.NaN),
             };
             var limit = entries[0].Value;
             var bars = entries.Select((e, i) => new Bar

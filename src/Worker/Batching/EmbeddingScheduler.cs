@@ -179,6 +179,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
         var started = Stopwatch.GetTimestamp();
         try
         {
+            await model.EnsureFilesAsync();
             var output = await lane.RunAsync(model.Definition, batch.ToInferenceBatch(activity?.Context ?? default), CancellationToken.None);
             var run = new BatchRun(Interlocked.Increment(ref _batchIds), started, output.Timings.InferenceMs + output.Timings.PoolingMs, output.ExecutionProvider);
             var vectors = new float[batch.Rows.Count][];

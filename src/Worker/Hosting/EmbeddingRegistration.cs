@@ -20,6 +20,7 @@ public static class EmbeddingRegistration
     {
         var services = builder.Services;
         services.AddValidatedOptions<EmbeddingOptions>(EmbeddingOptions.Section);
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<EmbeddingOptions>>(new PrecisionSettingCheck(builder.Configuration));
         services.AddValidatedOptions<BridgeOptions>(BridgeOptions.Section);
         services.AddOptions<BatchingOptions>().BindConfiguration(BatchingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 

@@ -135,6 +135,7 @@ internal sealed class EmbedRequestedConsumer(
             TraceParent = Activity.Current?.Id,
             CorrelationId = ResultPublisher.CorrelationIdOf(context, message.RequestId),
             Cached = result.Cached,
+            Precision = model.Definition.Precision.ToString().ToLowerInvariant(),
         };
         completed = Vectors.VectorEncoder.Apply(completed, message.Encoding);
         await results.PublishAsync(context, completed, "embed-completed", completed.RequestId, completed.CorrelationId);

@@ -35,6 +35,25 @@ public static class BundledModels
 
     public static IReadOnlyList<BundledModel> All { get; } = [MiniLm, ArcticXs];
 
+    /// <summary>The catalogue a worker starts with: each bundled model, and its int8 variant (quantised on first use).</summary>
+    public static Dictionary<string, ModelOptions> Catalogue()
+    {
+        var catalogue = new Dictionary<string, ModelOptions>(StringComparer.OrdinalIgnoreCase);
+        foreach (var model in All)
+        {
+            catalogue[model.Name] = model.DefaultOptions();
+            var int8 = model.DefaultOptions();
+            int8.Precision = ModelPrecision.Int8;
+            int8.LoadAtStartup = false;
+            catalogue[Int8Name(model)] = int8;
+        }
+
+        return catalogue;
+    }
+
+    /// <summary>The catalogue name of a bundled model's int8 variant: <c>all-MiniLM-L6-v2-int8</c>.</summary>
+    public static string Int8Name(BundledModel model) => model.Name + "-int8";
+
     public static BundledModel? Find(string name) =>
         All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
 }

@@ -1,10 +1,16 @@
+using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Tokenization;
 
 namespace AkiDb.Queue.Worker.Models;
 
 /// <summary>A catalogue model with its tokenizer loaded: everything the worker does before a lane takes over.</summary>
-public sealed class EmbeddingModel(ModelDefinition definition, TextTokenizer tokenizer)
+public sealed class EmbeddingModel(ModelDefinition definition, TextTokenizer tokenizer, Action? prepareFiles = null)
 {
+    // One quantisation at a time, and none once the file exists; a failure is not remembered, the next batch retries.
+    private readonly Lock _gate = new();
+    private Task? _preparing;
+    private volatile bool _prepared = prepareFiles is null;
+
     public ModelDefinition Definition { get; } = definition;
 
     public string Name => Definition.Name;
@@ -13,6 +19,42 @@ public sealed class EmbeddingModel(ModelDefinition definition, TextTokenizer tok
     {
         var prefix = inputType == InputType.Query ? Definition.QueryPrefix : Definition.DocumentPrefix;
         return tokenizer.Encode(string.IsNullOrEmpty(prefix) ? text : prefix + text);
+    }
+
+    /// <summary>
+    /// Makes sure <see cref="ModelDefinition.OnnxPath"/> exists before a lane loads it: an int8 model that does not
+    /// load at start-up is quantised the first time a batch needs it.
+    /// </summary>
+    public async Task EnsureFilesAsync()
+    {
+        if (_prepared)
+        {
+            return;
+        }
+
+        Task task;
+        lock (_gate)
+        {
+            task = _preparing ??= Task.Run(prepareFiles!);
+        }
+
+        try
+        {
+            await task;
+            _prepared = true;
+        }
+        catch (Exception e)
+        {
+            lock (_gate)
+            {
+                if (_preparing == task)
+                {
+                    _preparing = null;
+                }
+            }
+
+            throw new BatchFailedException("runtime_error", $"Preparing {Name}'s model file failed: {e.Message}", e);
+        }
     }
 }
 

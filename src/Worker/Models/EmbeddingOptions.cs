@@ -24,7 +24,7 @@ public sealed class EmbeddingOptions : IValidatableObject
     /// The catalogue, by name. It starts with the bundled models so that a setting such as
     /// <c>Embedding__Models__all-MiniLM-L6-v2__LoadAtStartup=false</c> changes one field of a bundled entry.
     /// </summary>
-    public Dictionary<string, ModelOptions> Models { get; set; } = BundledModels.All.ToDictionary(m => m.Name, m => m.DefaultOptions(), StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, ModelOptions> Models { get; set; } = BundledModels.Catalogue();
 
     public IReadOnlyList<string> EffectiveExecutionProviders =>
         ExecutionProviders is { Length: > 0 } configured ? configured : ["CoreML", "CUDA", "CPU"];

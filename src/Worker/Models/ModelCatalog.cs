@@ -21,12 +21,16 @@ public sealed class ModelCatalog
             Path.Combine(AppContext.BaseDirectory, "models"),
             logger);
 
+        var quantized = new QuantizedModelCache(settings.CacheDirectory ?? BundledModelExtractor.DefaultCacheDirectory(), logger);
+
         _models = new Dictionary<string, EmbeddingModel>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, entry) in settings.Models)
         {
             var definition = Resolve(name, entry, extractor);
             var tokenizer = TextTokenizer.Load(definition.VocabPath, definition.LowerCase, definition.MaxTokens);
-            _models[name] = new EmbeddingModel(definition, tokenizer);
+            _models[name] = entry.Precision == ModelPrecision.Int8
+                ? Int8Model(name, entry, definition, tokenizer, quantized)
+                : new EmbeddingModel(definition, tokenizer);
         }
 
         Default = _models[settings.DefaultModel];
@@ -46,6 +50,25 @@ public sealed class ModelCatalog
         }
 
         return _models.TryGetValue(name, out model);
+    }
+
+    /// <summary>
+    /// An int8 model served from the quantised copy of its fp32 file: made now when the model loads at start-up (a
+    /// model that cannot be quantised then stops the worker with its name), else the first time a batch needs it.
+    /// </summary>
+    private static EmbeddingModel Int8Model(string name, ModelOptions entry, ModelDefinition fp32, TextTokenizer tokenizer, QuantizedModelCache cache)
+    {
+        var options = Int8Settings.For(entry);
+        var target = cache.PathFor(fp32.OnnxPath, options);
+        var definition = fp32 with { OnnxPath = target };
+        void Prepare() => cache.Ensure(name, fp32.OnnxPath, target, options);
+        if (definition.LoadAtStartup)
+        {
+            Prepare();
+            return new EmbeddingModel(definition, tokenizer);
+        }
+
+        return new EmbeddingModel(definition, tokenizer, Prepare);
     }
 
     private static ModelDefinition Resolve(string name, ModelOptions entry, BundledModelExtractor extractor)

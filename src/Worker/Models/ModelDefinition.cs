@@ -12,4 +12,5 @@ public sealed record ModelDefinition(
     string? Output,
     string? QueryPrefix,
     string? DocumentPrefix,
-    bool LoadAtStartup);
+    bool LoadAtStartup,
+    ModelPrecision Precision = ModelPrecision.Fp32);

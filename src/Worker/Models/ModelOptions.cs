@@ -36,9 +36,18 @@ public sealed class ModelOptions
     /// <summary>Load into every lane at start-up; otherwise on first use.</summary>
     public bool LoadAtStartup { get; set; } = true;
 
+    /// <summary><c>fp32</c> (the file as given) or <c>int8</c> (quantised from it on first use and cached beside it).</summary>
+    public ModelPrecision Precision { get; set; } = ModelPrecision.Fp32;
+
+    /// <summary>
+    /// With <c>int8</c>: MatMuls left in fp32, by node name or <c>#N</c> (the N-th MatMul with a constant weight); unset,
+    /// the measured default (docs/quality.md).
+    /// </summary>
+    public string[]? KeepFp32 { get; set; }
+
     /// <summary>This entry as a definition, once its files are known.</summary>
     public ModelDefinition ToDefinition(string name, string onnxPath, string vocabPath) =>
-        new(name, onnxPath, vocabPath, MaxTokens, Pooling, Normalize, LowerCase, Output, QueryPrefix, DocumentPrefix, LoadAtStartup);
+        new(name, onnxPath, vocabPath, MaxTokens, Pooling, Normalize, LowerCase, Output, QueryPrefix, DocumentPrefix, LoadAtStartup, Precision);
 
     internal IEnumerable<string> Validate(string name)
     {

@@ -11,10 +11,12 @@ namespace AkiDb.Queue.Worker.Tokenization;
 public sealed class TextTokenizer
 {
     private readonly BertTokenizer _tokenizer;
+    private readonly bool _lowerCase;
 
-    private TextTokenizer(BertTokenizer tokenizer, int maxTokens)
+    private TextTokenizer(BertTokenizer tokenizer, bool lowerCase, int maxTokens)
     {
         _tokenizer = tokenizer;
+        _lowerCase = lowerCase;
         MaxTokens = maxTokens;
     }
 
@@ -25,11 +27,20 @@ public sealed class TextTokenizer
         var tokenizer = new BertTokenizer();
         using var reader = File.OpenText(vocabPath);
         tokenizer.LoadVocabulary(reader, lowerCase);
-        return new TextTokenizer(tokenizer, maxTokens);
+        return new TextTokenizer(tokenizer, lowerCase, maxTokens);
     }
 
+    /// <summary>
+    /// [CLS] ids [SEP], as Hugging Face's tokenizer for the model gives them, with one deliberate difference: a literal
+    /// control token in a text never becomes that control token. Hugging Face matches "[CLS]", "[SEP]", "[MASK]" and
+    /// "[PAD]" in the text and emits their ids; here "[CLS]", "[SEP]" and "[PAD]" become one [UNK] (FastBertTokenizer's
+    /// matching) and "[MASK]" is plain text ("[", "mask", "]"). Texts come from producers, and a producer must not be
+    /// able to put a sequence boundary, padding or a mask into the model's input.
+    /// </summary>
     public TokenizedText Encode(string text)
     {
+        // Uncased BERT vocabularies strip accents along with lower-casing; the word limit counts what is left.
+        text = OverlongWords.Replace(text, stripAccents: _lowerCase);
         // One slot more than allowed: if it fills, the text was longer than the limit.
         var probe = MaxTokens + 1;
         var ids = ArrayPool<long>.Shared.Rent(probe);

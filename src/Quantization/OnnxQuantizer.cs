@@ -1,0 +1,223 @@
+using System.Runtime.InteropServices;
+using AkiDb.Queue.Quantization.Onnx;
+using Google.Protobuf;
+
+namespace AkiDb.Queue.Quantization;
+
+/// <summary>
+/// Dynamic int8 quantisation of an ONNX model's MatMul weights: each <c>MatMul(A, W)</c> with a constant fp32
+/// <c>[K, N]</c> weight becomes ONNX Runtime's <c>com.microsoft.DynamicQuantizeMatMul(A, W_int8, W_scale)</c>,
+/// which quantises the activations to uint8 at run time and runs an integer GEMM. Everything else stays as it was.
+/// <para>
+/// Why this is written here: ONNX Runtime's quantisation tool (<c>onnxruntime.quantization</c>) is Python and needs
+/// the onnxruntime pip package, which cannot be installed on the machines this project builds on, and there is no
+/// maintained .NET ONNX quantiser. The algorithm is small; the file format is handled by Google.Protobuf.
+/// </para>
+/// <para>
+/// The output contains only standard ONNX operators and <c>DynamicQuantizeMatMul</c>, which every ONNX Runtime CPU
+/// build has; nothing depends on the producing machine's instruction set (no ORT-optimised graph is saved: ORT picks
+/// its integer kernels, AVX2, AVX-512 VNNI or NEON, when it loads the file).
+/// </para>
+/// </summary>
+public static class OnnxQuantizer
+{
+    public const string MicrosoftDomain = "com.microsoft";
+
+    /// <summary>Quantises <paramref name="inputPath"/> into <paramref name="outputPath"/>, written under a temporary name and renamed.</summary>
+    public static QuantizationReport QuantizeFile(string inputPath, string outputPath, QuantizationOptions? options = null)
+    {
+        ModelProto model;
+        using (var input = File.OpenRead(inputPath))
+        {
+            model = ModelProto.Parser.ParseFrom(input);
+        }
+
+        var report = Quantize(model, options ?? QuantizationOptions.Default);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
+        Directory.CreateDirectory(directory);
+        var temp = Path.Combine(directory, $".{Path.GetFileName(outputPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var output = File.Create(temp))
+            {
+                model.WriteTo(output);
+            }
+
+            File.Move(temp, outputPath, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+
+        return report;
+    }
+
+    /// <summary>Rewrites <paramref name="model"/> in place.</summary>
+    internal static QuantizationReport Quantize(ModelProto model, QuantizationOptions options)
+    {
+        var graph = model.Graph ?? throw new InvalidDataException("The ONNX file has no graph.");
+        var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        // A weight that is also a graph input can be overridden at run time, so it is not a constant.
+        var graphInputs = graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var keep = options.KeepFp32.ToHashSet(StringComparer.Ordinal);
+
+        var candidates = 0;
+        var quantized = 0;
+        var kept = new List<string>();
+        for (var n = 0; n < graph.Node.Count; n++)
+        {
+            var node = graph.Node[n];
+            if (node.OpType != "MatMul" || node.Domain.Length != 0 || node.Input.Count != 2
+                || !initializers.TryGetValue(node.Input[1], out var weight) || graphInputs.Contains(weight.Name)
+                || weight.DataType != (int)TensorProto.Types.DataType.Float || weight.Dims.Count != 2)
+            {
+                continue;
+            }
+
+            var index = candidates++;
+            if (keep.Contains(node.Name) || keep.Contains($"#{index}"))
+            {
+                kept.Add($"#{index} {node.Name}");
+                continue;
+            }
+
+            var rows = checked((int)weight.Dims[0]);
+            var columns = checked((int)weight.Dims[1]);
+            var values = ReadFloats(weight);
+            float[] scales;
+            sbyte[] levels;
+            if (options.PerTensor)
+            {
+                var scale = values.Max(MathF.Abs) is var max and > 0 ? max / SymmetricInt8.MaxLevel : 1f;
+                levels = values.Select(v => (sbyte)Math.Clamp(MathF.Round(v / scale, MidpointRounding.ToEven), -SymmetricInt8.MaxLevel, SymmetricInt8.MaxLevel)).ToArray();
+                scales = [scale];
+            }
+            else
+            {
+                (levels, scales) = SymmetricInt8.QuantizePerColumn(values, rows, columns);
+            }
+
+            var quantName = UniqueName(initializers, weight.Name + "_int8");
+            var scaleName = UniqueName(initializers, weight.Name + "_scale");
+            var quantTensor = new TensorProto
+            {
+                Name = quantName,
+                DataType = (int)TensorProto.Types.DataType.Int8,
+                Dims = { rows, columns },
+                RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(levels.AsSpan())),
+            };
+            var scaleTensor = new TensorProto
+            {
+                Name = scaleName,
+                DataType = (int)TensorProto.Types.DataType.Float,
+                RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(scales.AsSpan())),
+            };
+            if (!options.PerTensor)
+            {
+                scaleTensor.Dims.Add(columns);
+            }
+
+            initializers[quantName] = quantTensor;
+            initializers[scaleName] = scaleTensor;
+            graph.Initializer.Add(quantTensor);
+            graph.Initializer.Add(scaleTensor);
+            graph.Node[n] = new NodeProto
+            {
+                Name = string.IsNullOrEmpty(node.Name) ? $"DynamicQuantizeMatMul_{index}" : node.Name + "_quant",
+                OpType = "DynamicQuantizeMatMul",
+                Domain = MicrosoftDomain,
+                Input = { node.Input[0], quantName, scaleName },
+                Output = { node.Output },
+            };
+            quantized++;
+        }
+
+        RemoveUnusedInitializers(graph);
+        if (quantized > 0 && !model.OpsetImport.Any(o => o.Domain == MicrosoftDomain))
+        {
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
+        }
+
+        var description = options.Describe();
+        model.MetadataProps.Add(new StringStringEntryProto { Key = "akidb.quantization", Value = description });
+        return new QuantizationReport(candidates, quantized, kept, description);
+    }
+
+    private static float[] ReadFloats(TensorProto tensor)
+    {
+        if (tensor.DataLocation == TensorProto.Types.DataLocation.External)
+        {
+            throw new NotSupportedException($"Weight '{tensor.Name}' is stored in an external data file; save the model with its weights inside the .onnx file.");
+        }
+
+        var count = checked((int)(tensor.Dims[0] * tensor.Dims[1]));
+        if (!tensor.RawData.IsEmpty)
+        {
+            if (tensor.RawData.Length != count * sizeof(float))
+            {
+                throw new InvalidDataException($"Weight '{tensor.Name}' has {tensor.RawData.Length} bytes of data; its shape needs {count * sizeof(float)}.");
+            }
+
+            // raw_data is little-endian by the ONNX specification; every platform ONNX Runtime runs on is too.
+            return MemoryMarshal.Cast<byte, float>(tensor.RawData.Span).ToArray();
+        }
+
+        if (tensor.FloatData.Count != count)
+        {
+            throw new InvalidDataException($"Weight '{tensor.Name}' has {tensor.FloatData.Count} values; its shape needs {count}.");
+        }
+
+        return [.. tensor.FloatData];
+    }
+
+    private static string UniqueName(Dictionary<string, TensorProto> taken, string wanted)
+    {
+        var name = wanted;
+        for (var i = 1; taken.ContainsKey(name); i++)
+        {
+            name = $"{wanted}_{i}";
+        }
+
+        return name;
+    }
+
+    private static void RemoveUnusedInitializers(GraphProto graph)
+    {
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        CollectInputs(graph, used);
+        foreach (var output in graph.Output)
+        {
+            used.Add(output.Name);
+        }
+
+        for (var i = graph.Initializer.Count - 1; i >= 0; i--)
+        {
+            if (!used.Contains(graph.Initializer[i].Name))
+            {
+                graph.Initializer.RemoveAt(i);
+            }
+        }
+    }
+
+    // Subgraphs (If, Loop, Scan) may read an outer initializer by name.
+    private static void CollectInputs(GraphProto graph, HashSet<string> used)
+    {
+        foreach (var node in graph.Node)
+        {
+            used.UnionWith(node.Input);
+            foreach (var attribute in node.Attribute)
+            {
+                if (attribute.G is { } sub)
+                {
+                    CollectInputs(sub, used);
+                }
+
+                foreach (var subgraph in attribute.Graphs)
+                {
+                    CollectInputs(subgraph, used);
+                }
+            }
+        }
+    }
+}

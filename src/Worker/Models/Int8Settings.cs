@@ -1,0 +1,16 @@
+using AkiDb.Queue.Quantization;
+
+namespace AkiDb.Queue.Worker.Models;
+
+/// <summary>The quantiser settings for an int8 catalogue entry.</summary>
+public static class Int8Settings
+{
+    /// <summary>
+    /// MatMuls kept in fp32 unless an entry sets its own <c>KeepFp32</c>: the quantiser's measured default
+    /// (<c>./bench.sh quality --sensitivity</c>, docs/quality-sensitivity.md).
+    /// </summary>
+    public static IReadOnlyList<string> DefaultKeepFp32 => QuantizationOptions.DefaultKeepFp32;
+
+    public static QuantizationOptions For(ModelOptions entry) =>
+        new() { KeepFp32 = entry.KeepFp32 ?? DefaultKeepFp32 };
+}
