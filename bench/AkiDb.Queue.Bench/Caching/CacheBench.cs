@@ -40,7 +40,7 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
     {
         Log.Section($"Section 6: embedding cache ({corpus.Name} corpus, {corpus.Count} single-text messages per scenario)");
         var limit = MeasureLimit();
-        await using var redis = await BenchRedis.StartAsync();
+        await using var redis = await PrivateRedis.StartAsync();
         Log.Info($"Private redis-server on port {redis.Port}");
         List<double> uncached = [], cold = [], reingest = [], uncachedGaps = [];
         int cachedHits = 0, compared = 0, identical = 0;
@@ -167,7 +167,7 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
         }
     }
 
-    private async Task<RedisKill> KillRedisMidRunAsync(BenchRedis redis, double uncachedRate)
+    private async Task<RedisKill> KillRedisMidRunAsync(PrivateRedis redis, double uncachedRate)
     {
         await redis.FlushAsync();
         var vhost = $"bench-{_run}-cache-kill";
@@ -190,7 +190,7 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
             redis.Kill();
             await publishing;
             await phase.WaitAsync(TimeSpan.FromMinutes(3));
-            await redis.StartServerAsync(); // for anything after this section
+            await redis.RestartAsync(); // for anything after this section
 
             var arrivals = phase.Received.Where(t => t != 0).Order().ToArray();
             double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;

@@ -1,15 +1,14 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using AkiDb.Queue.IntegrationTests.Infrastructure;
 using CliWrap;
 using StackExchange.Redis;
 
-namespace AkiDb.Queue.IntegrationTests.Caching;
+namespace AkiDb.Queue.Testing;
 
 /// <summary>
 /// A real redis-server (from apt) of the test's own, on a free loopback port, with no persistence: started, killed
-/// and restarted on the same port by the tests that need a shared cache level or a Redis that goes away.
+/// and restarted on the same port by the tests and the benchmark that need a shared cache level or a Redis that goes away.
 /// </summary>
 public sealed class PrivateRedis : IAsyncDisposable
 {
@@ -75,6 +74,19 @@ public sealed class PrivateRedis : IAsyncDisposable
         var db = await DatabaseAsync();
         var result = await db.ExecuteAsync("KEYS", pattern);
         return ((RedisResult[])result!).Select(k => (string)k!).ToList();
+    }
+
+    /// <summary>Empties it (between benchmark phases).</summary>
+    public async Task FlushAsync() => await (await DatabaseAsync()).ExecuteAsync("FLUSHALL");
+
+    /// <summary>Keys stored and the server's <c>used_memory</c>, for sizing: bytes per cached vector.</summary>
+    public async Task<(long Keys, long UsedBytes)> MemoryAsync()
+    {
+        var db = await DatabaseAsync();
+        var keys = (long)await db.ExecuteAsync("DBSIZE");
+        var info = (string)(await db.ExecuteAsync("INFO", "memory"))!;
+        var used = info.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("used_memory:", StringComparison.Ordinal))["used_memory:".Length..];
+        return (keys, long.Parse(used, CultureInfo.InvariantCulture));
     }
 
     public async ValueTask DisposeAsync()
