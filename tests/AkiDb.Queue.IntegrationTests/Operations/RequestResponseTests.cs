@@ -24,7 +24,9 @@ public sealed class RequestResponseTests(BrokerFixture broker)
         await bus.StartAsync();
         try
         {
-            var client = bus.CreateRequestClient<EmbedRequested>(new Uri("queue:embed-requested"), RequestTimeout.After(m: 2));
+            // The queue has arguments (priorities, dead-lettering) that a plain "queue:" address would redeclare without;
+            // its exchange of the same name is what a MassTransit sender should address.
+            var client = bus.CreateRequestClient<EmbedRequested>(new Uri("exchange:embed-requested"), RequestTimeout.After(m: 2));
             var response = await client.GetResponse<EmbedCompleted, EmbedFailed>(new EmbedRequested { RequestId = "rpc-1", Texts = ["synchronous, if you must"] });
             var failure = await client.GetResponse<EmbedCompleted, EmbedFailed>(new EmbedRequested { RequestId = "rpc-2", Texts = [] });
 
