@@ -48,6 +48,7 @@ public sealed class MalformedInputTests(BrokerFixture broker, ITestOutputHelper 
         yield return Case.Json("objects in texts", "{\"requestId\":\"c-objects\",\"texts\":[{\"text\":\"a\"}]}", Outcome.FailedAndErrorQueue, "malformed_message");
         yield return Case.Json("nested lists in texts", "{\"requestId\":\"c-nested\",\"texts\":[[\"a\"]]}", Outcome.FailedAndErrorQueue, "malformed_message");
         yield return Case.Json("model is a number", "{\"requestId\":\"c-model-number\",\"texts\":[\"a\"],\"model\":7}", Outcome.FailedAndErrorQueue, "malformed_message");
+        yield return Case.Json("priority is a number", "{\"requestId\":\"c-priority-number\",\"texts\":[\"a\"],\"priority\":9}", Outcome.FailedAndErrorQueue, "malformed_message");
         yield return Case.Json("metadata value is a number", "{\"requestId\":\"c-meta-number\",\"texts\":[\"a\"],\"metadata\":{\"k\":1}}", Outcome.FailedAndErrorQueue, "malformed_message");
         yield return Case.Json("metadata is a string", "{\"requestId\":\"c-meta-string\",\"texts\":[\"a\"],\"metadata\":\"x\"}", Outcome.FailedAndErrorQueue, "malformed_message");
         yield return Case.Json("deeply nested JSON", "{\"requestId\":\"c-deep\",\"texts\":[\"a\"],\"x\":" + new string('[', 5000) + new string(']', 5000) + "}", Outcome.FailedAndErrorQueue, "malformed_message");
@@ -84,7 +85,7 @@ public sealed class MalformedInputTests(BrokerFixture broker, ITestOutputHelper 
         yield return new Case("byte order mark", [0xEF, 0xBB, 0xBF, .. "{\"requestId\":\"c-bom\",\"texts\":[\"a\"]}"u8], Outcome.Completed);
         yield return new Case("byte order mark, no content type", [0xEF, 0xBB, 0xBF, .. "{\"requestId\":\"c-bom-plain\",\"texts\":[\"a\"]}"u8], Outcome.Completed, WithContentType: false);
         yield return Case.Json("PascalCase", "{\"RequestId\":\"c-pascal\",\"Texts\":[\"a\"]}", Outcome.Completed);
-        yield return Case.Json("unknown extra fields", "{\"requestId\":\"c-extra\",\"texts\":[\"a\"],\"priority\":9,\"tags\":[1,2]}", Outcome.Completed);
+        yield return Case.Json("unknown extra fields", "{\"requestId\":\"c-extra\",\"texts\":[\"a\"],\"rank\":9,\"tags\":[1,2]}", Outcome.Completed);
         yield return Case.Json("explicit nulls for optional fields", "{\"requestId\":\"c-nulls\",\"texts\":[\"a\"],\"model\":null,\"metadata\":null,\"inputType\":null}", Outcome.Completed);
         yield return Case.Of("mixed scripts", new { requestId = "c-scripts", texts = new[] { "日本語のテキスト", "Ελληνικά κείμενα", "نص عربي", "Текст" } }, Outcome.Completed);
     }
