@@ -208,10 +208,16 @@ public sealed class NodeLossTests(RabbitMqCluster cluster, ITestOutputHelper out
     /// </summary>
     private async Task<ReliabilityReport.Outcome> DrainAsync(ResultCollector results, string vhost, List<string> ids, int workers = 1)
     {
-        while (ReliabilityReport.Count(ids, results.Results).Lost > 0)
+        while (true)
         {
-            Assert.True(await results.WaitForAsync(results.Results.Count + 1, Patience),
-                $"stalled: {ReliabilityReport.Count(ids, results.Results)}");
+            // Counted before the check, so a result arriving between the two cannot leave us waiting for one too many.
+            var seen = results.Results.Count;
+            if (ReliabilityReport.Count(ids, results.Results).Lost == 0)
+            {
+                break;
+            }
+
+            Assert.True(await results.WaitForAsync(seen + 1, Patience), $"stalled: {ReliabilityReport.Count(ids, results.Results)}");
         }
 
         using var management = new ManagementClient(C.ManagementUrl);
