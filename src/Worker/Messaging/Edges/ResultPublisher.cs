@@ -78,13 +78,13 @@ internal sealed class ResultPublisher(
         {
             // Someone deleted the parking queue: the request goes back to its queue (cancellation means "not done").
             logger.LogError("Queue {ParkingQueue} does not exist, so the result of request {RequestId} has nowhere to go; the request goes back to its queue. Restart the worker to declare it again",
-                parking, LogValue(requestId));
+                parking, Telemetry.LogValue.Of(requestId, 200));
             throw new OperationCanceledException($"Parking queue {parking} is missing.", e);
         }
 
         telemetry.ResultsParked.Add(1, new KeyValuePair<string, object?>("exchange", exchange));
         logger.LogWarning("No queue is bound to {Exchange}: the result of request {RequestId} is kept in queue {ParkingQueue}",
-            exchange, LogValue(requestId), parking);
+            exchange, Telemetry.LogValue.Of(requestId, 200), parking);
     }
 
     private async Task ReplyAsync<T>(ConsumeContext context, T result, string? requestId, string? correlationId)
@@ -137,7 +137,7 @@ internal sealed class ResultPublisher(
     {
         telemetry.RepliesDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
         logger.LogWarning("Reply for request {RequestId} to {Destination} not sent ({Reason}: {Detail}); the result is on its exchange",
-            LogValue(requestId), LogValue(destination), reason, detail);
+            Telemetry.LogValue.Of(requestId, 200), Telemetry.LogValue.Of(destination, 200), reason, detail);
     }
 
     /// <summary>
@@ -193,21 +193,4 @@ internal sealed class ResultPublisher(
     }
 
     internal static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
-
-    /// <summary>Values from a message are logged with control characters escaped and a length cap.</summary>
-    internal static string LogValue(string? value)
-    {
-        if (value is null)
-        {
-            return "(none)";
-        }
-
-        var builder = new StringBuilder(Math.Min(value.Length, 200));
-        foreach (var c in value.Length > 200 ? value[..200] : value)
-        {
-            builder.Append(char.IsControl(c) || c is '\u2028' or '\u2029' ? $"\\u{(int)c:x4}" : c);
-        }
-
-        return value.Length > 200 ? builder.Append("...").ToString() : builder.ToString();
-    }
 }
