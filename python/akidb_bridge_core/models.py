@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from .pooling import length_mask, pool
-from .runtime import InferenceSession, Runtime, SessionSettings, open_session
+from .runtime import InferenceSession, Runtime, SessionSettings, Weights, open_session
 
 # Inputs the bridge knows how to fill from (ids, lengths). A model declaring any
 # other input is rejected at load time rather than failing on every request.
 FEEDABLE_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 POOLINGS = ("mean", "cls")
+# How many threads a batch gets: "narrow" is the lane's own share of the cores (concurrent batches), "wide" every core
+# (a lone batch; the worker decides which, see ParallelismPolicy.cs).
+WIDTHS = ("narrow", "wide")
 
 
 def _ms(start_ns: int, end_ns: int) -> float:
@@ -54,9 +58,15 @@ class ModelSpec:
 
 class LoadedModel:
     def __init__(self, spec: ModelSpec, session: InferenceSession, output_name: str, dim: int,
-                 provider: str, providers_tried: List[Dict[str, Any]], load_ms: float) -> None:
+                 provider: str, providers_tried: List[Dict[str, Any]], load_ms: float,
+                 wide_session: Optional[InferenceSession] = None, weights: Optional[Weights] = None,
+                 threads: Optional[Dict[str, int]] = None) -> None:
         self.spec = spec
         self.session = session
+        self.wide_session = wide_session
+        self.weights = weights
+        self.threads = threads or {}
+        self._used: Dict[str, InferenceSession] = {}  # sessions that ran since memory was last released
         self.output_name = output_name
         self.dim = dim
         self.provider = provider
@@ -76,7 +86,12 @@ class LoadedModel:
                 "inputs": list(self.session.input_names), "outputs": list(self.session.output_names),
                 "output": self.output_name, "pooling": self.spec.pooling,
                 "normalize": self.spec.normalize, "load_ms": self.load_ms,
-                "rss_delta_bytes": self.rss_delta_bytes}
+                "rss_delta_bytes": self.rss_delta_bytes, "threads": self.threads,
+                "weights_shared": self.weights is not None}
+
+    def session_for(self, width: str) -> InferenceSession:
+        """The wide session where there is one (CPU, more cores than a lane's share), else the narrow one."""
+        return self.wide_session if width == "wide" and self.wide_session is not None else self.session
 
     def feeds(self, ids: np.ndarray, lengths: np.ndarray) -> Dict[str, np.ndarray]:
         """Only the inputs the model declares: a model without token_type_ids
@@ -91,30 +106,64 @@ class LoadedModel:
             feeds["token_type_ids"] = np.zeros_like(ids)
         return feeds
 
-    def hidden_states(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        hidden = self.session.run(self.output_name, self.feeds(ids, lengths))
+    def hidden_states(self, ids: np.ndarray, lengths: np.ndarray, width: str = "narrow",
+                      shrink_arena: bool = False) -> np.ndarray:
+        session = self.session_for(width)
+        self._used[width] = session
+        hidden = session.run(self.output_name, self.feeds(ids, lengths), shrink_arena)
         if hidden.ndim != 3 or hidden.shape[:2] != ids.shape:
             raise RuntimeError(f"output {self.output_name!r} has shape {list(hidden.shape)}, "
                                f"expected [{ids.shape[0]}, {ids.shape[1]}, dim]")
         return hidden
 
-    def embed(self, ids: np.ndarray, lengths: np.ndarray) -> "tuple[np.ndarray, Dict[str, float]]":
+    def embed(self, ids: np.ndarray, lengths: np.ndarray, width: str = "narrow") -> "tuple[np.ndarray, Dict[str, float]]":
         t0 = time.perf_counter_ns()
-        hidden = self.hidden_states(ids, lengths)
+        hidden = self.hidden_states(ids, lengths, width)
         t1 = time.perf_counter_ns()
         vectors = pool(hidden, lengths, self.spec.pooling, self.spec.normalize)
         t2 = time.perf_counter_ns()
         return vectors, {"inference_ms": _ms(t0, t1), "pooling_ms": _ms(t1, t2)}
 
+    def release_memory(self) -> bool:
+        """Gives back what the last burst left behind: each session that ran frees its arena's unused regions (a
+        probe run with the shrink option: ORT shrinks arenas only at the end of a run) and the shared weights' pages go
+        back to the page cache. Returns whether anything ran since the last release."""
+        if not self._used:
+            return False
+        used, self._used = list(self._used.items()), {}
+        probe = np.zeros((1, 2), dtype=np.int64)
+        for width, session in used:
+            session.run(self.output_name, self.feeds(probe, np.array([2], dtype=np.int64)), shrink_arena=True)
+        if self.weights is not None:
+            self.weights.drop_resident_pages()
+        return True
+
     def close(self) -> None:
+        if self.wide_session is not None:
+            self.wide_session.close()
         self.session.close()
+        if self.weights is not None:
+            self.weights.close()  # after the sessions that borrowed them
+
+
+def _share(runtime: Runtime, path: str, warn: Callable[[str], None]) -> Optional[Weights]:
+    try:
+        return runtime.share_weights(path)
+    except Exception as e:  # sharing saves memory; a model it cannot read still loads, each session with its own copy
+        warn(f"weights of {path} are not shared between sessions: {type(e).__name__}: {e}")
+        return None
 
 
 def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, providers: Sequence[Any],
-               platform: str = sys.platform) -> LoadedModel:
+               platform: str = sys.platform, wide_threads: int = 0,
+               warn: Callable[[str], None] = lambda message: None) -> LoadedModel:
+    """Opens the model's narrow session on the first provider that works and, on CPU when ``wide_threads`` is more
+    than the narrow session's threads, a wide session sharing its weights."""
     if not os.path.isfile(spec.path):
         raise FileNotFoundError(f"model {spec.name!r}: {spec.path} does not exist")
     start = time.perf_counter_ns()
+    wants_wide = wide_threads > max(1, settings.intra_op_threads)
+    weights = _share(runtime, spec.path, warn) if wants_wide else None
     chosen: Dict[str, Any] = {}
 
     def verify(session: InferenceSession) -> int:
@@ -135,6 +184,22 @@ def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, pro
         chosen["output"] = output
         return int(hidden.shape[2])
 
-    session, provider, dim, tried = open_session(runtime, spec.path, providers, settings, verify, platform)
+    try:
+        session, provider, dim, tried = open_session(runtime, spec.path, providers, settings, verify, platform, weights)
+        wide = None
+        threads = {"narrow": settings.intra_op_threads}
+        if wants_wide and provider == "CPU":
+            wide_settings = dataclasses.replace(settings, intra_op_threads=wide_threads)
+            wide = runtime.create_session(spec.path, provider, wide_settings, weights)
+            threads["wide"] = wide_threads
+        elif weights is not None:
+            weights.close()  # a GPU session needs no second session, so nothing to share
+            weights = None
+    except BaseException:
+        if weights is not None:
+            weights.close()
+        raise
+    if weights is not None:
+        weights.drop_resident_pages()  # both sessions have repacked what they need; the rest faults back on use
     return LoadedModel(spec, session, chosen["output"], dim, provider, tried,
-                       _ms(start, time.perf_counter_ns()))
+                       _ms(start, time.perf_counter_ns()), wide, weights, threads)

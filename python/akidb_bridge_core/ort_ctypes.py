@@ -84,6 +84,11 @@ SLOTS: Dict[str, int] = {
     "UpdateCUDAProviderOptions": 206,
     "ReleaseCUDAProviderOptions": 208,
     "SessionOptionsAppendExecutionProvider": 216,
+    "AddInitializer": 150,
+    "AddRunConfigEntry": 165,
+    "CreatePrepackedWeightsContainer": 166,
+    "ReleasePrepackedWeightsContainer": 167,
+    "CreateSessionWithPrepackedWeightsContainer": 168,
 }
 
 # Enum values from onnxruntime_c_api.h.
@@ -96,6 +101,8 @@ LOGGING_LEVELS = {"verbose": 0, "info": 1, "warning": 2, "error": 3, "fatal": 4}
 _NUMPY_TO_ONNX = {np.dtype(np.float32): 1, np.dtype(np.int32): 6, np.dtype(np.int64): 7,
                   np.dtype(np.float16): 10, np.dtype(np.float64): 11}
 _ONNX_TO_NUMPY = {v: k for k, v in _NUMPY_TO_ONNX.items()}
+# Weight-only element types (never inputs or outputs): int8/uint8 quantised weights, int16, bool.
+_EXTRA_WEIGHT_TYPES = {np.dtype(np.int8): 3, np.dtype(np.uint8): 2, np.dtype(np.int16): 5, np.dtype(np.bool_): 9}
 
 # ORTCHAR_T is wchar_t on Windows and char elsewhere.
 _PATH_T = c_wchar_p if sys.platform == "win32" else c_char_p
@@ -149,7 +156,17 @@ _PROTOTYPES: Dict[str, tuple] = {
     "ReleaseCUDAProviderOptions": (None, [_H]),
     "SessionOptionsAppendExecutionProvider": (_STATUS, [_H, c_char_p, POINTER(c_char_p),
                                                         POINTER(c_char_p), c_size_t]),
+    "CreateRunOptions": (_STATUS, [_PH]),
+    "ReleaseRunOptions": (None, [_H]),
+    "AddRunConfigEntry": (_STATUS, [_H, c_char_p, c_char_p]),
+    "AddInitializer": (_STATUS, [_H, c_char_p, _H]),
+    "CreatePrepackedWeightsContainer": (_STATUS, [_PH]),
+    "ReleasePrepackedWeightsContainer": (None, [_H]),
+    "CreateSessionWithPrepackedWeightsContainer": (_STATUS, [_H, _PATH_T, _H, _H, _PH]),
 }
+
+# Run option (onnxruntime_run_options_config_keys.h): at the end of the run, free the CPU arena's unused regions.
+SHRINK_CPU_ARENA = (b"memory.enable_memory_arena_shrinkage", b"cpu:0")
 
 
 class OrtError(RuntimeError):
@@ -252,6 +269,10 @@ class SessionOptions:
             self.close()
             raise
 
+    def add_initializer(self, name: str, value: "c_void_p") -> None:
+        """The session uses this caller-owned tensor instead of loading its own copy (see SharedTensors)."""
+        self.lib.check(self.lib.AddInitializer(self.handle, name.encode("utf-8"), value))
+
     def append_cuda(self, options: Optional[Mapping[str, str]] = None) -> None:
         lib = self.lib
         cuda = c_void_p()
@@ -278,15 +299,69 @@ class SessionOptions:
             self.handle = c_void_p()
 
 
+class SharedTensors:
+    """OrtValues over caller-owned weight arrays plus a prepacked-weights container: what several sessions of one
+    model share (weights.py says why). Must outlive every session created with it."""
+
+    def __init__(self, lib: OrtLibrary, arrays: Sequence[Any]) -> None:
+        self.lib = lib
+        self._arrays = []  # ORT reads these buffers in place for as long as the values live
+        self.values: List[Any] = []
+        self.container = c_void_p()
+        memory_info = c_void_p()
+        lib.check(lib.CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, byref(memory_info)))
+        try:
+            for name, array in arrays:
+                if array.dtype not in _NUMPY_TO_ONNX and array.dtype not in _EXTRA_WEIGHT_TYPES:
+                    continue
+                element = _NUMPY_TO_ONNX.get(array.dtype) or _EXTRA_WEIGHT_TYPES[array.dtype]
+                shape = (c_int64 * array.ndim)(*array.shape)
+                value = c_void_p()
+                lib.check(lib.CreateTensorWithDataAsOrtValue(memory_info, array.ctypes.data, array.nbytes, shape,
+                                                             array.ndim, element, byref(value)))
+                self.values.append((name, value))
+                self._arrays.append(array)
+            lib.check(lib.CreatePrepackedWeightsContainer(byref(self.container)))
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            lib.ReleaseMemoryInfo(memory_info)
+
+    def apply(self, options: SessionOptions) -> None:
+        for name, value in self.values:
+            options.add_initializer(name, value)
+
+    def close(self) -> None:
+        """Only once every session that used these is closed."""
+        for _, value in self.values:
+            self.lib.ReleaseValue(value)
+        self.values = []
+        self._arrays = []
+        if self.container:
+            self.lib.ReleasePrepackedWeightsContainer(self.container)
+            self.container = c_void_p()
+
+
 class Session:
-    def __init__(self, env: Env, model_path: str, options: SessionOptions) -> None:
+    def __init__(self, env: Env, model_path: str, options: SessionOptions,
+                 shared: Optional[SharedTensors] = None) -> None:
         lib = self.lib = env.lib
         self.env = env  # sessions must not outlive their env
+        self.shared = shared  # nor the tensors they borrow
         path: Any = model_path if _PATH_T is c_wchar_p else os.fsencode(model_path)
         handle = c_void_p()
-        lib.check(lib.CreateSession(env.handle, path, options.handle, byref(handle)))
+        if shared is not None:
+            shared.apply(options)
+            lib.check(lib.CreateSessionWithPrepackedWeightsContainer(env.handle, path, options.handle,
+                                                                     shared.container, byref(handle)))
+        else:
+            lib.check(lib.CreateSession(env.handle, path, options.handle, byref(handle)))
         self.handle = handle
+        self._shrink = c_void_p()
         try:
+            lib.check(lib.CreateRunOptions(byref(self._shrink)))
+            lib.check(lib.AddRunConfigEntry(self._shrink, *SHRINK_CPU_ARENA))
             allocator = c_void_p()
             lib.check(lib.GetAllocatorWithDefaultOptions(byref(allocator)))
             self._allocator = allocator  # owned by ORT; never released
@@ -313,11 +388,13 @@ class Session:
                 lib.check(lib.AllocatorFree(self._allocator, ptr))
         return names
 
-    def run(self, output_name: str, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
+    def run(self, output_name: str, feeds: Mapping[str, np.ndarray], shrink_arena: bool = False) -> np.ndarray:
         """Runs the model on ``feeds`` and returns one output, copied into numpy.
 
         Only the names in ``feeds`` are passed; the caller decides which of the
-        model's declared inputs to fill.
+        model's declared inputs to fill. ``shrink_arena`` frees the CPU arena's
+        unused memory when the run ends (the arena otherwise keeps the peak of
+        the largest batch).
         """
         lib = self.lib
         names = list(feeds)
@@ -339,7 +416,7 @@ class Session:
                     self._memory_info, a.ctypes.data, a.nbytes, shape, a.ndim,
                     _NUMPY_TO_ONNX[a.dtype], byref(value)))
                 values[i] = value.value
-            lib.check(lib.Run(self.handle, None, _c_strings(names), values, len(arrays),
+            lib.check(lib.Run(self.handle, self._shrink if shrink_arena else None, _c_strings(names), values, len(arrays),
                               _c_strings([output_name]), 1, outputs))
             return self._copy_out(outputs[0])
         finally:
@@ -377,6 +454,9 @@ class Session:
         return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(np.float32, copy=True)
 
     def close(self) -> None:
+        if getattr(self, "_shrink", None):
+            self.lib.ReleaseRunOptions(self._shrink)
+            self._shrink = c_void_p()
         if getattr(self, "_memory_info", None):
             self.lib.ReleaseMemoryInfo(self._memory_info)
             self._memory_info = c_void_p()

@@ -68,7 +68,15 @@ class InferenceSession(Protocol):
     input_names: List[str]
     output_names: List[str]
 
-    def run(self, output_name: str, feeds: Mapping[str, np.ndarray]) -> np.ndarray: ...
+    def run(self, output_name: str, feeds: Mapping[str, np.ndarray], shrink_arena: bool = False) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+class Weights(Protocol):
+    """A model's weights held once for all of its CPU sessions (weights.py)."""
+
+    def drop_resident_pages(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -79,20 +87,27 @@ class Runtime(Protocol):
 
     def available_providers(self) -> List[str]: ...
 
-    def create_session(self, path: str, provider: str, settings: SessionSettings) -> InferenceSession: ...
+    def share_weights(self, path: str) -> Optional[Weights]:
+        """The weights of ``path`` for sessions to share, or None where this runtime cannot share them."""
+        ...
+
+    def create_session(self, path: str, provider: str, settings: SessionSettings,
+                       weights: Optional[Weights] = None) -> InferenceSession: ...
 
 
 # --------------------------------------------------------------------------- official package
 
 
 class _OfficialSession:
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, shrink_options: Any) -> None:
         self._session = session
         self.input_names = [i.name for i in session.get_inputs()]
         self.output_names = [o.name for o in session.get_outputs()]
+        self._shrink = shrink_options
 
-    def run(self, output_name: str, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
-        out = self._session.run([output_name], dict(feeds))[0]
+    def run(self, output_name: str, feeds: Mapping[str, np.ndarray], shrink_arena: bool = False) -> np.ndarray:
+        options = self._shrink if shrink_arena else None
+        out = self._session.run([output_name], dict(feeds), options)[0]
         return np.asarray(out, dtype=np.float32)
 
     def close(self) -> None:
@@ -112,7 +127,13 @@ class OfficialRuntime:
     def available_providers(self) -> List[str]:
         return list(self._ort.get_available_providers())
 
-    def create_session(self, path: str, provider: str, settings: SessionSettings) -> InferenceSession:
+    def share_weights(self, path: str) -> Optional[Weights]:
+        # The package exposes add_initializer but not the prepacked-weights container, and its OrtValues copy
+        # read-only arrays; each session here loads its own copy (the memory cost is in docs/architecture.md).
+        return None
+
+    def create_session(self, path: str, provider: str, settings: SessionSettings,
+                       weights: Optional[Weights] = None) -> InferenceSession:
         ort = self._ort
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.intra_op_threads
@@ -129,7 +150,9 @@ class OfficialRuntime:
         actual = list(session.get_providers())
         if not actual or actual[0] != wanted:
             raise RuntimeError(f"onnxruntime created the session on {actual} instead of {wanted}")
-        return _OfficialSession(session)
+        shrink = ort.RunOptions()
+        shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        return _OfficialSession(session, shrink)
 
 
 # --------------------------------------------------------------------------- ctypes
@@ -149,7 +172,13 @@ class CtypesRuntime:
     def available_providers(self) -> List[str]:
         return self.library.available_providers()
 
-    def create_session(self, path: str, provider: str, settings: SessionSettings) -> InferenceSession:
+    def share_weights(self, path: str) -> Optional[Weights]:
+        from .weights import SharedWeights
+
+        return _CtypesWeights(self._ort, self.library, SharedWeights(path))
+
+    def create_session(self, path: str, provider: str, settings: SessionSettings,
+                       weights: Optional[Weights] = None) -> InferenceSession:
         oc = self._ort
         options = oc.SessionOptions(self.library, settings.intra_op_threads, settings.inter_op_threads,
                                     ORT_LOG_LEVELS.get(settings.log_level, "warning"), settings.config_entries())
@@ -158,9 +187,23 @@ class CtypesRuntime:
                 options.append_cuda()
             elif provider == "CoreML":
                 options.append_provider("CoreML")
-            return oc.Session(self.env, path, options)
+            shared = weights.tensors if isinstance(weights, _CtypesWeights) and provider == "CPU" else None
+            return oc.Session(self.env, path, options, shared)
         finally:
             options.close()  # a session keeps what it needs from its options
+
+
+class _CtypesWeights:
+    def __init__(self, ort_ctypes: Any, library: Any, mapped: Any) -> None:
+        self.mapped = mapped
+        self.tensors = ort_ctypes.SharedTensors(library, [(t.name, t.array) for t in mapped.initializers])
+
+    def drop_resident_pages(self) -> None:
+        self.mapped.drop_resident_pages()
+
+    def close(self) -> None:
+        self.tensors.close()
+        self.mapped.close()
 
 
 # --------------------------------------------------------------------------- selection
@@ -208,7 +251,8 @@ def provider_order(requested: Sequence[Any]) -> List[str]:
 
 def open_session(runtime: Runtime, path: str, requested: Sequence[Any], settings: SessionSettings,
                  verify: Callable[[InferenceSession], Any] = lambda s: None,
-                 platform: str = sys.platform) -> Tuple[InferenceSession, str, Any, List[Dict[str, Any]]]:
+                 platform: str = sys.platform,
+                 weights: Optional[Weights] = None) -> Tuple[InferenceSession, str, Any, List[Dict[str, Any]]]:
     """Tries providers in order; returns (session, provider, verify result, providers_tried).
 
     Stops at the first provider whose session both opens and passes ``verify``
@@ -236,7 +280,7 @@ def open_session(runtime: Runtime, path: str, requested: Sequence[Any], settings
         else:
             session = None
             try:
-                session = runtime.create_session(path, name, settings)
+                session = runtime.create_session(path, name, settings, weights)
                 result = verify(session)
             except Exception as e:
                 if session is not None:

@@ -26,10 +26,10 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from . import protocol
+from . import heap, protocol
 from .channel import open_frame_channel
 from .logs import Logger
-from .models import LoadedModel, ModelSpec, load_model
+from .models import WIDTHS, LoadedModel, ModelSpec, load_model
 from .protocol import FrameReader, FrameWriter, ProtocolError
 from .runtime import Runtime, SessionSettings, select_runtime
 
@@ -99,6 +99,7 @@ class BridgeServer:
         self.models: Dict[str, LoadedModel] = {}
         self.providers: list = ["CPU"]
         self.settings = SessionSettings()
+        self.wide_threads = 0
         self.batches = 0
 
     # ------------------------------------------------------------------ loop
@@ -253,6 +254,10 @@ class BridgeServer:
             if not _is_int(value) or value < 0:
                 raise InitError(f"{key} must be a non-negative integer")
             threads[key] = value
+        wide = header.get("wide_intra_op_threads", 0)
+        if not _is_int(wide) or wide < 0:
+            raise InitError("wide_intra_op_threads must be a non-negative integer")
+        self.wide_threads = wide
         allow_spinning = header.get("allow_spinning", True)
         if not isinstance(allow_spinning, bool):
             raise InitError("allow_spinning must be true or false")
@@ -295,7 +300,8 @@ class BridgeServer:
     def _load(self, spec: ModelSpec) -> LoadedModel:
         assert self.runtime is not None
         rss_before = current_rss_bytes()
-        model = load_model(self.runtime, spec, self.settings, self.providers, self.platform_name)
+        model = load_model(self.runtime, spec, self.settings, self.providers, self.platform_name, self.wide_threads,
+                           warn=lambda message: self.log.warning(message, model=spec.name))
         model.rss_delta_bytes = max(0, current_rss_bytes() - rss_before)
         self.models[spec.name] = model
         skipped = [t for t in model.providers_tried if not t["ok"]]
@@ -321,6 +327,13 @@ class BridgeServer:
         self.send({"type": "loaded", "id": header["id"], "model": model.describe()})
 
     def handle_ping(self, header: Dict[str, Any], payload: bytearray) -> None:
+        """The worker pings an idle bridge: the moment to give back what the last burst left allocated."""
+        before = current_rss_bytes()
+        released = [m.release_memory() for m in self.models.values()]
+        if any(released):
+            heap.trim()
+            self.log.debug("memory released while idle", rss_before_mib=round(before / 2**20, 1),
+                           rss_mib=round(current_rss_bytes() / 2**20, 1))
         self.send({"type": "pong", "id": header["id"], "rss_bytes": current_rss_bytes(),
                    "uptime_ms": round((time.monotonic() - self.started) * 1000, 1),
                    "batches": self.batches})
@@ -332,8 +345,11 @@ class BridgeServer:
         inference_failed. Runs inside the request's trace context."""
         t0 = time.perf_counter_ns()
         model, ids, lengths = self.parse_embed(header, payload)
+        width = header.get("width", "narrow")
+        if width not in WIDTHS:
+            raise RequestError("bad_request", f"width must be one of {', '.join(WIDTHS)}, not {str(width)[:40]!r}")
         t1 = time.perf_counter_ns()
-        vectors, timings = model.embed(ids, lengths)
+        vectors, timings = model.embed(ids, lengths, width)
         vectors = np.ascontiguousarray(vectors, dtype="<f4")
         self.batches += 1
         timings = {"decode_ms": round((t1 - t0) / 1e6, 3), **timings,
@@ -341,7 +357,8 @@ class BridgeServer:
         self.log.debug("embedded", id=header["id"], model=model.name, batch=int(ids.shape[0]),
                        seq=int(ids.shape[1]), **timings)
         self.send({"type": "result", "id": header["id"], "batch": int(vectors.shape[0]),
-                   "dim": int(vectors.shape[1]), "timings": timings}, vectors)
+                   "dim": int(vectors.shape[1]), "timings": timings,
+                   "threads": model.threads.get(width, model.threads.get("narrow", 0))}, vectors)
 
     def parse_embed(self, header: Dict[str, Any], payload: bytearray) -> Tuple[LoadedModel, np.ndarray, np.ndarray]:
         """Every check happens before anything is allocated from the request's numbers."""

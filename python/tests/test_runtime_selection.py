@@ -40,7 +40,7 @@ class FakeRuntime:
     def available_providers(self):
         return list(self._available)
 
-    def create_session(self, path, provider, settings):
+    def create_session(self, path, provider, settings, weights=None):
         self.created.append(provider)
         if provider in self._failing:
             raise RuntimeError(f"{provider} blew up")
@@ -67,8 +67,15 @@ def fake_onnxruntime(available, actual_providers=None):
         def get_outputs(self):
             return [types.SimpleNamespace(name="last_hidden_state")]
 
-        def run(self, outputs, feeds):
+        def run(self, outputs, feeds, run_options=None):
             return [np.ones((1, 2, 3), dtype=np.float32)]
+
+    class RunOptions:
+        def __init__(self):
+            self.config = {}
+
+        def add_run_config_entry(self, key, value):
+            self.config[key] = value
 
     class SessionOptions:
         def __init__(self):
@@ -79,7 +86,7 @@ def fake_onnxruntime(available, actual_providers=None):
 
     module = types.SimpleNamespace(
         __version__="1.99.0", get_available_providers=lambda: list(available),
-        SessionOptions=SessionOptions,
+        SessionOptions=SessionOptions, RunOptions=RunOptions,
         GraphOptimizationLevel=types.SimpleNamespace(ORT_ENABLE_ALL="ALL"),
         InferenceSession=InferenceSession, set_default_logger_severity=lambda level: None)
     module.created = created
