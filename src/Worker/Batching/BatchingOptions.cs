@@ -48,4 +48,11 @@ public sealed class BatchingOptions
     /// </summary>
     [Range(0, 1024)]
     public int BulkBatchTextsWhileInteractive { get; set; }
+
+    /// <summary>
+    /// A lone batch (no other batch running, nothing waiting) runs on every core through the lane's wide session;
+    /// batches that run side by side get one lane's share each (<see cref="ParallelismPolicy"/>). Off: always the
+    /// lane's share, the layout before adaptive parallelism.
+    /// </summary>
+    public bool AdaptiveParallelism { get; set; } = true;
 }

@@ -29,6 +29,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
     private readonly SemaphoreSlim _work = new(0);
     private long _sequence;
     private long _batchIds;
+    private int _running; // batches on lanes now, under _lock: the parallelism policy's input
 
     public EmbeddingScheduler(IInferenceBackend backend, ModelCatalog catalog, IOptions<BatchingOptions> options, WorkerTelemetry telemetry, ILogger<EmbeddingScheduler> logger, EmbeddingCache? cache = null)
     {
@@ -139,9 +140,15 @@ internal sealed class EmbeddingScheduler : BackgroundService
             {
                 await lane.WaitUntilReadyAsync(stoppingToken);
                 PlannedBatch? batch;
+                Parallelism parallelism;
                 lock (_lock)
                 {
                     batch = _planner.TryTake();
+                    parallelism = ParallelismPolicy.Choose(_options.AdaptiveParallelism, _running, _planner.HasWork ? 1 : 0);
+                    if (batch is not null)
+                    {
+                        _running++;
+                    }
                 }
 
                 if (batch is null)
@@ -150,8 +157,18 @@ internal sealed class EmbeddingScheduler : BackgroundService
                     continue;
                 }
 
-                // Not cancelled by shutdown: a batch that has started is finished and answered (graceful drain).
-                await RunBatchAsync(lane, batch);
+                try
+                {
+                    // Not cancelled by shutdown: a batch that has started is finished and answered (graceful drain).
+                    await RunBatchAsync(lane, batch, parallelism);
+                }
+                finally
+                {
+                    lock (_lock)
+                    {
+                        _running--;
+                    }
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -159,7 +176,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
         }
     }
 
-    private async Task RunBatchAsync(IInferenceLane lane, PlannedBatch batch)
+    private async Task RunBatchAsync(IInferenceLane lane, PlannedBatch batch, Parallelism parallelism)
     {
         if (!_catalog.TryGet(batch.Model, out var model))
         {
@@ -175,12 +192,13 @@ internal sealed class EmbeddingScheduler : BackgroundService
         activity?.SetTag("akidb.batch.duplicates", batch.Duplicates.Count);
         activity?.SetTag("akidb.batch.sequence_length", batch.SequenceLength);
         activity?.SetTag("akidb.batch.requests", jobs.Count);
+        activity?.SetTag("akidb.batch.parallelism", parallelism == Parallelism.Wide ? "wide" : "narrow");
 
         var started = Stopwatch.GetTimestamp();
         try
         {
             await model.EnsureFilesAsync();
-            var output = await lane.RunAsync(model.Definition, batch.ToInferenceBatch(activity?.Context ?? default), CancellationToken.None);
+            var output = await lane.RunAsync(model.Definition, batch.ToInferenceBatch(activity?.Context ?? default, parallelism), CancellationToken.None);
             var run = new BatchRun(Interlocked.Increment(ref _batchIds), started, output.Timings.InferenceMs + output.Timings.PoolingMs, output.ExecutionProvider);
             var vectors = new float[batch.Rows.Count][];
             for (var i = 0; i < batch.Rows.Count; i++)
@@ -196,7 +214,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
 
             _ = _cache?.Store(model.Definition, batch.Rows.ConvertAll(r => r.Ids), vectors);
 
-            Record(batch, model.Name, output.Timings);
+            Record(batch, model.Name, output.Timings, output.Threads);
             activity?.SetTag("akidb.inference_ms", output.Timings.InferenceMs);
             activity?.SetTag("akidb.transport_ms", output.Timings.TransportMs);
         }
@@ -250,9 +268,10 @@ internal sealed class EmbeddingScheduler : BackgroundService
         }
     }
 
-    private void Record(PlannedBatch batch, string model, InferenceTimings timings)
+    private void Record(PlannedBatch batch, string model, InferenceTimings timings, int threads)
     {
         var tag = new KeyValuePair<string, object?>("model", model);
+        _telemetry.BatchThreads.Record(threads, tag);
         _telemetry.BatchSize.Record(batch.Rows.Count, tag);
         _telemetry.BatchTokens.Record(batch.PaddedTokens, tag);
         _telemetry.PaddingEfficiency.Record((double)batch.RealTokens / batch.PaddedTokens, tag);

@@ -55,7 +55,7 @@ internal sealed class PlannedBatch(string model, List<PendingText> rows, List<(P
         return new PlannedBatch(Model, rows, duplicates);
     }
 
-    public InferenceBatch ToInferenceBatch(System.Diagnostics.ActivityContext traceContext)
+    public InferenceBatch ToInferenceBatch(System.Diagnostics.ActivityContext traceContext, Parallelism parallelism = Parallelism.Narrow)
     {
         var seq = SequenceLength;
         var ids = new long[Rows.Count * seq];
@@ -69,6 +69,7 @@ internal sealed class PlannedBatch(string model, List<PendingText> rows, List<(P
         return new InferenceBatch
         {
             Model = Model, Rows = Rows.Count, SequenceLength = seq, InputIds = ids, Lengths = lengths, TraceContext = traceContext,
+            Parallelism = parallelism,
         };
     }
 }

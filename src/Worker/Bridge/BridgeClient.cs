@@ -26,7 +26,8 @@ internal sealed class BridgeClient(int laneId, BridgeOptions options, TimeProvid
             var info = await EnsureLoadedAsync(session, model, cancellationToken);
             var id = Interlocked.Increment(ref _nextRequestId);
             var header = BridgeJsonContext.Serialize(new EmbedHeader(
-                id, model.Name, batch.Rows, batch.SequenceLength, batch.Lengths, BridgeSpans.Traceparent(call?.Context ?? batch.TraceContext)));
+                id, model.Name, batch.Rows, batch.SequenceLength, batch.Lengths, BridgeSpans.Traceparent(call?.Context ?? batch.TraceContext),
+                batch.Parallelism == Parallelism.Wide ? "wide" : "narrow"));
             var payload = MemoryMarshal.AsBytes(batch.InputIds.AsSpan()).ToArray();
             var (reply, vectors) = await connection.RequestAsync(header, payload, id, options.DeadlineFor(batch.Rows), cancellationToken, clock);
             var elapsed = Stopwatch.GetElapsedTime(started);
@@ -82,7 +83,7 @@ internal sealed class BridgeClient(int laneId, BridgeOptions options, TimeProvid
         var timings = reply.Timings ?? new BridgeTimings(0, 0, 0, 0);
         return new InferenceOutput(vectors, dim,
             new InferenceTimings(timings.InferenceMs, timings.PoolingMs, elapsedMs, Math.Max(0, elapsedMs - timings.InferenceMs)),
-            info.Provider);
+            info.Provider) { Threads = reply.Threads ?? 0 };
     }
 
     private async Task<BridgeModelInfo> EnsureLoadedAsync(BridgeSession session, ModelDefinition model, CancellationToken cancellationToken)

@@ -16,7 +16,8 @@ internal sealed record InitHeader(
     int MaxPayloadBytes,
     string LogLevel,
     IReadOnlyList<BridgeModelSpec> Models,
-    bool AllowSpinning)
+    bool AllowSpinning,
+    int WideIntraOpThreads = 0)
 {
     public string Type { get; init; } = "init";
 
@@ -28,7 +29,7 @@ internal sealed record LoadHeader(long Id, BridgeModelSpec Model)
     public string Type { get; init; } = "load";
 }
 
-internal sealed record EmbedHeader(long Id, string Model, int Batch, int Seq, IReadOnlyList<int> Lengths, string? Traceparent)
+internal sealed record EmbedHeader(long Id, string Model, int Batch, int Seq, IReadOnlyList<int> Lengths, string? Traceparent, string Width = "narrow")
 {
     public string Type { get; init; } = "embed";
 }
@@ -80,6 +81,7 @@ internal sealed record BridgeReply
     public int? Batch { get; init; }
     public int? Dim { get; init; }
     public BridgeTimings? Timings { get; init; }
+    public int? Threads { get; init; }
 
     // pong
     public long? RssBytes { get; init; }

@@ -36,6 +36,15 @@ public sealed class BridgeOptions : IValidatableObject
 
     public int EffectiveProcesses => LanePool.Size(Processes);
 
+    /// <summary>
+    /// Intra-op threads of each process's wide session, the one a lone batch runs on (Batching:AdaptiveParallelism);
+    /// 0 (default) is every core. It shares the model's weights with the narrow session, so it costs a few MiB.
+    /// </summary>
+    [Range(0, 256)]
+    public int WideIntraOpThreads { get; set; }
+
+    public int EffectiveWideIntraOpThreads => LanePool.WideThreads(WideIntraOpThreads, EffectiveIntraOpThreads);
+
     [Range(1, 64)]
     public int InterOpThreads { get; set; } = 1;
 

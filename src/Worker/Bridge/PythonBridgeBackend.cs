@@ -85,7 +85,8 @@ internal sealed class PythonBridgeBackend(
             options.MaxPayloadBytes,
             EnumSettings.Name(options.LogLevel),
             catalog.All.Where(m => m.Definition.LoadAtStartup).Select(m => BridgeClient.ToSpec(m.Definition)).ToList(),
-            options.AllowSpinning);
+            options.AllowSpinning,
+            options.EffectiveWideIntraOpThreads);
 
         var limits = FrameLimits.Default with { MaxPayloadBytes = options.MaxPayloadBytes };
         var starts = _lanes.Select(l => l.StartAsync(() => BridgeProcess.Start(launch, limits, logger, l.Id), init)).ToList();

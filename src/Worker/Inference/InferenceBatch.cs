@@ -17,6 +17,9 @@ public sealed class InferenceBatch
     /// <summary>The span the lane call belongs to, carried into the bridge as a W3C traceparent.</summary>
     public ActivityContext TraceContext { get; init; }
 
+    /// <summary>Narrow (the lane's share of the cores) or wide (every core); a lane without a wide session runs narrow.</summary>
+    public Parallelism Parallelism { get; init; }
+
     public int RealTokens => Lengths.Sum();
 
     public int PaddedTokens => Rows * SequenceLength;

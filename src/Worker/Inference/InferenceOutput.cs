@@ -3,6 +3,9 @@ namespace AkiDb.Queue.Worker.Inference;
 /// <summary>Pooled sentence vectors for a batch: <c>Rows x Dimensions</c> floats, row-major.</summary>
 public sealed record InferenceOutput(float[] Vectors, int Dimensions, InferenceTimings Timings, string ExecutionProvider)
 {
+    /// <summary>Intra-op threads of the session that ran the batch (0 where the backend does not say).</summary>
+    public int Threads { get; init; }
+
     public ReadOnlySpan<float> Row(int index) => Vectors.AsSpan(index * Dimensions, Dimensions);
 }
 

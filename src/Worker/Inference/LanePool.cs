@@ -13,4 +13,14 @@ public static class LanePool
 
     /// <summary>The configured threads per lane, or the cores divided among the lanes (at least 1) for 0.</summary>
     public static int ThreadsPerLane(int configured, int lanes) => configured > 0 ? configured : Math.Max(1, Environment.ProcessorCount / lanes);
+
+    /// <summary>
+    /// Threads of a lane's wide session (a lone batch on every core): the configured number, or every core for 0; 0
+    /// (no wide session) where that is no more than the lane's own threads.
+    /// </summary>
+    public static int WideThreads(int configured, int threadsPerLane)
+    {
+        var wide = configured > 0 ? configured : Environment.ProcessorCount;
+        return wide > threadsPerLane ? wide : 0;
+    }
 }

@@ -23,5 +23,9 @@ internal sealed class NativeLane(int id, NativeOrtBackend backend) : IInferenceL
         {
             throw new BatchFailedException("runtime_error", $"ONNX Runtime failed on a batch of model {model.Name}: {e.Message}", e);
         }
+        finally
+        {
+            backend.BatchEnded();
+        }
     }
 }

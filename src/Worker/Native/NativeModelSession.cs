@@ -5,29 +5,40 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace AkiDb.Queue.Worker.Native;
 
-/// <summary>One model loaded into an in-process ONNX Runtime session; runs padded batches and pools them.</summary>
+/// <summary>
+/// One model loaded into in-process ONNX Runtime: a narrow session (the lanes' share of the cores; concurrent runs,
+/// each on its caller's thread) and, on CPU with more cores than that, a wide session for a lone batch. Runs padded
+/// batches and pools them.
+/// </summary>
 internal sealed class NativeModelSession : IDisposable
 {
     private readonly InferenceSession _session;
+    private readonly InferenceSession? _wide;
+    private readonly SemaphoreSlim _wideGate = new(1, 1); // one run at a time on the wide session, the memory release's included
+    private readonly PrePackedWeightsContainer _prepacked = new();
+    private readonly RunOptions _shrink = new();
     private readonly ModelDefinition _model;
     private readonly string _output;
     private readonly bool _wantsTokenTypes;
+    private readonly int _threads;
+    private int _ranSinceRelease;
 
-    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<string> providers, bool allowSpinning)
+    public NativeModelSession(ModelDefinition model, int intraOpThreads, int wideThreads, IReadOnlyList<string> providers, bool allowSpinning)
     {
         _model = model;
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = intraOpThreads,
-            InterOpNumThreads = 1,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING,
-        };
-        var spin = allowSpinning ? "1" : "0";
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", spin);
-        options.AddSessionConfigEntry("session.inter_op.allow_spinning", spin);
+        _threads = intraOpThreads;
+        _shrink.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
+        using var options = CreateOptions(intraOpThreads, allowSpinning);
         (Provider, ProvidersTried) = ExecutionProviderSelector.Apply(options, providers);
-        _session = new InferenceSession(model.OnnxPath, options);
+        _session = new InferenceSession(model.OnnxPath, options, _prepacked);
+        if (wideThreads > 0 && Provider == "CPU")
+        {
+            // The prepacked-weights container shares the repacked MatMul weights between the two sessions.
+            using var wideOptions = CreateOptions(wideThreads, allowSpinning);
+            _wide = new InferenceSession(model.OnnxPath, wideOptions, _prepacked);
+            WideThreads = wideThreads;
+        }
+
         _output = model.Output ?? _session.OutputMetadata.Keys.First();
         if (!_session.OutputMetadata.ContainsKey(_output))
         {
@@ -46,11 +57,78 @@ internal sealed class NativeModelSession : IDisposable
 
     public string Provider { get; }
 
+    /// <summary>Threads of the wide session; 0 where there is none.</summary>
+    public int WideThreads { get; }
+
     public IReadOnlyList<ProviderAttemptResult> ProvidersTried { get; }
 
     public int Dimensions { get; }
 
     public InferenceOutput Run(InferenceBatch batch)
+    {
+        Interlocked.Exchange(ref _ranSinceRelease, 1);
+        if (batch.Parallelism != Parallelism.Wide || _wide is null)
+        {
+            return Run(_session, _threads, batch, null);
+        }
+
+        _wideGate.Wait();
+        try
+        {
+            return Run(_wide, WideThreads, batch, null);
+        }
+        finally
+        {
+            _wideGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Gives back what the last burst left allocated: a probe run with the shrink option frees each session's unused
+    /// arena regions (ONNX Runtime shrinks only at the end of a run), then the heap is trimmed. Skips a wide session
+    /// that is running; false when nothing ran since the last release.
+    /// </summary>
+    public bool ReleaseMemory()
+    {
+        if (Interlocked.Exchange(ref _ranSinceRelease, 0) == 0)
+        {
+            return false;
+        }
+
+        var probe = new InferenceBatch { Model = _model.Name, Rows = 1, SequenceLength = 2, InputIds = [0, 0], Lengths = [2] };
+        Run(_session, _threads, probe, _shrink);
+        if (_wide is not null && _wideGate.Wait(0))
+        {
+            try
+            {
+                Run(_wide, WideThreads, probe, _shrink);
+            }
+            finally
+            {
+                _wideGate.Release();
+            }
+        }
+
+        HeapTrim.Trim();
+        return true;
+    }
+
+    private static SessionOptions CreateOptions(int intraOpThreads, bool allowSpinning)
+    {
+        var options = new SessionOptions
+        {
+            IntraOpNumThreads = intraOpThreads,
+            InterOpNumThreads = 1,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING,
+        };
+        var spin = allowSpinning ? "1" : "0";
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", spin);
+        options.AddSessionConfigEntry("session.inter_op.allow_spinning", spin);
+        return options;
+    }
+
+    private InferenceOutput Run(InferenceSession session, int threads, InferenceBatch batch, RunOptions? shrink)
     {
         var started = Stopwatch.GetTimestamp();
         long[] shape = [batch.Rows, batch.SequenceLength];
@@ -71,14 +149,21 @@ internal sealed class NativeModelSession : IDisposable
             values.Add(types);
         }
 
-        using var runOptions = new RunOptions();
-        using var outputs = _session.Run(runOptions, names, values, [_output]);
+        using var runOptions = shrink is null ? new RunOptions() : null;
+        using var outputs = session.Run(shrink ?? runOptions!, names, values, [_output]);
         var inferenceMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var hidden = outputs[0].GetTensorDataAsSpan<float>();
         var vectors = SentencePooling.Pool(hidden, batch.Rows, batch.SequenceLength, Dimensions, batch.Lengths, _model.Pooling, _model.Normalize);
         var totalMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return new InferenceOutput(vectors, Dimensions, new InferenceTimings(inferenceMs, totalMs - inferenceMs, totalMs, 0), Provider);
+        return new InferenceOutput(vectors, Dimensions, new InferenceTimings(inferenceMs, totalMs - inferenceMs, totalMs, 0), Provider) { Threads = threads };
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        _wide?.Dispose();
+        _session.Dispose();
+        _prepacked.Dispose();
+        _shrink.Dispose();
+        _wideGate.Dispose();
+    }
 }

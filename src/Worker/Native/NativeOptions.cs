@@ -27,4 +27,14 @@ public sealed class NativeOptions
     public bool AllowSpinning { get; set; }
 
     public int EffectiveIntraOpThreads => LanePool.ThreadsPerLane(IntraOpThreads, EffectiveLanes);
+
+    /// <summary>Intra-op threads of the wide session a lone batch runs on (Batching:AdaptiveParallelism); 0 is every core.</summary>
+    [Range(0, 256)]
+    public int WideIntraOpThreads { get; set; }
+
+    public int EffectiveWideIntraOpThreads => LanePool.WideThreads(WideIntraOpThreads, EffectiveIntraOpThreads);
+
+    /// <summary>After this long without a batch, the sessions give back what the last burst left allocated.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan ReleaseMemoryAfterIdle { get; set; } = TimeSpan.FromSeconds(5);
 }

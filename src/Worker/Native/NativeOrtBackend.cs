@@ -22,8 +22,11 @@ internal sealed class NativeOrtBackend(
     ILogger<NativeOrtBackend> logger) : IInferenceBackend, IHostedService, IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<NativeModelSession>>> _sessions = new(StringComparer.OrdinalIgnoreCase);
+    private readonly CancellationTokenSource _stopping = new();
     private List<IInferenceLane> _lanes = [];
     private Task _startup = Task.CompletedTask;
+    private Task _releaser = Task.CompletedTask;
+    private long _lastBatchEnded = Stopwatch.GetTimestamp();
 
     public string Name => "native";
 
@@ -45,7 +48,50 @@ internal sealed class NativeOrtBackend(
         _lanes = Enumerable.Range(0, LaneCount).Select(i => (IInferenceLane)new NativeLane(i, this)).ToList();
         telemetry.ObserveReadyLanes(() => _lanes.Count);
         _startup = LoadStartupModelsAsync();
+        _releaser = Task.Run(ReleaseWhileIdleAsync, CancellationToken.None);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Called by a lane after each batch: the idle clock for the memory release starts again.</summary>
+    public void BatchEnded() => Interlocked.Exchange(ref _lastBatchEnded, Stopwatch.GetTimestamp());
+
+    /// <summary>
+    /// ONNX Runtime's arena keeps the peak of the largest batch; once the lanes have been idle for
+    /// <see cref="NativeOptions.ReleaseMemoryAfterIdle"/>, each session that ran gives it back (the bridge does the
+    /// same on its idle ping).
+    /// </summary>
+    private async Task ReleaseWhileIdleAsync()
+    {
+        var idle = nativeOptions.Value.ReleaseMemoryAfterIdle;
+        using var timer = new PeriodicTimer(idle);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastBatchEnded)) < idle)
+                {
+                    continue;
+                }
+
+                foreach (var session in _sessions.Values.Where(s => s.IsValueCreated && s.Value.IsCompletedSuccessfully))
+                {
+                    try
+                    {
+                        if (session.Value.Result.ReleaseMemory())
+                        {
+                            logger.LogDebug("Native backend released idle memory; worker resident {MiB:F0} MiB", CurrentRss() / 1048576.0);
+                        }
+                    }
+                    catch (OnnxRuntimeException e)
+                    {
+                        logger.LogWarning("Native backend could not release idle memory: {Error}", e.Message);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     public Task WaitUntilStartedAsync(CancellationToken cancellationToken) => _startup.WaitAsync(cancellationToken);
@@ -61,13 +107,18 @@ internal sealed class NativeOrtBackend(
         logger.LogInformation("Native ONNX Runtime backend ready: {Describe}", Describe());
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        await _releaser.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
 
     public string Describe()
     {
         var loaded = _sessions.Where(s => s.Value.IsValueCreated && s.Value.Value.IsCompletedSuccessfully)
             .Select(s => $"{s.Key} on {s.Value.Value.Result.Provider}");
-        return $"{_lanes.Count} lanes x {nativeOptions.Value.EffectiveIntraOpThreads} threads, ONNX Runtime {OrtEnv.Instance().GetVersionString()}, {string.Join(", ", loaded)}";
+        var wide = nativeOptions.Value.EffectiveWideIntraOpThreads;
+        return $"{_lanes.Count} lanes x {nativeOptions.Value.EffectiveIntraOpThreads} threads{(wide > 0 ? $" (a lone batch: {wide})" : "")}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}, {string.Join(", ", loaded)}";
     }
 
     /// <summary>The model's session, created on first use (or at start-up) exactly once however many lanes ask.</summary>
@@ -76,6 +127,7 @@ internal sealed class NativeOrtBackend(
 
     public void Dispose()
     {
+        _stopping.Dispose();
         foreach (var session in _sessions.Values.Where(s => s.IsValueCreated && s.Value.IsCompletedSuccessfully))
         {
             session.Value.Result.Dispose();
@@ -86,7 +138,7 @@ internal sealed class NativeOrtBackend(
     {
         var started = Stopwatch.GetTimestamp();
         var before = CurrentRss();
-        var session = new NativeModelSession(model, nativeOptions.Value.EffectiveIntraOpThreads, embeddingOptions.Value.EffectiveExecutionProviders, nativeOptions.Value.AllowSpinning);
+        var session = new NativeModelSession(model, nativeOptions.Value.EffectiveIntraOpThreads, nativeOptions.Value.EffectiveWideIntraOpThreads, embeddingOptions.Value.EffectiveExecutionProviders, nativeOptions.Value.AllowSpinning);
         foreach (var skipped in session.ProvidersTried.Where(t => !t.Ok))
         {
             logger.LogInformation("Native backend: execution provider {Provider} skipped for {Model}: {Reason}", skipped.Name, model.Name, skipped.Reason);

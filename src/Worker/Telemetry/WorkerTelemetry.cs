@@ -30,6 +30,7 @@ public sealed class WorkerTelemetry
         BatchFailures = meter.CreateCounter<long>("akidb.batch.failures", "{batch}", "Model calls that failed, by reason (crash, timeout, protocol, runtime_error).");
         QueuedTime = meter.CreateHistogram<double>("akidb.request.queued", "ms", "Time from the request being sent until its last batch started.");
         InferenceTime = meter.CreateHistogram<double>("akidb.batch.inference", "ms", "Model time per call, as measured inside the backend.");
+        BatchThreads = meter.CreateHistogram<int>("akidb.batch.threads", "{thread}", "Intra-op threads of the session that ran each call: the lane's share (narrow) or every core (wide, a lone batch).");
         TransportTime = meter.CreateHistogram<double>("akidb.batch.transport", "ms", "Per call time beyond the model: framing, pipes, and pooling.");
         EndToEndTime = meter.CreateHistogram<double>("akidb.request.duration", "ms", "Time from the request being sent until its result was published.");
         BridgeRecovery = meter.CreateHistogram<double>("akidb.bridge.recovery", "ms", "From a bridge process ending to its replacement being ready.");
@@ -51,6 +52,8 @@ public sealed class WorkerTelemetry
     public Counter<long> BatchFailures { get; }
     public Histogram<double> QueuedTime { get; }
     public Histogram<double> InferenceTime { get; }
+
+    public Histogram<int> BatchThreads { get; }
     public Histogram<double> TransportTime { get; }
     public Histogram<double> EndToEndTime { get; }
     public Counter<long> BridgeRestarts { get; }
