@@ -19,6 +19,7 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
         // The defaults: one single-threaded bridge process per core.
         [Configs.Python] = [],
         [Configs.Native] = new() { ["Embedding__Backend"] = "native" },
+        [Configs.Narrow] = new() { ["Batching__AdaptiveParallelism"] = "false" },
         [Configs.Pool] = new() { ["Bridge__Processes"] = "1", ["Bridge__IntraOpThreads"] = $"{Environment.ProcessorCount}" },
         [Configs.PythonInt8] = new() { ["Embedding__DefaultModel"] = "all-MiniLM-L6-v2-int8", ["Embedding__Models__all-MiniLM-L6-v2-int8__LoadAtStartup"] = "true" },
     };
@@ -54,7 +55,7 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
         // Each alternative side by side with the default, corpus by corpus.
         foreach (var corpus in corpora)
         {
-            foreach (var config in new[] { Configs.Native, Configs.Pool }.Where(Wanted))
+            foreach (var config in new[] { Configs.Narrow, Configs.Native, Configs.Pool }.Where(Wanted))
             {
                 if (config == Configs.Pool && corpus.Name == "mixed")
                 {
@@ -118,6 +119,7 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
             var url = broker.UrlFor(vhost);
             await using var worker = await StartWorkerAsync(vhost, url, config);
             await using var client = await LoadClient.ConnectAsync(url);
+            var atReady = new MemoryUse(ProcStat.RssMiB(worker.Pid) ?? double.NaN, worker.BridgePids.Values.Select(pid => ProcStat.RssMiB(pid) ?? double.NaN).ToList());
             Log.Info($"{config} / {corpus.Name} / {load}: worker pid {worker.Pid} ready after {worker.ReadyAfter.TotalMilliseconds:F0} ms" +
                      (worker.BridgePids.Count > 0 ? $", bridge pid(s) {string.Join(", ", worker.BridgePids.OrderBy(b => b.Key).Select(b => b.Value))}" : "") +
                      $", vhost {vhost}");
@@ -185,6 +187,18 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
             var after = CpuSnapshot.Take(worker.Pid, bridgePids, broker.BeamPid);
             var memory = new MemoryUse(ProcStat.RssMiB(worker.Pid) ?? double.NaN, bridgePids.Select(pid => ProcStat.RssMiB(pid) ?? double.NaN).ToList());
 
+            MemoryUse? afterIdle = null;
+            var idle = TimeSpan.Zero;
+            if (config == Configs.Python && corpus.Name == "mixed" && pacing is null)
+            {
+                // The memory target: after the burst and a quiet minute. The worker is left alone; this wait is the measurement.
+                idle = settings.Quick ? TimeSpan.FromSeconds(12) : TimeSpan.FromSeconds(60);
+                Log.Info($"{config} / {corpus.Name} / {load}: RSS right after the phase {memory.Describe()}; idling {idle.TotalSeconds:F0} s");
+                await Task.Delay(idle);
+                afterIdle = new MemoryUse(ProcStat.RssMiB(worker.Pid) ?? double.NaN, bridgePids.Select(pid => ProcStat.RssMiB(pid) ?? double.NaN).ToList());
+                Log.Info($"{config} / {corpus.Name} / {load}: RSS after {idle.TotalSeconds:F0} s idle {afterIdle.Describe()}");
+            }
+
             var received = Enumerable.Range(0, count).Where(i => phase.Received[i] != 0).ToList();
             var first = phase.Published.Min();
             var last = received.Count > 0 ? received.Max(i => phase.Received[i]) : first;
@@ -195,7 +209,10 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
                 Stats.Median(received.Select(i => phase.QueuedMs[i])), Stats.Percentile(received.Select(i => phase.QueuedMs[i]), 99),
                 Stats.Median(received.Select(i => phase.InferenceMs[i])), Stats.Percentile(received.Select(i => phase.InferenceMs[i]), 99),
                 lags.Count > 0 ? Stats.Percentile(lags, 99) : double.NaN,
-                phase.Failed, count - received.Count, CpuSnapshot.Between(before, after), memory, worker.ReadyAfter.TotalMilliseconds, vhost);
+                phase.Failed, count - received.Count, CpuSnapshot.Between(before, after), memory, worker.ReadyAfter.TotalMilliseconds, vhost)
+            {
+                MemoryAtReady = atReady, MemoryAfterIdle = afterIdle, IdleSeconds = idle.TotalSeconds,
+            };
             Log.Info($"{config} / {corpus.Name} / {load}: {result.ThroughputPerSecond:F1} msg/s over {duration:F1} s; latency p50 {latency.P50:F1} ms, p95 {latency.P95:F1} ms, " +
                      $"p99 {latency.P99:F1} ms, max {latency.Max:F1} ms ({latency.Samples} samples); worker-reported median queued {result.QueuedMsP50:F1} ms, inference {result.InferenceMsP50:F1} ms" +
                      (lags.Count > 0 ? $"; pacer lag p99 {result.PacerLagP99Ms:F2} ms" : "") +

@@ -12,7 +12,13 @@ public sealed record CpuUse(double WallSeconds, double WorkerCores, double Bridg
 }
 
 /// <summary>Resident memory after the measured phase (the worker warm, the model loaded and used).</summary>
-public sealed record MemoryUse(double WorkerRssMiB, IReadOnlyList<double> BridgeRssMiB);
+public sealed record MemoryUse(double WorkerRssMiB, IReadOnlyList<double> BridgeRssMiB)
+{
+    public double TotalMiB => WorkerRssMiB + BridgeRssMiB.Sum();
+
+    public string Describe() => $"{TotalMiB:F0} MiB (worker {WorkerRssMiB:F0}" +
+                                (BridgeRssMiB.Count > 0 ? $" + bridges {string.Join(" + ", BridgeRssMiB.Select(m => m.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))}" : "") + ")";
+}
 
 /// <summary>One measured phase of one scenario: a configuration, a corpus, a load.</summary>
 public sealed record PhaseResult(
@@ -35,7 +41,17 @@ public sealed record PhaseResult(
     CpuUse Cpu,
     MemoryUse? Memory,
     double WorkerReadyMs,
-    string VirtualHost);
+    string VirtualHost)
+{
+    /// <summary>Resident memory when the worker reported ready, before the warm-up.</summary>
+    public MemoryUse? MemoryAtReady { get; init; }
+
+    /// <summary>Resident memory after the phase and then a quiet minute (the mixed saturation phase of the default only).</summary>
+    public MemoryUse? MemoryAfterIdle { get; init; }
+
+    /// <summary>How long the worker idled before <see cref="MemoryAfterIdle"/> was read.</summary>
+    public double IdleSeconds { get; init; }
+}
 
 /// <summary>Process start to "worker ready", per start.</summary>
 public sealed record ColdStart(
@@ -55,6 +71,8 @@ public static class Configs
 {
     /// <summary>The worker's defaults: as many single-threaded bridge processes as cores, at most 4 (2 x 1 on 2 cores).</summary>
     public const string Python = "python default";
+    /// <summary>The default pool with adaptive parallelism off (Batching__AdaptiveParallelism=false): every batch on one core, the layout before it.</summary>
+    public const string Narrow = "python narrow only";
     public const string Native = "native";
     /// <summary>The alternative pool: one bridge process with all the cores as intra-op threads.</summary>
     public const string Pool = "python 1 process";

@@ -92,7 +92,7 @@ internal static class Targets
         {
             var single = inference?.SingleText.FirstOrDefault(s => s.Corpus == corpus);
             var phase = e2e?.Find(Configs.Python, corpus, "10%");
-            var target = $"At 10 % load, p95 publish-to-result <= one single inference + 5 ms ({corpus})";
+            var target = $"At 10 % load, p95 publish-to-result <= one single inference (all cores) + 5 ms ({corpus})";
             if (single is null || phase is null)
             {
                 rows.Add(new TargetRow(target, "not measured in this run", null, ""));
@@ -104,7 +104,9 @@ internal static class Targets
             var bound = single.IdleMedianMs + 5;
             rows.Add(new TargetRow(target,
                 $"p95 {phase.Latency.P95:F1} ms vs {bound:F1} ms (single inference after {single.IdleGapMs:F0} ms idle {single.IdleMedianMs:F1} + 5; back to back {single.MedianMs:F1} + 5 = {single.MedianMs + 5:F1}); {phase.Latency.Samples} samples",
-                phase.Latency.P95 <= bound, LatencyWhy(phase)));
+                phase.Latency.P95 <= bound,
+                $"The single inference is in-process on all {Environment.ProcessorCount} cores; its own p95 over the same texts is {single.IdleP95Ms:F1} ms, so a p95 compared with the median single inference " +
+                $"also carries the spread of the corpus's lengths. " + LatencyWhy(phase)));
         }
 
         foreach (var corpus in new[] { "short", "long", "mixed" })
@@ -120,6 +122,75 @@ internal static class Targets
             var spread = phase.Latency.P99 - phase.Latency.P50;
             rows.Add(new TargetRow(target, $"{spread:F1} ms (p50 {phase.Latency.P50:F1}, p99 {phase.Latency.P99:F1}); {phase.Latency.Samples} samples",
                 spread <= 5, LatencyWhy(phase)));
+        }
+
+        // Adaptive parallelism (a lone batch on every core, concurrent batches one core each) and bounded memory.
+        foreach (var corpus in new[] { "short", "long", "mixed" })
+        {
+            var single = inference?.SingleText.FirstOrDefault(s => s.Corpus == corpus);
+            var phase = e2e?.Find(Configs.Python, corpus, "50%");
+            var target = $"At 50 % load, p99 publish-to-result <= 3 x single inference (all cores) + 5 ms ({corpus})";
+            if (single is null || phase is null)
+            {
+                rows.Add(new TargetRow(target, "not measured in this run", null, ""));
+                continue;
+            }
+
+            var bound = 3 * single.IdleMedianMs + 5;
+            rows.Add(new TargetRow(target, $"p99 {phase.Latency.P99:F1} ms vs {bound:F1} ms (3 x {single.IdleMedianMs:F1} + 5; single inference p95 {single.IdleP95Ms:F1}); {phase.Latency.Samples} samples",
+                phase.Latency.P99 <= bound, LatencyWhy(phase)));
+        }
+
+        foreach (var corpus in new[] { "short", "long", "mixed" })
+        {
+            var adaptive = e2e?.Find(Configs.Python, corpus, Configs.Saturation);
+            var narrow = e2e?.Find(Configs.Narrow, corpus, Configs.Saturation);
+            var target = $"Saturation throughput with adaptive parallelism >= 0.97x adaptive parallelism off (the former default), {corpus}";
+            if (adaptive is null || narrow is null)
+            {
+                rows.Add(new TargetRow(target, "not measured in this run", null, ""));
+                continue;
+            }
+
+            var ratio = adaptive.ThroughputPerSecond / narrow.ThroughputPerSecond;
+            rows.Add(new TargetRow(target, $"{ratio:F2}x ({adaptive.ThroughputPerSecond:F1} vs {narrow.ThroughputPerSecond:F1} msg/s)", ratio >= 0.97,
+                $"Scenarios seconds to minutes apart on a shared machine (one pass each). At saturation the scheduler chooses wide only for a batch that starts with no other running and nothing waiting. " +
+                $"CPU: adaptive bridge {adaptive.Cpu.BridgeCores:F2} / worker {adaptive.Cpu.WorkerCores:F2} cores, narrow bridge {narrow.Cpu.BridgeCores:F2} / worker {narrow.Cpu.WorkerCores:F2}; steal {adaptive.Cpu.StealPercent:F1} / {narrow.Cpu.StealPercent:F1} %."));
+        }
+
+        {
+            const string target = "Worker + bridges <= 450 MiB resident after the mixed saturation run and after 60 s idle";
+            var phase = e2e?.Find(Configs.Python, "mixed", Configs.Saturation);
+            if (phase?.Memory is not { } after || phase.MemoryAfterIdle is not { } idle)
+            {
+                rows.Add(new TargetRow(target, "not measured in this run", null, ""));
+            }
+            else
+            {
+                rows.Add(new TargetRow(target, $"right after: {after.Describe()}; after {phase.IdleSeconds:F0} s idle: {idle.Describe()}", after.TotalMiB <= 450 && idle.TotalMiB <= 450,
+                    $"At ready: {phase.MemoryAtReady?.Describe() ?? "?"}. Each bridge process holds one copy of the weights shared by its narrow and wide sessions (mapped read-only from the model file, " +
+                    "so they count as resident only where touched), and ONNX Runtime's arena keeps the peak of the largest batch until the bridge releases it: at once when a lane goes idle after " +
+                    "a batch of 1024 padded tokens or more, else at the next idle ping (5 s). RSS counts a file-backed page in every process that maps it."));
+            }
+        }
+
+        foreach (var (corpus, threshold) in new[] { ("short", 2.0), ("mixed", 1.8) })
+        {
+            var limit = inference?.Find(Methods.Limit, corpus);
+            var int8Limit = inference?.Find(Methods.LimitInt8, corpus);
+            var sat = e2e?.Find(Configs.PythonInt8, corpus, Configs.Saturation);
+            var target = $"End to end with all-MiniLM-L6-v2-int8 >= {threshold:F1}x the fp32 in-process limit, {corpus}";
+            if (limit is null || sat is null)
+            {
+                rows.Add(new TargetRow(target, "not measured in this run", null, ""));
+                continue;
+            }
+
+            var ratio = sat.ThroughputPerSecond / limit.Median;
+            rows.Add(new TargetRow(target, $"{ratio:F2}x ({sat.ThroughputPerSecond:F0} msg/s vs {limit.Median:F0} texts/s)", ratio >= threshold,
+                (int8Limit is null ? "" : $"The int8 model's own in-process limit is {int8Limit.Median / limit.Median:F2}x the fp32 limit in this run ({int8Limit.Median:F0} texts/s), so the model arithmetic itself " +
+                                          $"{(int8Limit.Median / limit.Median >= threshold ? "allows" : "stops short of")} the target; end to end reaches {sat.ThroughputPerSecond / int8Limit.Median:F2}x of the int8 limit. ") +
+                ThroughputWhy(sat, limit.Median, null, null)));
         }
 
         {

@@ -153,6 +153,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
 
                 if (batch is null)
                 {
+                    await lane.GoingIdleAsync(stoppingToken);
                     await _work.WaitAsync(stoppingToken);
                     continue;
                 }

@@ -28,6 +28,7 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
     private Task? _pinger;
     private long _lastActivity = Stopwatch.GetTimestamp();
     private int _stopped;
+    private int _largeBatchSinceRelease;
 
     /// <param name="shutdown">Cancelled when the host begins to shut down: a process that ends after that is not replaced.</param>
     /// <param name="clock">Measures bridge deadlines; <see cref="RunningClock"/> unless a test says otherwise.</param>
@@ -82,6 +83,11 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
         {
             var session = State.Session ?? throw new LaneUnavailableException($"Bridge lane {Id} is restarting.");
             var output = await _client.RunAsync(session, model, batch, cancellationToken);
+            if (batch.PaddedTokens >= _options.ReleaseMemoryAboveTokens)
+            {
+                Volatile.Write(ref _largeBatchSinceRelease, 1);
+            }
+
             Swap(s => s.Counters.ConsecutiveFailures == 0 ? s : s with { Counters = s.Counters with { ConsecutiveFailures = 0 } });
             return output;
         }
@@ -89,6 +95,16 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
         {
             Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
             _gate.Release();
+        }
+    }
+
+    /// <summary>After a large batch, an idle lane pings its bridge at once instead of at the next idle tick: a ping is when the bridge releases memory.</summary>
+    public async Task GoingIdleAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _largeBatchSinceRelease) == 1 && _gate.Wait(0, cancellationToken))
+        {
+            Volatile.Write(ref _largeBatchSinceRelease, 0);
+            await PingAsync();
         }
     }
 

@@ -45,6 +45,14 @@ public sealed class BridgeOptions : IValidatableObject
 
     public int EffectiveWideIntraOpThreads => LanePool.WideThreads(WideIntraOpThreads, EffectiveIntraOpThreads);
 
+    /// <summary>
+    /// A lane that goes idle after a batch of at least this many padded tokens has its bridge give back the memory
+    /// the batch left allocated right away (otherwise at the next idle ping). Smaller batches leave little to give
+    /// back, and releasing after each would make the next one pay to grow the arena again.
+    /// </summary>
+    [Range(0, 1_048_576)]
+    public int ReleaseMemoryAboveTokens { get; set; } = 1024;
+
     [Range(1, 64)]
     public int InterOpThreads { get; set; } = 1;
 

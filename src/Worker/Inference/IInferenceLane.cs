@@ -20,4 +20,10 @@ public interface IInferenceLane
     /// blame) and <see cref="BatchFailedException"/> when running it failed (the batch may be to blame).
     /// </summary>
     Task<InferenceOutput> RunAsync(ModelDefinition model, InferenceBatch batch, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The scheduler found nothing for this lane to run: the moment to give back what a large batch left allocated
+    /// (ONNX Runtime's arena keeps the peak of the largest batch). Cheap when no large batch ran since the last time.
+    /// </summary>
+    Task GoingIdleAsync(CancellationToken cancellationToken);
 }

@@ -10,11 +10,21 @@ internal sealed class NativeLane(int id, NativeOrtBackend backend) : IInferenceL
 
     public bool IsReady => true;
 
+    private int _largeBatchSinceRelease;
+
     public Task WaitUntilReadyAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task GoingIdleAsync(CancellationToken cancellationToken) =>
+        Interlocked.Exchange(ref _largeBatchSinceRelease, 0) == 1 ? Task.Run(backend.ReleaseIdleMemory, CancellationToken.None) : Task.CompletedTask;
 
     public async Task<InferenceOutput> RunAsync(ModelDefinition model, InferenceBatch batch, CancellationToken cancellationToken)
     {
         var session = await backend.GetSessionAsync(model, cancellationToken);
+        if (batch.PaddedTokens >= backend.ReleaseMemoryAboveTokens)
+        {
+            Volatile.Write(ref _largeBatchSinceRelease, 1);
+        }
+
         try
         {
             return await Task.Run(() => session.Run(batch), cancellationToken);

@@ -23,7 +23,7 @@ internal sealed class NativeModelSession : IDisposable
     private readonly int _threads;
     private int _ranSinceRelease;
 
-    public NativeModelSession(ModelDefinition model, int intraOpThreads, int wideThreads, IReadOnlyList<string> providers, bool allowSpinning)
+    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<string> providers, bool allowSpinning, int wideThreads = 0)
     {
         _model = model;
         _threads = intraOpThreads;

@@ -34,6 +34,10 @@ public sealed class NativeOptions
 
     public int EffectiveWideIntraOpThreads => LanePool.WideThreads(WideIntraOpThreads, EffectiveIntraOpThreads);
 
+    /// <summary>As Bridge:ReleaseMemoryAboveTokens: a lane that goes idle after a batch this large releases memory at once.</summary>
+    [Range(0, 1_048_576)]
+    public int ReleaseMemoryAboveTokens { get; set; } = 1024;
+
     /// <summary>After this long without a batch, the sessions give back what the last burst left allocated.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan ReleaseMemoryAfterIdle { get; set; } = TimeSpan.FromSeconds(5);

@@ -73,24 +73,32 @@ internal sealed class NativeOrtBackend(
                     continue;
                 }
 
-                foreach (var session in _sessions.Values.Where(s => s.IsValueCreated && s.Value.IsCompletedSuccessfully))
-                {
-                    try
-                    {
-                        if (session.Value.Result.ReleaseMemory())
-                        {
-                            logger.LogDebug("Native backend released idle memory; worker resident {MiB:F0} MiB", CurrentRss() / 1048576.0);
-                        }
-                    }
-                    catch (OnnxRuntimeException e)
-                    {
-                        logger.LogWarning("Native backend could not release idle memory: {Error}", e.Message);
-                    }
-                }
+                ReleaseIdleMemory();
             }
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    public int ReleaseMemoryAboveTokens => nativeOptions.Value.ReleaseMemoryAboveTokens;
+
+    /// <summary>Each session that ran since the last release gives back its arena's unused memory.</summary>
+    public void ReleaseIdleMemory()
+    {
+        foreach (var session in _sessions.Values.Where(s => s.IsValueCreated && s.Value.IsCompletedSuccessfully))
+        {
+            try
+            {
+                if (session.Value.Result.ReleaseMemory())
+                {
+                    logger.LogDebug("Native backend released idle memory; worker resident {MiB:F0} MiB", CurrentRss() / 1048576.0);
+                }
+            }
+            catch (OnnxRuntimeException e)
+            {
+                logger.LogWarning("Native backend could not release idle memory: {Error}", e.Message);
+            }
         }
     }
 
@@ -138,7 +146,7 @@ internal sealed class NativeOrtBackend(
     {
         var started = Stopwatch.GetTimestamp();
         var before = CurrentRss();
-        var session = new NativeModelSession(model, nativeOptions.Value.EffectiveIntraOpThreads, nativeOptions.Value.EffectiveWideIntraOpThreads, embeddingOptions.Value.EffectiveExecutionProviders, nativeOptions.Value.AllowSpinning);
+        var session = new NativeModelSession(model, nativeOptions.Value.EffectiveIntraOpThreads, embeddingOptions.Value.EffectiveExecutionProviders, nativeOptions.Value.AllowSpinning, nativeOptions.Value.EffectiveWideIntraOpThreads);
         foreach (var skipped in session.ProvidersTried.Where(t => !t.Ok))
         {
             logger.LogInformation("Native backend: execution provider {Provider} skipped for {Model}: {Reason}", skipped.Name, model.Name, skipped.Reason);

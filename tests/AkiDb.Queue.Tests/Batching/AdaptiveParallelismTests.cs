@@ -261,6 +261,8 @@ public sealed class AdaptiveParallelismTests : IAsyncDisposable
 
             public Task WaitUntilReadyAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+            public Task GoingIdleAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
             public Task<InferenceOutput> RunAsync(ModelDefinition model, InferenceBatch batch, CancellationToken cancellationToken) => backend.RunAsync(id, batch);
         }
     }
