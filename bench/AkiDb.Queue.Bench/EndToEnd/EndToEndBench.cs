@@ -274,6 +274,9 @@ internal sealed class EndToEndBench(BenchSettings settings, IReadOnlyList<Corpus
             ["Embedding__CacheDirectory"] = Paths.ModelCache,
             // Many workers start one after another: no health endpoint holding a port between them.
             ["Health__Urls"] = "",
+            // The warm-up sends the measured texts too: with the embedding cache on, the measured phase would be all cache
+            // hits. Section 6 (docs/benchmarks-cache.md) measures the cache on its own.
+            ["Cache__Enabled"] = "false",
         };
         foreach (var (key, value) in _configSettings[config])
         {
