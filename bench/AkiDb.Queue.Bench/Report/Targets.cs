@@ -210,6 +210,17 @@ internal static class Targets
                     (native is null ? "" : $" The native backend (no bridge) is ready in {native.Median / 1000:F2} s.")));
         }
 
+        {
+            const string target = "Start-up with all-MiniLM-L6-v2-int8 preloaded <= 2 s once the quantised file is cached";
+            var int8 = e2e?.ColdStarts.FirstOrDefault(c => c.Backend == Configs.PythonInt8);
+            var fp32 = e2e?.ColdStarts.FirstOrDefault(c => c.Backend == Configs.Python);
+            rows.Add(int8 is null
+                ? new TargetRow(target, "not measured in this run", null, "")
+                : new TargetRow(target, $"{int8.Median / 1000:F2} s median of {int8.ReadyMs.Count} (python backend, int8 as the default model, loaded at start-up)", int8.Median <= 2000,
+                    $"The int8 file was quantised by the int8 scenarios earlier in this run and found in the model cache (keyed by the fp32 file's hash, read from its size and mtime), so a start only loads it." +
+                    (fp32 is null ? "" : $" The fp32 default starts in {fp32.Median / 1000:F2} s in the same run.")));
+        }
+
         return rows;
     }
 
