@@ -155,7 +155,7 @@ def _share(runtime: Runtime, path: str, warn: Callable[[str], None]) -> Optional
 
 
 def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, providers: Sequence[Any],
-               platform: str = sys.platform, wide_threads: int = 0,
+               platform: str = sys.platform, wide_threads: int = 0, wide_spinning: bool = True,
                warn: Callable[[str], None] = lambda message: None) -> LoadedModel:
     """Opens the model's narrow session on the first provider that works and, on CPU when ``wide_threads`` is more
     than the narrow session's threads, a wide session sharing its weights."""
@@ -189,7 +189,7 @@ def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, pro
         wide = None
         threads = {"narrow": settings.intra_op_threads}
         if wants_wide and provider == "CPU":
-            wide_settings = dataclasses.replace(settings, intra_op_threads=wide_threads)
+            wide_settings = dataclasses.replace(settings, intra_op_threads=wide_threads, allow_spinning=wide_spinning)
             wide = runtime.create_session(spec.path, provider, wide_settings, weights)
             threads["wide"] = wide_threads
         elif weights is not None:

@@ -100,6 +100,7 @@ class BridgeServer:
         self.providers: list = ["CPU"]
         self.settings = SessionSettings()
         self.wide_threads = 0
+        self.wide_spinning = True
         self.batches = 0
 
     # ------------------------------------------------------------------ loop
@@ -258,6 +259,10 @@ class BridgeServer:
         if not _is_int(wide) or wide < 0:
             raise InitError("wide_intra_op_threads must be a non-negative integer")
         self.wide_threads = wide
+        wide_spinning = header.get("wide_allow_spinning", True)
+        if not isinstance(wide_spinning, bool):
+            raise InitError("wide_allow_spinning must be true or false")
+        self.wide_spinning = wide_spinning
         allow_spinning = header.get("allow_spinning", True)
         if not isinstance(allow_spinning, bool):
             raise InitError("allow_spinning must be true or false")
@@ -300,7 +305,7 @@ class BridgeServer:
     def _load(self, spec: ModelSpec) -> LoadedModel:
         assert self.runtime is not None
         rss_before = current_rss_bytes()
-        model = load_model(self.runtime, spec, self.settings, self.providers, self.platform_name, self.wide_threads,
+        model = load_model(self.runtime, spec, self.settings, self.providers, self.platform_name, self.wide_threads, self.wide_spinning,
                            warn=lambda message: self.log.warning(message, model=spec.name))
         model.rss_delta_bytes = max(0, current_rss_bytes() - rss_before)
         self.models[spec.name] = model

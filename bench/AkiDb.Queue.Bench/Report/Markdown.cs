@@ -157,7 +157,7 @@ internal static class Markdown
 
         if (report.EndToEnd is { } e2e)
         {
-            foreach (var (label, config) in new[] { (Methods.EndToEndPython + $", default pool ({DefaultPool()})", Configs.Python), (Methods.EndToEndPython + $", 1 process x {Environment.ProcessorCount} threads", Configs.Pool), (Methods.EndToEndNative, Configs.Native), (Methods.EndToEndPython + ", all-MiniLM-L6-v2-int8", Configs.PythonInt8) })
+            foreach (var (label, config) in new[] { (Methods.EndToEndPython + $", default pool ({DefaultPool()}, a lone batch on {Environment.ProcessorCount})", Configs.Python), (Methods.EndToEndPython + $", default pool, adaptive parallelism off", Configs.Narrow), (Methods.EndToEndPython + $", 1 process x {Environment.ProcessorCount} threads", Configs.Pool), (Methods.EndToEndNative, Configs.Native), (Methods.EndToEndPython + ", all-MiniLM-L6-v2-int8", Configs.PythonInt8) })
             {
                 rows.Add(new[] { label }.Concat(CorpusNames.Select(corpus =>
                 {
@@ -319,6 +319,21 @@ internal static class Markdown
             }));
         md.AppendLine("The worker's own figure runs from its process start time to ApplicationStarted; the bench's adds the log line's trip through the pipe.");
         md.AppendLine();
+        var saturated = e2e.Phases.Where(p => p.Load == Configs.Saturation && p.Memory is not null).ToList();
+        if (saturated.Count > 0)
+        {
+            md.AppendLine("Resident memory (VmRSS) of the worker plus its bridge processes around each saturation phase: when the worker reported ready, right after the last result of the phase, and, for the default's mixed run, after a quiet minute.");
+            md.AppendLine();
+            Table(md, ["configuration", "corpus", "at ready", "right after the phase", "after idle"],
+                saturated.Select(p => new[]
+                {
+                    ConfigLabel(p.Config), p.Corpus, p.MemoryAtReady?.Describe() ?? "-", p.Memory!.Describe(),
+                    p.MemoryAfterIdle is { } idle ? $"{idle.Describe()} after {p.IdleSeconds:F0} s" : "-",
+                }));
+            md.AppendLine("A bridge releases what a burst left in ONNX Runtime's arena when its lane goes idle after a batch of 1024 padded tokens or more, and on every idle ping (5 s); the reading right after the phase can come before that release.");
+            md.AppendLine();
+        }
+
         md.AppendLine("Where the start-up goes (median ms from spawn to the first log line of each step, as it arrives at the bench):");
         md.AppendLine();
         var steps = e2e.ColdStarts.SelectMany(s => s.MedianMilestonesMs.Keys).Distinct().OrderBy(k => e2e.ColdStarts.Select(s => s.MedianMilestonesMs.GetValueOrDefault(k, double.MaxValue)).Min()).ToList();

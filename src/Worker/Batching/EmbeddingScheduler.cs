@@ -30,6 +30,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
     private long _sequence;
     private long _batchIds;
     private int _running; // batches on lanes now, under _lock: the parallelism policy's input
+    private long _lastBatchEnded = Stopwatch.GetTimestamp();
 
     public EmbeddingScheduler(IInferenceBackend backend, ModelCatalog catalog, IOptions<BatchingOptions> options, WorkerTelemetry telemetry, ILogger<EmbeddingScheduler> logger, EmbeddingCache? cache = null)
     {
@@ -40,6 +41,18 @@ internal sealed class EmbeddingScheduler : BackgroundService
         _telemetry = telemetry;
         _logger = logger;
         _planner = new BatchPlanner(_options);
+    }
+
+    /// <summary>Batches that have run to an answer since the start.</summary>
+    public long BatchesRun => Interlocked.Read(ref _batchIds);
+
+    /// <summary>True when no batch is running or waiting and none has ended for <paramref name="quiet"/>.</summary>
+    public bool IsQuietFor(TimeSpan quiet)
+    {
+        lock (_lock)
+        {
+            return _running == 0 && !_planner.HasWork && Stopwatch.GetElapsedTime(_lastBatchEnded) >= quiet;
+        }
     }
 
     /// <summary>What waits here for a batch, for the back-pressure gauges.</summary>
@@ -168,6 +181,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
                     lock (_lock)
                     {
                         _running--;
+                        _lastBatchEnded = Stopwatch.GetTimestamp();
                     }
                 }
             }

@@ -17,7 +17,8 @@ internal sealed record InitHeader(
     string LogLevel,
     IReadOnlyList<BridgeModelSpec> Models,
     bool AllowSpinning,
-    int WideIntraOpThreads = 0)
+    int WideIntraOpThreads = 0,
+    bool WideAllowSpinning = true)
 {
     public string Type { get; init; } = "init";
 

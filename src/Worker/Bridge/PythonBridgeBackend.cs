@@ -86,7 +86,8 @@ internal sealed class PythonBridgeBackend(
             EnumSettings.Name(options.LogLevel),
             catalog.All.Where(m => m.Definition.LoadAtStartup).Select(m => BridgeClient.ToSpec(m.Definition)).ToList(),
             options.AllowSpinning,
-            options.EffectiveWideIntraOpThreads);
+            options.EffectiveWideIntraOpThreads,
+            options.WideAllowSpinning);
 
         var limits = FrameLimits.Default with { MaxPayloadBytes = options.MaxPayloadBytes };
         var starts = _lanes.Select(l => l.StartAsync(() => BridgeProcess.Start(launch, limits, logger, l.Id), init)).ToList();

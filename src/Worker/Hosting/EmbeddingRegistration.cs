@@ -43,6 +43,7 @@ public static class EmbeddingRegistration
         builder.AddEmbeddingCache(); // the scheduler looks texts up there before they are batched
         services.AddSingleton<EmbeddingScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddingScheduler>());
+        services.AddHostedService<IdleHeapRelease>();
         return builder;
     }
 }

@@ -17,27 +17,46 @@ internal sealed class NativeModelSession : IDisposable
     private readonly SemaphoreSlim _wideGate = new(1, 1); // one run at a time on the wide session, the memory release's included
     private readonly PrePackedWeightsContainer _prepacked = new();
     private readonly RunOptions _shrink = new();
+    private readonly SharedWeights? _weights;
     private readonly ModelDefinition _model;
     private readonly string _output;
     private readonly bool _wantsTokenTypes;
     private readonly int _threads;
     private int _ranSinceRelease;
 
-    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<string> providers, bool allowSpinning, int wideThreads = 0)
+    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<string> providers, bool allowSpinning, int wideThreads = 0, bool wideAllowSpinning = true)
     {
         _model = model;
         _threads = intraOpThreads;
         _shrink.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
         using var options = CreateOptions(intraOpThreads, allowSpinning);
         (Provider, ProvidersTried) = ExecutionProviderSelector.Apply(options, providers);
-        _session = new InferenceSession(model.OnnxPath, options, _prepacked);
-        if (wideThreads > 0 && Provider == "CPU")
+        var wantsWide = wideThreads > 0 && Provider == "CPU";
+        if (wantsWide)
         {
-            // The prepacked-weights container shares the repacked MatMul weights between the two sessions.
-            using var wideOptions = CreateOptions(wideThreads, allowSpinning);
+            try
+            {
+                _weights = SharedWeights.Open(model.OnnxPath);
+                _weights.AddTo(options);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                // Sharing saves memory; without it the wide session loads its own copy.
+                WeightsNotShared = e.Message;
+            }
+        }
+
+        _session = new InferenceSession(model.OnnxPath, options, _prepacked);
+        if (wantsWide)
+        {
+            // The initializers and the prepacked-weights container (repacked MatMul weights) are shared between the two.
+            using var wideOptions = CreateOptions(wideThreads, wideAllowSpinning);
+            _weights?.AddTo(wideOptions);
             _wide = new InferenceSession(model.OnnxPath, wideOptions, _prepacked);
             WideThreads = wideThreads;
         }
+
+        _weights?.DropResidentPages();
 
         _output = model.Output ?? _session.OutputMetadata.Keys.First();
         if (!_session.OutputMetadata.ContainsKey(_output))
@@ -56,6 +75,9 @@ internal sealed class NativeModelSession : IDisposable
     }
 
     public string Provider { get; }
+
+    /// <summary>Why the wide session has its own copy of the weights; null when they are shared (or there is no wide session).</summary>
+    public string? WeightsNotShared { get; }
 
     /// <summary>Threads of the wide session; 0 where there is none.</summary>
     public int WideThreads { get; }
@@ -109,6 +131,7 @@ internal sealed class NativeModelSession : IDisposable
             }
         }
 
+        _weights?.DropResidentPages();
         HeapTrim.Trim();
         return true;
     }
@@ -162,6 +185,7 @@ internal sealed class NativeModelSession : IDisposable
     {
         _wide?.Dispose();
         _session.Dispose();
+        _weights?.Dispose(); // after the sessions that borrow its tensors
         _prepacked.Dispose();
         _shrink.Dispose();
         _wideGate.Dispose();

@@ -32,6 +32,9 @@ public sealed class NativeOptions
     [Range(0, 256)]
     public int WideIntraOpThreads { get; set; }
 
+    /// <summary>As Bridge:WideAllowSpinning: the wide session's threads spin between runs (on by default).</summary>
+    public bool WideAllowSpinning { get; set; } = true;
+
     public int EffectiveWideIntraOpThreads => LanePool.WideThreads(WideIntraOpThreads, EffectiveIntraOpThreads);
 
     /// <summary>As Bridge:ReleaseMemoryAboveTokens: a lane that goes idle after a batch this large releases memory at once.</summary>

@@ -146,7 +146,12 @@ internal sealed class NativeOrtBackend(
     {
         var started = Stopwatch.GetTimestamp();
         var before = CurrentRss();
-        var session = new NativeModelSession(model, nativeOptions.Value.EffectiveIntraOpThreads, embeddingOptions.Value.EffectiveExecutionProviders, nativeOptions.Value.AllowSpinning, nativeOptions.Value.EffectiveWideIntraOpThreads);
+        var session = new NativeModelSession(model, nativeOptions.Value.EffectiveIntraOpThreads, embeddingOptions.Value.EffectiveExecutionProviders, nativeOptions.Value.AllowSpinning, nativeOptions.Value.EffectiveWideIntraOpThreads, nativeOptions.Value.WideAllowSpinning);
+        if (session.WeightsNotShared is { } reason)
+        {
+            logger.LogWarning("Native backend: the wide session of {Model} loads its own copy of the weights: {Reason}", model.Name, reason);
+        }
+
         foreach (var skipped in session.ProvidersTried.Where(t => !t.Ok))
         {
             logger.LogInformation("Native backend: execution provider {Provider} skipped for {Model}: {Reason}", skipped.Name, model.Name, skipped.Reason);

@@ -34,6 +34,7 @@ public sealed class AdaptiveParallelismTests(BrokerFixture broker, ITestOutputHe
         var tokenizer = TextTokenizer.Load(vocab, lowerCase: true, maxTokens: 256);
         using var session = new NativeModelSession(definition, intraOpThreads: 1, ["CPU"], allowSpinning: false, wideThreads: 2);
         Assert.Equal(2, session.WideThreads);
+        Assert.Null(session.WeightsNotShared);
         Assert.False(session.ReleaseMemory()); // nothing ran yet
 
         foreach (var rows in new[] { Texts[..1], Texts })
