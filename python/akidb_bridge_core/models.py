@@ -155,7 +155,7 @@ def _share(runtime: Runtime, path: str, warn: Callable[[str], None]) -> Optional
 
 
 def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, providers: Sequence[Any],
-               platform: str = sys.platform, wide_threads: int = 0, wide_spinning: bool = True,
+               platform: str = sys.platform, wide_threads: int = 0, wide_spinning: bool = False,
                warn: Callable[[str], None] = lambda message: None) -> LoadedModel:
     """Opens the model's narrow session on the first provider that works and, on CPU when ``wide_threads`` is more
     than the narrow session's threads, a wide session sharing its weights."""

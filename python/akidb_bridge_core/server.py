@@ -100,7 +100,7 @@ class BridgeServer:
         self.providers: list = ["CPU"]
         self.settings = SessionSettings()
         self.wide_threads = 0
-        self.wide_spinning = True
+        self.wide_spinning = False
         self.batches = 0
 
     # ------------------------------------------------------------------ loop
@@ -259,7 +259,7 @@ class BridgeServer:
         if not _is_int(wide) or wide < 0:
             raise InitError("wide_intra_op_threads must be a non-negative integer")
         self.wide_threads = wide
-        wide_spinning = header.get("wide_allow_spinning", True)
+        wide_spinning = header.get("wide_allow_spinning", False)
         if not isinstance(wide_spinning, bool):
             raise InitError("wide_allow_spinning must be true or false")
         self.wide_spinning = wide_spinning

@@ -18,7 +18,7 @@ internal sealed record InitHeader(
     IReadOnlyList<BridgeModelSpec> Models,
     bool AllowSpinning,
     int WideIntraOpThreads = 0,
-    bool WideAllowSpinning = true)
+    bool WideAllowSpinning = false)
 {
     public string Type { get; init; } = "init";
 

@@ -44,11 +44,13 @@ public sealed class BridgeOptions : IValidatableObject
     public int WideIntraOpThreads { get; set; }
 
     /// <summary>
-    /// Let the wide session's threads spin between runs. On by default, unlike <see cref="AllowSpinning"/>: a lone batch
-    /// runs wide only while nothing else runs, and its threads waking from sleep at every parallel section cost more than
-    /// the model (measured in-process, 2 threads, a lone short text: 5.4 ms median spinning, 7.8 ms not).
+    /// Let the wide session's threads spin between runs. In-process on 2 cores a lone short text took 5.0 ms spinning
+    /// against 8.0 ms not, but after every run a spinning thread burns about 38 ms of a core (ONNX Runtime's bounded
+    /// spin, <c>session.intra_op.spin_duration_us</c>, measured slower than not spinning at all). On 2 cores shared
+    /// with the worker and the broker that made short texts at 10 % load slower end to end (p95 26.8 ms against
+    /// 13.8 ms, two benchmark runs), so it is off by default; turn it on where cores are spare.
     /// </summary>
-    public bool WideAllowSpinning { get; set; } = true;
+    public bool WideAllowSpinning { get; set; }
 
     public int EffectiveWideIntraOpThreads => LanePool.WideThreads(WideIntraOpThreads, EffectiveIntraOpThreads);
 

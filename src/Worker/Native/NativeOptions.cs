@@ -32,8 +32,8 @@ public sealed class NativeOptions
     [Range(0, 256)]
     public int WideIntraOpThreads { get; set; }
 
-    /// <summary>As Bridge:WideAllowSpinning: the wide session's threads spin between runs (on by default).</summary>
-    public bool WideAllowSpinning { get; set; } = true;
+    /// <summary>As Bridge:WideAllowSpinning: let the wide session's threads spin between runs (off by default).</summary>
+    public bool WideAllowSpinning { get; set; }
 
     public int EffectiveWideIntraOpThreads => LanePool.WideThreads(WideIntraOpThreads, EffectiveIntraOpThreads);
 
