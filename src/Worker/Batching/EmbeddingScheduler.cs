@@ -157,7 +157,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
                 lock (_lock)
                 {
                     batch = _planner.TryTake();
-                    parallelism = ParallelismPolicy.Choose(_options.AdaptiveParallelism, _running, _planner.HasWork ? 1 : 0);
+                    parallelism = ParallelismPolicy.Choose(_options.AdaptiveParallelism, _running, othersWaiting: _planner.HasWork);
                     if (batch is not null)
                     {
                         _running++;

@@ -11,6 +11,6 @@ namespace AkiDb.Queue.Worker.Batching;
 /// </summary>
 public static class ParallelismPolicy
 {
-    public static Parallelism Choose(bool adaptive, int batchesRunning, int textsWaiting) =>
-        adaptive && batchesRunning == 0 && textsWaiting == 0 ? Parallelism.Wide : Parallelism.Narrow;
+    public static Parallelism Choose(bool adaptive, int batchesRunning, bool othersWaiting) =>
+        adaptive && batchesRunning == 0 && !othersWaiting ? Parallelism.Wide : Parallelism.Narrow;
 }

@@ -25,10 +25,10 @@ public sealed class AdaptiveParallelismTests : IAsyncDisposable
     [Fact]
     public void The_policy_is_wide_only_for_a_lone_batch_with_nothing_waiting()
     {
-        Assert.Equal(Parallelism.Wide, ParallelismPolicy.Choose(adaptive: true, batchesRunning: 0, textsWaiting: 0));
-        Assert.Equal(Parallelism.Narrow, ParallelismPolicy.Choose(adaptive: true, batchesRunning: 1, textsWaiting: 0));
-        Assert.Equal(Parallelism.Narrow, ParallelismPolicy.Choose(adaptive: true, batchesRunning: 0, textsWaiting: 1));
-        Assert.Equal(Parallelism.Narrow, ParallelismPolicy.Choose(adaptive: false, batchesRunning: 0, textsWaiting: 0));
+        Assert.Equal(Parallelism.Wide, ParallelismPolicy.Choose(adaptive: true, batchesRunning: 0, othersWaiting: false));
+        Assert.Equal(Parallelism.Narrow, ParallelismPolicy.Choose(adaptive: true, batchesRunning: 1, othersWaiting: false));
+        Assert.Equal(Parallelism.Narrow, ParallelismPolicy.Choose(adaptive: true, batchesRunning: 0, othersWaiting: true));
+        Assert.Equal(Parallelism.Narrow, ParallelismPolicy.Choose(adaptive: false, batchesRunning: 0, othersWaiting: false));
     }
 
     [Fact]
