@@ -27,7 +27,7 @@ internal sealed class ModelTokenizer
     public int Overhead { get; }
 
     /// <summary>
-    /// A bundled model by name (null: all-MiniLM-L6-v2, the worker's default), or any BERT-style model from its
+    /// A catalogue model by name (null: all-MiniLM-L6-v2, the worker's default; int8 variants too), or any BERT-style model from its
     /// vocab.txt. The vocab is read straight out of the model package's assembly that the build copies here.
     /// </summary>
     public static ModelTokenizer Load(string? model, string? vocabPath, int? maxTokens)
@@ -43,9 +43,15 @@ internal sealed class ModelTokenizer
             return new ModelTokenizer(TextTokenizer.Load(vocabPath, lowerCase: true, limit), limit, null);
         }
 
-        var bundled = BundledModels.Find(model ?? BundledModels.MiniLm.Name)
-            ?? throw new ArgumentException($"--model {model} is not a bundled model ({string.Join(", ", BundledModels.All.Select(m => m.Name))}); for another model pass --vocab with its vocab.txt (and --model-max-tokens).");
-        var options = bundled.DefaultOptions();
+        // Any name the worker's catalogue serves, int8 variants included: a variant tokenises as the model it was made from.
+        var catalogue = BundledModels.Catalogue();
+        var options = catalogue.GetValueOrDefault(model ?? BundledModels.MiniLm.Name);
+        var bundled = options?.Bundled is { } source ? BundledModels.Find(source) : null;
+        if (options is null || bundled is null)
+        {
+            throw new ArgumentException($"--model {model} is not a model the worker serves without configuration ({string.Join(", ", catalogue.Keys)}); for another model pass --vocab with its vocab.txt (and --model-max-tokens).");
+        }
+
         var assembly = Path.Combine(AppContext.BaseDirectory, "models", bundled.AssemblyFile);
         var temp = Path.Combine(Path.GetTempPath(), $"akidb-vocab-{Environment.ProcessId}-{Guid.NewGuid():N}.txt");
         try
