@@ -25,7 +25,6 @@ internal static class SchemeComparison
         ("per-tensor activations (DynamicQuantizeMatMul), fused graph, all MatMuls int8", new QuantizationOptions { Activations = ActivationScales.PerTensor }),
         ("per-tensor activations, unfused graph, FFN-in of layers 0-2 fp32 (the previous default)",
             new QuantizationOptions { Activations = ActivationScales.PerTensor, FuseFirst = false, KeepFp32 = ["#4", "#10", "#16"] }),
-        ("per-row activations, unfused graph, all MatMuls int8", new QuantizationOptions { FuseFirst = false }),
     ];
 
     public static List<SchemeResult> Run(ModelDefinition fp32, Embedder reference, IReadOnlyList<Corpus> corpora, QuantizedModelCache cache, int threads)
