@@ -59,6 +59,31 @@ public sealed class FusedInt8FileTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Without_fusion_the_per_row_file_still_loads_and_gives_a_text_the_same_vector_alone_and_in_a_batch()
+    {
+        // What a model ONNX Runtime cannot fuse looks like: the exported graph, whose output width is symbolic and, past
+        // the run-time Reshape of the per-row subgraph, no longer statically known; the native session reads it from a probe run.
+        var (fp32, _, tokenizer) = Files.Value;
+        var path = Path.Combine(Path.GetTempPath(), $"akidb-unfused-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            OnnxQuantizer.QuantizeFile(fp32.OnnxPath, path, new QuantizationOptions { FuseFirst = false });
+            using var session = new NativeModelSession(fp32 with { OnnxPath = path }, intraOpThreads: 1, ["CPU"], allowSpinning: false);
+            Assert.Equal(384, session.Dimensions);
+            string[] texts = ["refund", "A man is playing a guitar on stage.", string.Join(' ', Walking.EndToEndTests.Sentences)];
+            var together = session.Run(Batch(tokenizer, texts));
+            for (var i = 0; i < texts.Length; i++)
+            {
+                Assert.Equal(session.Run(Batch(tokenizer, [texts[i]])).Vectors, together.Row(i).ToArray());
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void On_a_sample_of_every_kind_of_text_int8_stays_within_the_quality_floor()
     {
         var (fp32, int8, tokenizer) = Files.Value;
