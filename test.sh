@@ -5,7 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-scripts/prerequisites.sh python3-pika docker-compose redis-server
+extras=(python3-pika docker-compose redis-server)
+# node and npm for the manifest checks (deploy/validate-manifests.mjs); a node from another source counts.
+{ command -v node && command -v npm; } >/dev/null 2>&1 || extras+=(nodejs npm)
+scripts/prerequisites.sh "${extras[@]}"
+# The Kubernetes and KEDA schema packages, pinned by deploy/package-lock.json.
+[ -d deploy/node_modules/@kubernetes-models/keda ] || npm ci --prefix deploy --no-audit --no-fund --loglevel=error
 
 results=.artifacts/test-results
 rm -rf "$results"
