@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AkiDb.Queue.IntegrationTests.Infrastructure;
 using System.Text.RegularExpressions;
 
 namespace AkiDb.Queue.IntegrationTests.Operations;

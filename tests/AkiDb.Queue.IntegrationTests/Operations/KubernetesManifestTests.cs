@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AkiDb.Queue.Contracts;
+using AkiDb.Queue.IntegrationTests.Infrastructure;
 using AkiDb.Queue.Worker.Messaging;
 
 namespace AkiDb.Queue.IntegrationTests.Operations;
