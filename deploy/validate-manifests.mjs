@@ -74,7 +74,7 @@ for (const dir of kustomizations(args)) {
   try {
     rendered = execFileSync("kubectl", ["kustomize", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   } catch (error) {
-    entry.errors.push(`kubectl kustomize ${name} failed: ${error.stderr || error.message}`);
+    entry.errors.push(`kubectl kustomize failed: ${String(error.stderr || error.message).trim()}`);
     failed = true;
     continue;
   }
@@ -97,7 +97,13 @@ for (const dir of kustomizations(args)) {
     entry.errors.push(`${name} rendered no objects`);
     failed = true;
   }
-  if (!json) for (const e of entry.errors.filter((e) => !e.includes(": ") || e.startsWith("kubectl") || e.startsWith("YAML"))) console.log(`INVALID ${name}: ${e}`);
+}
+
+if (!json) {
+  // Objects were reported as they were checked; these are the errors of a whole kustomization (render, YAML, empty).
+  for (const [name, entry] of Object.entries(report)) {
+    for (const error of entry.errors.filter((e) => !/^[A-Za-z]+\/[^:]*: /.test(e))) console.log(`INVALID ${name}: ${error}`);
+  }
 }
 
 if (json) console.log(JSON.stringify(report, null, 2));

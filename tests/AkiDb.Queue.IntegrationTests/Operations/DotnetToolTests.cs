@@ -13,7 +13,7 @@ public sealed class DotnetToolTests(BrokerFixture broker, ITestOutputHelper outp
     private readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("akidb-tool-");
 
     [Fact]
-    public async Task The_installed_tool_prints_the_repository_version_and_embeds_a_file_through_the_worker()
+    public async Task The_installed_tool_prints_the_repository_version_embeds_a_file_through_the_worker_and_quantises_a_model()
     {
         var packages = await PackedPackages.GetAsync();
         var toolPath = Path.Combine(_work.FullName, "tools");
@@ -44,6 +44,14 @@ public sealed class DotnetToolTests(BrokerFixture broker, ITestOutputHelper outp
         Assert.All(lines, l => Assert.Equal(384, l.GetProperty("embedding").GetArrayLength()));
         Assert.All(lines, l => Assert.InRange(l.GetProperty("tokens").GetInt32(), 3, 32));
         Assert.Contains($"Wrote {lines.Count} chunks", embed.Stdout, StringComparison.Ordinal);
+
+        // quantize rewrites the ONNX protobuf in managed code: the package leaves ONNX Runtime's native libraries out.
+        var model = Directory.EnumerateFiles(Path.Combine(RepoPaths.ModelCache, "all-MiniLM-L6-v2"), "model.onnx", SearchOption.AllDirectories).First();
+        var quantized = Path.Combine(_work.FullName, "model.int8.onnx");
+        var quantize = await Tooling.RunAsync(tool, ["quantize", model, quantized], new Dictionary<string, string?> { ["COLUMNS"] = "200" }, TimeSpan.FromMinutes(5), _work.FullName);
+        Assert.True(quantize.ExitCode == 0, quantize.ToString());
+        Assert.StartsWith("Quantised ", quantize.Stdout, StringComparison.Ordinal);
+        Assert.InRange(new FileInfo(quantized).Length, 1, new FileInfo(model).Length * 3 / 4);
     }
 
     [Fact]
