@@ -1,5 +1,7 @@
+using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using AkiDb.Queue.Contracts;
 using AkiDb.Queue.IntegrationTests.Infrastructure;
 
 namespace AkiDb.Queue.IntegrationTests.Operations;
@@ -66,6 +68,36 @@ public sealed partial class DotnetExampleTests(BrokerFixture broker, ITestOutput
         foreach (var name in new[] { "EmbedRequested", "EmbedCompleted", "EmbedFailed", "embed-requested", "embed-completed", "embed-failed", "exchange:embed-requested" })
         {
             Assert.Contains(name, description, StringComparison.Ordinal);
+        }
+
+        // Every public type and member has its XML doc in the package (what IntelliSense shows a producer).
+        using var zip = System.IO.Compression.ZipFile.OpenRead(package);
+        using var xml = zip.GetEntry("lib/net10.0/AkiDb.Queue.Contracts.xml")!.Open();
+        var documented = System.Xml.Linq.XDocument.Load(xml).Descendants("member")
+            .Where(m => !string.IsNullOrWhiteSpace(m.Element("summary")?.Value))
+            .Select(m => m.Attribute("name")!.Value).ToHashSet();
+        var undocumented = typeof(EmbedRequested).Assembly.GetExportedTypes().SelectMany(DocumentationIds).Where(id => !documented.Any(d => d == id || d.StartsWith(id + "(", StringComparison.Ordinal))).ToList();
+        Assert.True(undocumented.Count == 0, $"no XML summary for {string.Join(", ", undocumented)}");
+    }
+
+    /// <summary>XML documentation ids of a public type and the public members it declares (methods without their parameters).</summary>
+    private static IEnumerable<string> DocumentationIds(Type type)
+    {
+        yield return $"T:{type.FullName}";
+        const BindingFlags Declared = BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        foreach (var member in type.GetMembers(Declared))
+        {
+            var prefix = member switch
+            {
+                PropertyInfo => "P",
+                FieldInfo => "F",
+                MethodInfo { IsSpecialName: false } method when method.GetCustomAttribute<System.Runtime.CompilerServices.CompilerGeneratedAttribute>() is null => "M",
+                _ => null,
+            };
+            if (prefix is not null)
+            {
+                yield return $"{prefix}:{type.FullName}.{member.Name}";
+            }
         }
     }
 
