@@ -1,4 +1,7 @@
 using AkiDb.Queue.IntegrationTests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 
 namespace AkiDb.Queue.IntegrationTests.Reliability;
@@ -55,5 +58,41 @@ public sealed class ExistingQueueTests(BrokerFixture broker, ITestOutputHelper o
         Assert.Contains("as it is", line.Message, StringComparison.Ordinal);
         Assert.Contains("README", line.Message, StringComparison.Ordinal);
         Assert.Equal("{}", (await management.GetQueueAsync(vhost, "embed-requested_error"))!.Arguments.Replace(" ", "", StringComparison.Ordinal));
+
+        // A second worker finds the queues the first declared as it declares them: no line about them, only the error queue's.
+        await using var second = await WorkerHost.StartAsync(url);
+        var lines = second.Logs.Entries.Where(e => e.Category.EndsWith("QueueArgumentCheck", StringComparison.Ordinal)).Select(e => e.Message).ToList();
+        Assert.Contains("embed-requested_error", Assert.Single(lines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_input_queue_with_other_arguments_is_not_consumed_and_ready_says_why()
+    {
+        var (vhost, url) = await broker.CreateVirtualHostAsync("plain-input");
+        var factory = new ConnectionFactory { Uri = new Uri(url) };
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await channel.QueueDeclareAsync("embed-requested", durable: true, exclusive: false, autoDelete: false);
+        }
+
+        await using var worker = await WorkerHost.StartAsync(url);
+
+        var line = Assert.Single(worker.Logs.Entries, e => e.Category.EndsWith("QueueArgumentCheck", StringComparison.Ordinal));
+        output.WriteLine(line.Message);
+        Assert.Equal(LogLevel.Error, line.Level);
+        Assert.Contains(worker.Logs.Entries, e => e.Message.StartsWith("AkiDb.Queue worker started", StringComparison.Ordinal) && e.Message.Contains("not ready", StringComparison.Ordinal));
+        Assert.StartsWith("Queue embed-requested exists", line.Message, StringComparison.Ordinal);
+        Assert.Matches("x-max-priority|x-dead-letter-exchange", line.Message);
+        Assert.Contains("does not consume it", line.Message, StringComparison.Ordinal);
+        Assert.Contains("README", line.Message, StringComparison.Ordinal);
+        var ready = await worker.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Tags.Contains("ready"));
+        Assert.Equal(HealthStatus.Unhealthy, ready.Status);
+        Assert.Contains("queue embed-requested exists with other arguments", ready.Entries["queues"].Description, StringComparison.Ordinal);
+        using var management = broker.Management();
+        var queue = await management.GetQueueAsync(vhost, "embed-requested");
+        Assert.Equal(0, queue!.Consumers);
+        Assert.Equal("{}", queue.Arguments.Replace(" ", "", StringComparison.Ordinal));
+        Assert.DoesNotContain(worker.Logs.Entries, e => e.Message.Contains("PRECONDITION_FAILED", StringComparison.Ordinal));
     }
 }
