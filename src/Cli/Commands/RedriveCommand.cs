@@ -54,7 +54,7 @@ internal sealed class RedriveCommand : AsyncCommand<RedriveCommand.Settings>
         var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
         var table = new Table().AddColumns("#", "message id", "request id", "fault");
         var moved = 0;
-        // Ctrl+C stops between messages. A move under way gets a few seconds to finish, so a message is not left in
+        // Ctrl+C stops between messages. A move under way gets a second to finish, so a message is not left in
         // both queues just because the key was pressed while its confirm was on the way; a broker that does not confirm
         // within them (blocked by an alarm) leaves it in the error queue, unacknowledged, and so still there.
         using var finishing = new CancellationTokenSource();
