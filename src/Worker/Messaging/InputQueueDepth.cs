@@ -28,7 +28,15 @@ internal sealed class InputQueueDepth(IOptions<RabbitMqOptions> options, ILogger
             return;
         }
 
-        var factory = new ConnectionFactory { Uri = new Uri(rabbit.Url), ClientProvidedName = rabbit.ConnectionName + " (queue depth)" };
+        var factory = new ConnectionFactory
+        {
+            Uri = new Uri(rabbit.Url),
+            ClientProvidedName = rabbit.ConnectionName + " (queue depth)",
+            RequestedHeartbeat = rabbit.Heartbeat,
+            RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
+            // Each poll is bounded; a frozen node must not hold this loop for the library's default 20 s.
+            ContinuationTimeout = TimeSpan.FromSeconds(10),
+        };
         IConnection? connection = null;
         using var timer = new PeriodicTimer(rabbit.QueueDepthPollInterval);
         try
@@ -44,12 +52,14 @@ internal sealed class InputQueueDepth(IOptions<RabbitMqOptions> options, ILogger
                     Volatile.Write(ref _ready, queue.MessageCount);
                     Volatile.Write(ref _consumers, queue.ConsumerCount);
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {
+                    // Any failure, a timeout (TaskCanceledException) included: a metrics poller never stops the worker.
                     Volatile.Write(ref _ready, -1);
                     logger.LogDebug("Queue depth poll of {Queue} failed: {Error}", rabbit.QueueName, e.Message);
-                    if (connection is { IsOpen: false })
+                    if (connection is not null && (!connection.IsOpen || e is OperationCanceledException or TimeoutException))
                     {
+                        // A connection that timed out is given up whole; the next poll connects afresh.
                         connection.Dispose();
                         connection = null;
                     }

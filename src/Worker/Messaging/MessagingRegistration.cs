@@ -21,6 +21,7 @@ public static class MessagingRegistration
         builder.Services.AddSingleton<MalformedMessageObserver>();
         builder.Services.AddSingleton<BrokerFlowState>();
         builder.Services.AddSingleton<BrokerFlowFilter>();
+        builder.Services.AddSingleton<BrokerNodeWatch>();
         MalformedFaultLogFilter.Register(builder.Services);
         // Before MassTransit's hosted service: a refused login or an unreachable broker is reported here, plainly.
         builder.Services.AddHostedService<BrokerConnectionProbe>();
@@ -60,6 +61,8 @@ public static class MessagingRegistration
                 cfg.Host(new Uri(options.Url), h =>
                 {
                     h.PublisherConfirmation = true;
+                    // A frozen or cut-off node keeps its TCP connection open and silent: heartbeats are what notice.
+                    h.Heartbeat(options.Heartbeat);
                     h.ConnectionName(options.ConnectionName);
                     RabbitMqClusterNodes.Configure(h, options);
                 });
@@ -85,6 +88,10 @@ public static class MessagingRegistration
                 // Before anything reads them: MT-MessageType must not pick the consumer, MT-Response-Address and
                 // MT-Fault-Address must not pick where anything is sent (see ProducerHeaders).
                 cfg.ConnectReceiveObserver(new ProducerHeadersObserver());
+                var nodeWatch = context.GetRequiredService<BrokerNodeWatch>();
+                cfg.ConnectReceiveObserver(nodeWatch);
+                cfg.ConnectSendObserver(nodeWatch);
+                cfg.ConnectPublishObserver(nodeWatch);
                 cfg.ConnectSendObserver(context.GetRequiredService<RefusedPublishObserver>());
                 cfg.ConnectPublishObserver(context.GetRequiredService<RefusedPublishObserver>());
                 cfg.ConfigureEndpoints(context);
