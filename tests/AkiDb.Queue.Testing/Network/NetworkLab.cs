@@ -107,10 +107,10 @@ public sealed class NetworkLab : IAsyncDisposable
         Cli.Wrap("ip").WithArguments(["netns", "exec", host.Namespace, program, .. arguments]);
 
     /// <summary>The host's link taken down: it reaches no one and no one reaches it; open TCP connections go silent.</summary>
-    public Task CutAsync(LabHost host) => Ip("link", "set", host.OuterLink, "down");
+    public Task CutAsync(LabHost host) => Ip("link", "set", Own(host).OuterLink, "down");
 
     /// <summary>The host's link up again.</summary>
-    public Task HealAsync(LabHost host) => Ip("link", "set", host.OuterLink, "up");
+    public Task HealAsync(LabHost host) => Ip("link", "set", Own(host).OuterLink, "up");
 
     /// <summary>
     /// <paramref name="a"/> and <paramref name="b"/> can no longer reach each other (packets silently dropped by a /32
@@ -118,12 +118,14 @@ public sealed class NetworkLab : IAsyncDisposable
     /// </summary>
     public async Task BlockAsync(LabHost a, LabHost b)
     {
+        (a, b) = (Own(a), Own(b));
         await Ip("-n", a.Namespace, "route", "replace", "blackhole", b.Address + "/32");
         await Ip("-n", b.Namespace, "route", "replace", "blackhole", a.Address + "/32");
     }
 
     public async Task UnblockAsync(LabHost a, LabHost b)
     {
+        (a, b) = (Own(a), Own(b));
         await IpAllowFailure("-n", a.Namespace, "route", "del", "blackhole", b.Address + "/32");
         await IpAllowFailure("-n", b.Namespace, "route", "del", "blackhole", a.Address + "/32");
     }
@@ -131,6 +133,7 @@ public sealed class NetworkLab : IAsyncDisposable
     /// <summary>Delay and loss (tc netem) on both ends of the host's link, so both directions see them.</summary>
     public async Task ImpairAsync(LabHost host, TimeSpan delay, double lossPercent)
     {
+        host = Own(host);
         var netem = new[] { "netem", "delay", $"{(int)delay.TotalMilliseconds}ms", "loss", lossPercent.ToString("0.##", CultureInfo.InvariantCulture) + "%" };
         await Run("tc", ["qdisc", "replace", "dev", host.OuterLink, "root", .. netem]);
         await Run("ip", ["netns", "exec", host.Namespace, "tc", "qdisc", "replace", "dev", host.InnerLink, "root", .. netem]);
@@ -138,6 +141,7 @@ public sealed class NetworkLab : IAsyncDisposable
 
     public async Task ClearImpairmentAsync(LabHost host)
     {
+        host = Own(host);
         await Run("tc", ["qdisc", "del", "dev", host.OuterLink, "root"], allowFailure: true);
         await Run("ip", ["netns", "exec", host.Namespace, "tc", "qdisc", "del", "dev", host.InnerLink, "root"], allowFailure: true);
     }
@@ -312,9 +316,13 @@ public sealed class NetworkLab : IAsyncDisposable
         }
     }
 
-    private static Task Ip(params string[] arguments) => Run("ip", arguments);
+    private static Task<BufferedCommandResult> Ip(params string[] arguments) => Run("ip", arguments);
 
-    private static Task IpAllowFailure(params string[] arguments) => Run("ip", arguments, allowFailure: true);
+    private static Task<BufferedCommandResult> IpAllowFailure(params string[] arguments) => Run("ip", arguments, allowFailure: true);
+
+    /// <summary>Faults touch only this lab's links: a host of another lab (another run) is refused.</summary>
+    private LabHost Own(LabHost host) =>
+        _hosts.Contains(host) ? host : throw new ArgumentException($"Host {host.Namespace} does not belong to lab {Prefix}.", nameof(host));
 
     private static async Task<BufferedCommandResult> Run(string program, IEnumerable<string> arguments, bool allowFailure = false)
     {
