@@ -32,7 +32,9 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, ILogger
     private long _lastAnswer = Stopwatch.GetTimestamp();
     private readonly ConditionalWeakTable<IConnection, object> _watched = [];
     private readonly ConditionalWeakTable<IConnection, object> _givenUp = [];
+    private readonly Lock _gate = new();
     private IConnection? _current;
+    private (string Node, long At) _lastGivenUp;
 
     /// <summary>The node of the connection messages last arrived through, <c>host:port</c>; null before the first.</summary>
     public string? CurrentNode => Volatile.Read(ref _current) is { } connection ? Node(connection) : null;
@@ -77,7 +79,7 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, ILogger
     /// </summary>
     public async Task GiveUpAsync(string reason)
     {
-        if (Volatile.Read(ref _current) is not { } connection || !_givenUp.TryAdd(connection, Seen))
+        if (Volatile.Read(ref _current) is not { } connection || !_givenUp.TryAdd(connection, Seen) || !FirstWord(Node(connection)))
         {
             return;
         }
@@ -143,7 +145,7 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, ILogger
     private Task OnShutdown(IConnection connection, ShutdownEventArgs e)
     {
         // Closed by the worker itself: on stopping (nothing to report) or by GiveUpAsync (already reported).
-        if (e.Initiator == ShutdownInitiator.Application || !_givenUp.TryAdd(connection, Seen))
+        if (e.Initiator == ShutdownInitiator.Application || !_givenUp.TryAdd(connection, Seen) || !FirstWord(Node(connection)))
         {
             return Task.CompletedTask;
         }
@@ -153,6 +155,24 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, ILogger
             : $"the connection failed ({LogValue.Of(Innermost(e.Exception)?.Message ?? e.ReplyText, 200)}; heartbeat {connection.Heartbeat.TotalSeconds:F0} s)";
         logger.LogWarning("Gave up broker node {Node}: {Reason}; reconnecting through the next of RabbitMq:ClusterNodes", Node(connection), why);
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// MassTransit may hold more than one connection to a node; when they fail together, one line says so, not one
+    /// per connection.
+    /// </summary>
+    private bool FirstWord(string node)
+    {
+        lock (_gate)
+        {
+            if (_lastGivenUp.Node == node && Stopwatch.GetElapsedTime(_lastGivenUp.At) < TimeSpan.FromSeconds(30))
+            {
+                return false;
+            }
+
+            _lastGivenUp = (node, Stopwatch.GetTimestamp());
+            return true;
+        }
     }
 
     private static string Node(IConnection connection) => $"{connection.Endpoint.HostName}:{connection.Endpoint.Port}";

@@ -107,6 +107,36 @@ public sealed class ClusterNode
         await StartAsync(timeout);
     }
 
+    /// <summary>
+    /// Polls until the node no longer accepts AMQP connections while its process lives: a node in the minority of a
+    /// partition that paused itself (<c>pause_minority</c>). False after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<bool> WaitPausedAsync(TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            try
+            {
+                using var client = new System.Net.Sockets.TcpClient();
+                using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await client.ConnectAsync(Host, AmqpPort, attempt.Token);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException)
+            {
+                if (e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused } && BeamPid is not null)
+                {
+                    return true;
+                }
+            }
+
+            // Polling the node's listener, bounded by the timeout.
+            await Task.Delay(250);
+        }
+
+        return false;
+    }
+
     /// <summary><c>kill -9</c> of the node's process, as when its machine is lost; returns once the process is gone.</summary>
     public async Task KillAsync()
     {

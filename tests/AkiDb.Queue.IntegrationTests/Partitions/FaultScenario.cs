@@ -69,6 +69,7 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
             Assert.True(await timeline.WaitForAsync(requests / 4, Patience), $"{timeline.Count} results before the fault\n{log}");
             var faultAt = timeline.Now;
             var before = timeline.Count;
+            Console.WriteLine($"{scenario}: fault after {before} results");
             await inject();
             if (Full)
             {
@@ -83,12 +84,14 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
             }
 
             var healAt = timeline.Now;
+            Console.WriteLine($"{scenario}: healing after {(healAt - faultAt).TotalSeconds:F0} s, {timeline.Count - before} results during the fault");
             if (heal is not null)
             {
                 await heal();
             }
 
             var run = await cli;
+            Console.WriteLine($"{scenario}: the CLI exited {run.ExitCode}; {timeline.Count} results");
             output.WriteLine(log.ToString());
             Assert.Equal(0, run.ExitCode);
             Assert.False(worker.Exited.IsCompleted, "the worker stopped");

@@ -32,6 +32,8 @@ public sealed class QuietFaultTests(PartitionCluster cluster, ITestOutputHelper 
             {
                 await lab.BlockAsync(a.Place!, b.Place!);
                 await lab.BlockAsync(a.Place!, c.Place!);
+                // pause_minority at work: the node on its own notices (net_ticktime) and stops serving its clients.
+                Assert.True(await a.WaitPausedAsync(FaultScenario.Patience), $"{a.Name} did not pause when cut from the other two");
             },
             async () =>
             {
