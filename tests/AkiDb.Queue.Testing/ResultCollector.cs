@@ -38,9 +38,11 @@ public sealed class ResultCollector : IAsyncDisposable
     public IReadOnlyCollection<ErrorMessage> Errors => _errors;
 
     /// <param name="durableQueue">A durable, named results queue: results published while this client is disconnected (a broker restart) are kept.</param>
-    public static async Task<ResultCollector> StartAsync(string amqpUrl, string? durableQueue = null)
+    /// <param name="amqpUrl">The broker; for an <c>amqps://</c> one, trust its CA with <paramref name="caFile"/> or SSL_CERT_FILE.</param>
+    /// <param name="caFile">PEM CA file for a TLS broker signed by a private CA.</param>
+    public static async Task<ResultCollector> StartAsync(string amqpUrl, string? durableQueue = null, string? caFile = null)
     {
-        var factory = new ConnectionFactory { Uri = new Uri(amqpUrl), ClientProvidedName = "akidb-tests" };
+        var factory = AkiDb.Queue.Broker.BrokerConnections.Create(new() { Url = amqpUrl, CaFile = caFile }, key => key).CreateFactory("akidb-tests", automaticRecovery: true);
         var connection = await factory.CreateConnectionAsync();
         var publish = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
         var consume = await connection.CreateChannelAsync();

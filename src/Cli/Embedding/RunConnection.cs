@@ -44,23 +44,10 @@ internal sealed class RunConnection : IAsyncDisposable
     /// <summary>One item each time the connection was lost and recovered: the requests still waiting must be sent again.</summary>
     public ChannelReader<bool> Reconnected => _reconnected.Reader;
 
-    /// <summary>AMQP heartbeat: a node that freezes or is cut off is given up after about two of these, and the run reconnects.</summary>
-    internal static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(5);
-
     /// <summary>Connects, checks that <paramref name="inputQueue"/> exists, and starts listening before anything is published.</summary>
-    public static async Task<RunConnection> ConnectAsync(string url, string? clusterNodes, string inputQueue, int maxInFlight, CancellationToken cancellationToken)
+    public static async Task<RunConnection> ConnectAsync(BrokerSettings broker, string inputQueue, int maxInFlight, CancellationToken cancellationToken)
     {
-        var factory = new ConnectionFactory
-        {
-            Uri = new Uri(url),
-            ClientProvidedName = "akidb-queue-embed",
-            RequestedHeartbeat = Heartbeat,
-            AutomaticRecoveryEnabled = true,
-            TopologyRecoveryEnabled = true,
-            NetworkRecoveryInterval = TimeSpan.FromSeconds(1),
-        };
-        var nodes = ClusterEndpoints.Parse(clusterNodes);
-        var connection = nodes.Count > 0 ? await factory.CreateConnectionAsync(nodes, cancellationToken) : await factory.CreateConnectionAsync(cancellationToken);
+        var connection = await broker.ConnectAsync("akidb-queue-embed", cancellationToken);
         try
         {
             await EnsureQueueExistsAsync(connection, inputQueue, cancellationToken);

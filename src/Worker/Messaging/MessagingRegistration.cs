@@ -1,3 +1,4 @@
+using AkiDb.Queue.Broker;
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Messaging.Edges;
@@ -15,6 +16,8 @@ public static class MessagingRegistration
     public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
     {
         builder.Services.AddValidatedOptions<RabbitMqOptions>(RabbitMqOptions.Section);
+        // The one way to the broker, for every connection this worker opens (MassTransit's too, below).
+        builder.Services.AddSingleton(sp => BrokerConnections.Create(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.ToConnectionSettings(), RabbitMqOptions.Key));
         builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<RequestValidator>();
         builder.Services.AddSingleton<InferenceCircuitBreaker>();
@@ -58,13 +61,36 @@ public static class MessagingRegistration
             x.UsingRabbitMq((context, cfg) =>
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
-                cfg.Host(new Uri(options.Url), h =>
+                var connections = context.GetRequiredService<BrokerConnections>();
+                cfg.Host(connections.Url, h =>
                 {
                     h.PublisherConfirmation = true;
-                    // A frozen or cut-off node keeps its TCP connection open and silent: heartbeats are what notice.
-                    h.Heartbeat(options.Heartbeat);
                     h.ConnectionName(options.ConnectionName);
-                    RabbitMqClusterNodes.Configure(h, options);
+                    // A frozen or cut-off node keeps its TCP connection open and silent: heartbeats are what notice.
+                    h.Heartbeat(connections.Settings.Heartbeat);
+                    h.RequestedConnectionTimeout(connections.Settings.ConnectionTimeout);
+                    if (connections.Tls)
+                    {
+                        h.UseSsl(s =>
+                        {
+                            s.ServerName = connections.Settings.TlsServerName ?? connections.Url.Host;
+                            s.Protocol = System.Security.Authentication.SslProtocols.None;
+                            // MassTransit accepts an untrusted chain by default: nothing is accepted that BrokerTrust refuses.
+                            s.EnforcePolicyErrors(System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors | System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch |
+                                                  System.Net.Security.SslPolicyErrors.RemoteCertificateNotAvailable);
+                            s.CertificateValidationCallback = connections.Trust.Validate;
+                            s.Certificate = connections.Trust.ClientCertificate;
+                            s.UseCertificateAsAuthenticationIdentity = connections.ExternalLogin;
+                        });
+                    }
+
+                    // Before each connection MassTransit opens: the same nodes (RabbitMq:ClusterNodes, in order), TLS
+                    // per node, login, heartbeat and timeout as every other connection of the worker.
+                    h.OnRefreshConnectionFactory = factory =>
+                    {
+                        connections.Apply(factory);
+                        return Task.CompletedTask;
+                    };
                 });
                 cfg.ApplyToErrorQueues(options);
 
