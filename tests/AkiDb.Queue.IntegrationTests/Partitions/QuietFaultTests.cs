@@ -26,7 +26,7 @@ public sealed class QuietFaultTests(PartitionCluster cluster, ITestOutputHelper 
     {
         var (a, b, c) = (_scenario.A, _scenario.B, _scenario.C);
         var lab = cluster.Lab!;
-        await _scenario.RunAsync("the worker's node cut from the other two", "the worker's node can reach neither other node (blackhole routes both ways; it still reaches the worker), healed after the hold",
+        await _scenario.RunAsync("the worker's node cut from the other two", "the worker's node can reach neither other node (blackhole routes both ways; it still reaches the worker) and pauses; healed after the hold, the node restarted if it does not rejoin within 60 s",
             TimeSpan.FromSeconds(60),
             async () =>
             {
@@ -39,6 +39,11 @@ public sealed class QuietFaultTests(PartitionCluster cluster, ITestOutputHelper 
             {
                 await lab.UnblockAsync(a.Place!, b.Place!);
                 await lab.UnblockAsync(a.Place!, c.Place!);
+                // The cluster whole again; the node restarted where it came back still recording the partition.
+                if ((await cluster.SettleAsync(FaultScenario.Patience)).Count > 0)
+                {
+                    Console.WriteLine($"{a.Name} was restarted to end the partition");
+                }
             },
             givenUp: a, "./test.sh --filter FullyQualifiedName~The_worker_moves_on_when_its_node_is_cut_from_the_other_two");
     }
