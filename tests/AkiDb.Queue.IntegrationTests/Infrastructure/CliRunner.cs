@@ -15,11 +15,14 @@ public static class CliRunner
     }
 
     /// <summary>Starts the CLI without waiting, for a test that signals it; its output collects in <paramref name="log"/>.</summary>
-    public static CommandTask<CommandResult> Start(StringBuilder log, params string[] arguments) =>
+    public static CommandTask<CommandResult> Start(StringBuilder log, params string[] arguments) => Start(log, TimeSpan.FromMinutes(5), arguments);
+
+    /// <summary>As <see cref="Start(StringBuilder, string[])"/>, killed after <paramref name="timeout"/> rather than 5 minutes.</summary>
+    public static CommandTask<CommandResult> Start(StringBuilder log, TimeSpan timeout, params string[] arguments) =>
         Command(arguments)
             .WithStandardOutputPipe(PipeTarget.ToStringBuilder(log))
             .WithStandardErrorPipe(PipeTarget.ToStringBuilder(log))
-            .ExecuteAsync(new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token);
+            .ExecuteAsync(new CancellationTokenSource(timeout).Token);
 
     /// <summary>
     /// Starts the CLI for a test that waits for a line of its output, then signals it. With
