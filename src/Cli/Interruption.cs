@@ -5,8 +5,8 @@ namespace AkiDb.Queue.Cli;
 /// <summary>
 /// Ctrl+C (SIGINT) and SIGTERM as one cancellation token, so a command stops cleanly: <c>embed</c> flushes what it
 /// wrote and says how to resume, and every command exits 130 with "Interrupted." (the global exception handler turns
-/// the cancellation into that). A second Ctrl+C is not intercepted: the process ends at once, as a user who presses it
-/// twice expects.
+/// the cancellation into that). A second signal is not intercepted: the process ends at once, as a user who presses
+/// Ctrl+C twice expects.
 /// </summary>
 internal sealed partial class Interruption : IDisposable
 {
@@ -20,7 +20,7 @@ internal sealed partial class Interruption : IDisposable
         Console.CancelKeyPress += OnCancelKeyPress;
         _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
-            context.Cancel = true;
+            context.Cancel = !_stop.IsCancellationRequested;
             Cancel();
         });
     }
