@@ -142,7 +142,7 @@ public sealed partial class KubernetesManifestTests(BrokerFixture broker, ITestO
         }
 
         var tls = Container((await DeploymentsAsync()).Single(d => d.Overlay == "overlays/tls").Deployment);
-        var caFile = Env(tls, "SSL_CERT_FILE")!;
+        var caFile = Env(tls, "RabbitMq__CaFile")!;
         Assert.Contains(tls.GetProperty("volumeMounts").EnumerateArray(), m => caFile.StartsWith(m.GetProperty("mountPath").GetString() + "/", StringComparison.Ordinal) && m.GetProperty("readOnly").GetBoolean());
         var cluster = Container((await DeploymentsAsync()).Single(d => d.Overlay == "overlays/cluster").Deployment);
         Assert.Equal("quorum", Env(cluster, "RabbitMq__QueueType"));
