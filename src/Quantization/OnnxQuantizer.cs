@@ -27,7 +27,8 @@ public static class OnnxQuantizer
     public const string MicrosoftDomain = "com.microsoft";
 
     /// <summary>Quantises <paramref name="inputPath"/> into <paramref name="outputPath"/>, written under a temporary name and renamed.</summary>
-    public static QuantizationReport QuantizeFile(string inputPath, string outputPath, QuantizationOptions? options = null)
+    /// <param name="cancellationToken">Checked between steps and MatMuls (Ctrl+C on <c>akidb-queue quantize</c>); a cancelled run leaves no file behind.</param>
+    public static QuantizationReport QuantizeFile(string inputPath, string outputPath, QuantizationOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= QuantizationOptions.Default;
         var directory = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
@@ -39,6 +40,7 @@ public static class OnnxQuantizer
             if (options.FuseFirst)
             {
                 TransformerFusion.Optimize(inputPath, fused);
+                cancellationToken.ThrowIfCancellationRequested();
             }
 
             ModelProto model;
@@ -47,12 +49,14 @@ public static class OnnxQuantizer
                 model = ModelProto.Parser.ParseFrom(input);
             }
 
-            var report = Quantize(model, options);
+            var report = Quantize(model, options, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
             using (var output = File.Create(temp))
             {
                 model.WriteTo(output);
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             File.Move(temp, outputPath, overwrite: true);
             return report;
         }
@@ -64,7 +68,7 @@ public static class OnnxQuantizer
     }
 
     /// <summary>Rewrites <paramref name="model"/> in place.</summary>
-    internal static QuantizationReport Quantize(ModelProto model, QuantizationOptions options)
+    internal static QuantizationReport Quantize(ModelProto model, QuantizationOptions options, CancellationToken cancellationToken = default)
     {
         var graph = model.Graph ?? throw new InvalidDataException("The ONNX file has no graph.");
         var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -80,6 +84,7 @@ public static class OnnxQuantizer
         var kept = new List<string>();
         for (var n = 0; n < graph.Node.Count; n++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var node = graph.Node[n];
             if (node.OpType != "MatMul" || node.Domain.Length != 0 || node.Input.Count != 2
                 || !initializers.TryGetValue(node.Input[1], out var weight) || graphInputs.Contains(weight.Name)

@@ -1,9 +1,12 @@
+using AkiDb.Queue.Broker;
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Messaging.Edges;
+using AkiDb.Queue.Worker.Messaging.Queues;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -15,15 +18,21 @@ public static class MessagingRegistration
     public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
     {
         builder.Services.AddValidatedOptions<RabbitMqOptions>(RabbitMqOptions.Section);
+        // The one way to the broker, for every connection this worker opens (MassTransit's too, below).
+        builder.Services.AddSingleton(sp => BrokerConnections.Create(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.ToConnectionSettings(), RabbitMqOptions.Key));
         builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<RequestValidator>();
         builder.Services.AddSingleton<InferenceCircuitBreaker>();
         builder.Services.AddSingleton<MalformedMessageObserver>();
         builder.Services.AddSingleton<BrokerFlowState>();
         builder.Services.AddSingleton<BrokerFlowFilter>();
+        builder.Services.AddSingleton<BrokerNodeWatch>();
         MalformedFaultLogFilter.Register(builder.Services);
         // Before MassTransit's hosted service: a refused login or an unreachable broker is reported here, plainly.
         builder.Services.AddHostedService<BrokerConnectionProbe>();
+        // Then the queues that already exist, before the bus is built (see DeferredBusHostedService): its configuration follows what this finds.
+        builder.Services.TryAddSingleton<ExistingQueues>();
+        builder.Services.AddHostedService<QueueArgumentCheck>();
         var usageTelemetry = builder.Configuration.GetValue<bool>($"{Telemetry.TelemetryOptions.Section}:MassTransitUsageTelemetry");
         builder.Services.AddOptions<ResultsOptions>().BindConfiguration(ResultsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<EdgeTelemetry>();
@@ -57,13 +66,39 @@ public static class MessagingRegistration
             x.UsingRabbitMq((context, cfg) =>
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
-                cfg.Host(new Uri(options.Url), h =>
+                var connections = context.GetRequiredService<BrokerConnections>();
+                cfg.Host(connections.Url, h =>
                 {
                     h.PublisherConfirmation = true;
                     h.ConnectionName(options.ConnectionName);
-                    RabbitMqClusterNodes.Configure(h, options);
+                    // A frozen or cut-off node keeps its TCP connection open and silent: heartbeats are what notice.
+                    h.Heartbeat(connections.Settings.Heartbeat);
+                    h.RequestedConnectionTimeout(connections.Settings.ConnectionTimeout);
+                    if (connections.Tls)
+                    {
+                        h.UseSsl(s =>
+                        {
+                            s.ServerName = connections.Settings.TlsServerName ?? connections.Url.Host;
+                            s.Protocol = System.Security.Authentication.SslProtocols.None;
+                            // MassTransit accepts an untrusted chain by default: nothing is accepted that BrokerTrust refuses.
+                            s.EnforcePolicyErrors(System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors | System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch |
+                                                  System.Net.Security.SslPolicyErrors.RemoteCertificateNotAvailable);
+                            s.CertificateValidationCallback = connections.Trust.Validate;
+                            s.Certificate = connections.Trust.ClientCertificate;
+                            s.UseCertificateAsAuthenticationIdentity = connections.ExternalLogin;
+                        });
+                    }
+
+                    // Before each connection MassTransit opens: the same nodes (RabbitMq:ClusterNodes, in order), TLS
+                    // per node, login, heartbeat and timeout as every other connection of the worker.
+                    h.OnRefreshConnectionFactory = factory =>
+                    {
+                        connections.Apply(factory);
+                        return Task.CompletedTask;
+                    };
                 });
-                cfg.ApplyToErrorQueues(options);
+                var existing = context.GetRequiredService<ExistingQueues>();
+                cfg.ApplyToErrorQueues(options, existing.AsItIs(QueueRole.Error));
 
                 // Producers in any language send plain JSON, with or without a content type; results go out as plain
                 // JSON too. MassTransit's envelope format is still understood for .NET producers that use it.
@@ -85,11 +120,30 @@ public static class MessagingRegistration
                 // Before anything reads them: MT-MessageType must not pick the consumer, MT-Response-Address and
                 // MT-Fault-Address must not pick where anything is sent (see ProducerHeaders).
                 cfg.ConnectReceiveObserver(new ProducerHeadersObserver());
+                var nodeWatch = context.GetRequiredService<BrokerNodeWatch>();
+                cfg.ConnectReceiveObserver(nodeWatch);
+                cfg.ConnectSendObserver(nodeWatch);
+                cfg.ConnectPublishObserver(nodeWatch);
                 cfg.ConnectSendObserver(context.GetRequiredService<RefusedPublishObserver>());
                 cfg.ConnectPublishObserver(context.GetRequiredService<RefusedPublishObserver>());
-                cfg.ConfigureEndpoints(context);
+                // A consumed queue that exists with other arguments is left alone (QueueArgumentCheck said so, /health/ready says why):
+                // declaring it would be refused, and MassTransit would retry that forever.
+                cfg.ConfigureEndpoints(context, filter =>
+                {
+                    if (!existing.Consume(QueueRole.Input))
+                    {
+                        filter.Exclude<EmbedRequestedConsumer>();
+                    }
+
+                    if (!existing.Consume(QueueRole.Expired))
+                    {
+                        filter.Exclude<BrokerExpiredConsumer>();
+                    }
+                });
             });
         });
+
+        DeferredBusHostedService.Replace(builder.Services);
 
         // Registered after MassTransit on purpose: the broker connection and the backend start-up run together,
         // and the host reports itself started only when both are done.
