@@ -37,11 +37,14 @@ public static class OnnxQuantizer
         var fused = temp + ".fused.onnx";
         try
         {
-            if (options.FuseFirst)
+            string? notFused = null;
+            if (options.FuseFirst && !TransformerFusion.TryOptimize(inputPath, fused, out notFused))
             {
-                TransformerFusion.Optimize(inputPath, fused);
-                cancellationToken.ThrowIfCancellationRequested();
+                // Still per-row and batch-invariant, only without ONNX Runtime's fusions (slower); the description says so.
+                options = options with { FuseFirst = false };
             }
+
+            cancellationToken.ThrowIfCancellationRequested();
 
             ModelProto model;
             using (var input = File.OpenRead(options.FuseFirst ? fused : inputPath))
@@ -49,7 +52,7 @@ public static class OnnxQuantizer
                 model = ModelProto.Parser.ParseFrom(input);
             }
 
-            var report = Quantize(model, options, cancellationToken);
+            var report = Quantize(model, options, cancellationToken) with { NotFused = notFused };
             cancellationToken.ThrowIfCancellationRequested();
             using (var output = File.Create(temp))
             {

@@ -46,4 +46,8 @@ public sealed record QuantizationOptions
 }
 
 /// <summary>What one quantisation did.</summary>
-public sealed record QuantizationReport(int WeightMatMuls, int Quantized, IReadOnlyList<string> KeptFp32, string Description);
+public sealed record QuantizationReport(int WeightMatMuls, int Quantized, IReadOnlyList<string> KeptFp32, string Description)
+{
+    /// <summary>Why the graph was quantised as exported instead of fused first; null when it was fused (or not asked to be).</summary>
+    public string? NotFused { get; init; }
+}

@@ -16,6 +16,25 @@ namespace AkiDb.Queue.Quantization;
 /// </summary>
 public static class TransformerFusion
 {
+    /// <summary>
+    /// Writes the fused graph, or says why it cannot: where ONNX Runtime's native library is absent (the
+    /// <c>akidb-queue</c> .NET tool leaves it out), the quantiser goes on with the graph as exported.
+    /// </summary>
+    public static bool TryOptimize(string inputPath, string outputPath, out string? whyNot)
+    {
+        try
+        {
+            Optimize(inputPath, outputPath);
+            whyNot = null;
+            return true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException)
+        {
+            whyNot = $"ONNX Runtime's native library is not available here ({e.GetBaseException().Message})";
+            return false;
+        }
+    }
+
     /// <summary>Writes the fused graph of <paramref name="inputPath"/> to <paramref name="outputPath"/> (weights inside the file).</summary>
     public static void Optimize(string inputPath, string outputPath)
     {

@@ -52,6 +52,11 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 
         AnsiConsole.MarkupLineInterpolated(
             $"Quantised {report.Quantized} of {report.WeightMatMuls} weight MatMuls ({report.Description}) in {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s: {new FileInfo(settings.Input).Length / 1e6:F1} MB -> {settings.Output} {new FileInfo(settings.Output).Length / 1e6:F1} MB");
+        if (report.NotFused is { } why)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]Not fused first:[/] {why}. The file is int8 with per-row scales but without ONNX Runtime's fusions, so slower; the worker's own first-use quantisation fuses.");
+        }
+
         return report.Quantized > 0 ? 0 : 2;
     }
 }

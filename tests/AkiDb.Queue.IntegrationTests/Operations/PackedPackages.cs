@@ -87,6 +87,7 @@ internal sealed partial class PackedPackages
     private static async Task<PackedPackages> PackAsync()
     {
         var folder = Path.Combine(RepoPaths.Artifacts, "packages");
+        Directory.CreateDirectory(folder); // a clean clone has none: File.Delete below throws for a missing folder
         var version = RepositoryVersion();
         foreach (var stale in new[] { CliId, ContractsId }.Select(id => Path.Combine(folder, $"{id}.{version}.nupkg")))
         {
