@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Bridge;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AkiDb.Queue.Bench.Bridges;
 using AkiDb.Queue.Bench.Corpora;
 using AkiDb.Queue.Bench.Harness;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Bridge;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;
@@ -138,7 +139,7 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
         LogLevel = BridgeLogLevel.Warning,
     };
 
-    public static byte[] JsonInit(BridgeOptions options, IReadOnlyList<Worker.Models.ModelDefinition> models)
+    public static byte[] JsonInit(BridgeOptions options, IReadOnlyList<ModelText.Models.ModelDefinition> models)
     {
         var factory = new BridgeLaunchFactory(Options.Create(options));
         return BridgeJsonContext.Serialize(new InitHeader(EnumSettings.Name(options.Runtime), factory.ResolveOrtLibrary(), ["CoreML", "CUDA", "CPU"],

@@ -1,4 +1,5 @@
 using AkiDb.Queue.Bench.Corpora;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Native;
 

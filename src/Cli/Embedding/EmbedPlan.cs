@@ -1,5 +1,6 @@
 using AkiDb.Queue.Cli.Chunking;
 using AkiDb.Queue.Cli.Ingestion;
+using AkiDb.Queue.ModelText.Chunking;
 
 namespace AkiDb.Queue.Cli.Embedding;
 
@@ -8,7 +9,7 @@ internal sealed record EmbedPlan(int TotalChunks, IReadOnlyList<ChunkItem> Pendi
 {
     public int Skipped => TotalChunks - Pending.Count;
 
-    public static EmbedPlan Build(IEnumerable<InputDocument> documents, TokenChunker chunker, IReadOnlySet<(string Id, int Chunk)> written)
+    public static EmbedPlan Build(IEnumerable<InputDocument> documents, Chunker chunker, IReadOnlySet<(string Id, int Chunk)> written)
     {
         var pending = new List<ChunkItem>();
         var seq = 0;
@@ -24,7 +25,7 @@ internal sealed record EmbedPlan(int TotalChunks, IReadOnlyList<ChunkItem> Pendi
             if (chunks.Count == 0)
             {
                 // An empty or blank text still goes to the worker, whose answer (invalid_request) says what is wrong with it.
-                chunks.Add(new Ingestion.Chunk(0, 0, document.Text));
+                chunks.Add(new Chunk(0, 0, document.Text));
             }
 
             foreach (var chunk in chunks)

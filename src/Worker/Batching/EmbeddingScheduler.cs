@@ -1,9 +1,9 @@
 using System.Diagnostics;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Caching;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;
-using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;
@@ -215,7 +216,7 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
         Volatile.Write(ref _lastReady, ready);
         var recovery = endedAt is { } since ? Stopwatch.GetElapsedTime(since) : (TimeSpan?)null;
         Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
-        var session = new BridgeSession(connection, ready, ready.Models!.ToDictionary(m => m.Name, StringComparer.OrdinalIgnoreCase));
+        var session = new BridgeSession(connection, ready.Models!.ToDictionary(m => m.Name, StringComparer.OrdinalIgnoreCase));
         // One swap publishes the session and the recovery time together: whoever sees the lane ready sees both.
         var state = Swap(s => new LaneReady(s.Counters with { ConsecutiveStartFailures = 0, LastRecovery = recovery ?? s.Counters.LastRecovery }, s.Readiness, session));
         if (recovery is { } took)

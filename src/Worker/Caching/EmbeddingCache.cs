@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;
-using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -1,3 +1,4 @@
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Models;
 
 namespace AkiDb.Queue.Worker.Inference;

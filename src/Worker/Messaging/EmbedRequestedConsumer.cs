@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using AkiDb.Queue.Contracts;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Batching;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Messaging.Edges;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;
-using AkiDb.Queue.Worker.Tokenization;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

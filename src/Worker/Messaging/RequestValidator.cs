@@ -83,7 +83,7 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
             }
         }
 
-        if (!Vectors.VectorEncoder.TryParse(message.Encoding, out _))
+        if (!VectorEncodings.TryParse(message.Encoding, out _))
         {
             return Fail(EmbedErrorCodes.InvalidRequest, $"encoding '{Telemetry.LogValue.Cap(message.Encoding)}' is not 'float', 'base64', 'int8' or 'binary'.");
         }

@@ -1,5 +1,6 @@
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Inference;
-using AkiDb.Queue.Worker.Tokenization;
 
 namespace AkiDb.Queue.Worker.Models;
 

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AkiDb.Queue.ModelText.Models;
 
 namespace AkiDb.Queue.Worker.Models;
 

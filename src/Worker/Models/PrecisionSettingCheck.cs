@@ -1,3 +1,4 @@
+using AkiDb.Queue.ModelText.Models;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using Microsoft.ML.OnnxRuntime;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;

@@ -1,8 +1,9 @@
 using AkiDb.Queue.IntegrationTests.Infrastructure;
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Native;
-using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AkiDb.Queue.IntegrationTests.Backends;

@@ -1,8 +1,9 @@
 using AkiDb.Queue.IntegrationTests.Infrastructure;
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Caching;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Models;
-using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
