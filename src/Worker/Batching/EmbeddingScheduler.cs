@@ -76,7 +76,8 @@ internal sealed class EmbeddingScheduler : BackgroundService
     {
         var job = new EmbedJob(texts.Count, trace, urgency, sentAt);
         // Cache hits skip the batch; a request whose texts all hit is answered without a lane, even while none is up.
-        var cached = _cache is { Enabled: true } ? await _cache.LookupAsync(model.Definition, texts) : null;
+        var lookup = _cache is { Enabled: true } ? await _cache.LookupAsync(model.Definition, texts) : null;
+        var cached = lookup?.Vectors;
         if (cached is not null)
         {
             var foundAt = Stopwatch.GetTimestamp();
@@ -105,7 +106,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
             {
                 if (cached?[i] is null)
                 {
-                    _planner.Add(model.Name, new PendingText(job, i, texts[i].Ids, ++_sequence));
+                    _planner.Add(model.Name, new PendingText(job, i, texts[i].Ids, ++_sequence, model, lookup?.Keys[i]));
                 }
             }
         }
@@ -193,10 +194,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
 
     private async Task RunBatchAsync(IInferenceLane lane, PlannedBatch batch, Parallelism parallelism)
     {
-        if (!_catalog.TryGet(batch.Model, out var model))
-        {
-            throw new InvalidOperationException($"Batch for unknown model {batch.Model}.");
-        }
+        var model = batch.Rows[0].Model!;
 
         var jobs = batch.AllTexts.Select(t => t.Job).Distinct().ToList();
         var links = jobs.Skip(1).Where(j => j.Trace != default).Take(64).Select(j => new ActivityLink(j.Trace));
@@ -227,7 +225,7 @@ internal sealed class EmbeddingScheduler : BackgroundService
                 text.Job.SetVector(text.Index, vectors[row], run);
             }
 
-            _ = _cache?.Store(model.Definition, batch.Rows.ConvertAll(r => r.Ids), vectors);
+            _ = _cache?.Store(model.Definition, batch.Rows.ConvertAll(r => r.CacheKey), vectors);
 
             Record(batch, model.Name, output.Timings, output.Threads);
             activity?.SetTag("akidb.inference_ms", output.Timings.InferenceMs);

@@ -1,6 +1,7 @@
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Messaging.Edges;
+using AkiDb.Queue.Worker.Requests;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,6 +18,7 @@ public static class MessagingRegistration
         builder.Services.AddValidatedOptions<RabbitMqOptions>(RabbitMqOptions.Section);
         builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<RequestValidator>();
+        builder.Services.AddSingleton<RequestParser>();
         builder.Services.AddSingleton<InferenceCircuitBreaker>();
         builder.Services.AddSingleton<MalformedMessageObserver>();
         builder.Services.AddSingleton<BrokerFlowState>();
@@ -28,6 +30,7 @@ public static class MessagingRegistration
         builder.Services.AddOptions<ResultsOptions>().BindConfiguration(ResultsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<EdgeTelemetry>();
         builder.Services.AddSingleton<ResultPublisher>();
+        builder.Services.AddSingleton<RequestResults>();
         builder.Services.AddSingleton<RefusedPublishObserver>();
 
         builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>

@@ -10,10 +10,10 @@ namespace AkiDb.Queue.Worker.Vectors;
 /// </summary>
 public static class VectorEncoder
 {
-    /// <summary>The result with its vectors in the requested encoding (unchanged for float or an invalid name, which the validator rejected earlier).</summary>
-    public static EmbedCompleted Apply(EmbedCompleted completed, string? requested)
+    /// <summary>The result with its vectors in the requested encoding (unchanged for float).</summary>
+    public static EmbedCompleted Apply(EmbedCompleted completed, VectorEncoding encoding)
     {
-        if (!VectorEncodings.TryParse(requested, out var encoding) || encoding == VectorEncoding.Float)
+        if (encoding == VectorEncoding.Float)
         {
             return completed;
         }

@@ -38,9 +38,9 @@ public sealed class EmbeddingCacheTests : IDisposable
     {
         var model = CacheTestModels.Definition();
         float[] vector = [0.25f, -0.5f, 1e-7f];
-        await Cache.Store(model, [[101, 7, 102]], [vector]);
+        await Cache.StoreTokensAsync(model, [[101, 7, 102]], [vector]);
 
-        var found = await Cache.LookupAsync(model, [Text(101, 7, 102), Text(101, 8, 102)]);
+        var found = (await Cache.LookupAsync(model, [Text(101, 7, 102), Text(101, 8, 102)])).Vectors;
         Assert.Equal(vector, found[0]);
         Assert.NotSame(vector, found[0]);
         Assert.Null(found[1]);
@@ -51,18 +51,18 @@ public sealed class EmbeddingCacheTests : IDisposable
     public async Task A_changed_model_identity_misses()
     {
         var model = CacheTestModels.Definition();
-        await Cache.Store(model, [[101, 7, 102]], [[1f, 2f]]);
+        await Cache.StoreTokensAsync(model, [[101, 7, 102]], [[1f, 2f]]);
 
         var otherPooling = model with { Pooling = AkiDb.Queue.ModelText.Models.PoolingMode.Cls };
-        Assert.Null((await Cache.LookupAsync(otherPooling, [Text(101, 7, 102)]))[0]);
-        Assert.NotNull((await Cache.LookupAsync(model, [Text(101, 7, 102)]))[0]);
+        Assert.Null((await Cache.LookupAsync(otherPooling, [Text(101, 7, 102)])).Vectors[0]);
+        Assert.NotNull((await Cache.LookupAsync(model, [Text(101, 7, 102)])).Vectors[0]);
     }
 
     [Fact]
     public async Task A_corrupted_entry_is_a_miss()
     {
         var model = CacheTestModels.Definition();
-        await Cache.Store(model, [[101, 9, 102]], [[1f, 2f, 3f]]);
+        await Cache.StoreTokensAsync(model, [[101, 9, 102]], [[1f, 2f, 3f]]);
         var identity = await _host.Services.GetRequiredService<ModelIdentities>().GetAsync(model);
         var key = EmbeddingCacheKey.For(identity, [101, 9, 102]);
         var hybrid = _host.Services.GetRequiredService<HybridCache>();
@@ -70,22 +70,22 @@ public sealed class EmbeddingCacheTests : IDisposable
         var entry = CachedVectorCodec.Encode(identity, key.TokenHash, [1f, 2f, 3f]);
         entry[^20] ^= 0xFF; // inside the floats
         await hybrid.SetAsync(key.Value, entry);
-        Assert.Null((await Cache.LookupAsync(model, [Text(101, 9, 102)]))[0]);
+        Assert.Null((await Cache.LookupAsync(model, [Text(101, 9, 102)])).Vectors[0]);
 
         await hybrid.SetAsync(key.Value, new byte[] { 1, 2, 3 });
-        Assert.Null((await Cache.LookupAsync(model, [Text(101, 9, 102)]))[0]);
+        Assert.Null((await Cache.LookupAsync(model, [Text(101, 9, 102)])).Vectors[0]);
     }
 
     [Fact]
     public async Task A_vector_of_another_length_than_the_model_gives_is_a_miss()
     {
         var model = CacheTestModels.Definition();
-        await Cache.Store(model, [[101, 5, 102]], [[1f, 2f, 3f]]); // the model gives 3 dimensions
+        await Cache.StoreTokensAsync(model, [[101, 5, 102]], [[1f, 2f, 3f]]); // the model gives 3 dimensions
         var identity = await _host.Services.GetRequiredService<ModelIdentities>().GetAsync(model);
         var key = EmbeddingCacheKey.For(identity, [101, 6, 102]);
         await _host.Services.GetRequiredService<HybridCache>().SetAsync(key.Value, CachedVectorCodec.Encode(identity, key.TokenHash, [1f, 2f]));
 
-        Assert.Null((await Cache.LookupAsync(model, [Text(101, 6, 102)]))[0]);
+        Assert.Null((await Cache.LookupAsync(model, [Text(101, 6, 102)])).Vectors[0]);
     }
 
     [Fact]
@@ -94,10 +94,10 @@ public sealed class EmbeddingCacheTests : IDisposable
         using var host = Build(new() { ["Cache:Enabled"] = "false" });
         var cache = host.Services.GetRequiredService<EmbeddingCache>();
         var model = CacheTestModels.Definition();
-        await cache.Store(model, [[101, 7, 102]], [[1f]]);
+        await cache.StoreTokensAsync(model, [[101, 7, 102]], [[1f]]);
 
         Assert.False(cache.Enabled);
-        Assert.Null((await cache.LookupAsync(model, [Text(101, 7, 102)]))[0]);
+        Assert.Null((await cache.LookupAsync(model, [Text(101, 7, 102)])).Vectors[0]);
         Assert.Null(host.Services.GetService<HybridCache>());
     }
 

@@ -13,7 +13,7 @@ public sealed class MalformedMessageObserverTests
     [InlineData("""{"requestId":"r5","texts":["a", """, "r5")]
     [InlineData("""{"messageId":"x","message":{"requestId":"r6","texts":[true]}}""", "r6")]
     public void The_request_id_is_read_from_a_body_whatever_else_is_broken(string body, string expected) =>
-        Assert.Equal(expected, MalformedMessageObserver.TryReadRequestId(Encoding.UTF8.GetBytes(body)));
+        Assert.Equal(expected, MalformedMessageObserver.TryReadRequestId(Encoding.UTF8.GetBytes(body), new LimitsOptions().MaxRequestIdLength));
 
     [Theory]
     [InlineData("hello")]
@@ -23,12 +23,12 @@ public sealed class MalformedMessageObserverTests
     [InlineData("""{"nested":{"requestId":"deep"}}""")]
     [InlineData("""["requestId","r1"]""")]
     public void No_id_is_invented_when_there_is_none_at_the_top_level(string body) =>
-        Assert.Null(MalformedMessageObserver.TryReadRequestId(Encoding.UTF8.GetBytes(body)));
+        Assert.Null(MalformedMessageObserver.TryReadRequestId(Encoding.UTF8.GetBytes(body), new LimitsOptions().MaxRequestIdLength));
 
     [Fact]
     public void Deep_nesting_does_not_overflow_and_yields_what_came_before_it()
     {
         var body = """{"requestId":"r7","x":""" + new string('[', 10_000) + new string(']', 10_000) + "}";
-        Assert.Equal("r7", MalformedMessageObserver.TryReadRequestId(Encoding.UTF8.GetBytes(body)));
+        Assert.Equal("r7", MalformedMessageObserver.TryReadRequestId(Encoding.UTF8.GetBytes(body), new LimitsOptions().MaxRequestIdLength));
     }
 }

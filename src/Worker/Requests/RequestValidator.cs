@@ -1,24 +1,32 @@
 using AkiDb.Queue.Contracts;
+using AkiDb.Queue.Worker.Messaging;
+using AkiDb.Queue.Worker.Models;
 using Microsoft.Extensions.Options;
 
-namespace AkiDb.Queue.Worker.Messaging;
+namespace AkiDb.Queue.Worker.Requests;
 
-/// <summary>Checks a request against the contract and the configured limits. The first problem found is reported, with its code.</summary>
+/// <summary>
+/// Checks a request against the contract and the configured limits, and keeps what it parsed on the way
+/// (<see cref="InputType"/>, <see cref="VectorEncoding"/>). The first problem found is reported, with its code.
+/// </summary>
 public sealed class RequestValidator(IOptions<LimitsOptions> options)
 {
-    public EmbedFailed? Validate(EmbedRequested message, long? bodyBytes)
+    /// <summary>The first problem, or null when the request is valid (its parsed fields are dropped: for the paths that only answer it).</summary>
+    public EmbedFailed? Validate(EmbedRequested message, long? bodyBytes) => Check(message, bodyBytes).Failure;
+
+    public RequestCheck Check(EmbedRequested message, long? bodyBytes)
     {
         var limits = options.Value;
         var requestId = message.RequestId;
 
-        EmbedFailed Fail(string code, string reason, int? index = null) => new()
+        RequestCheck Fail(string code, string reason, int? index = null) => new(new EmbedFailed
         {
             RequestId = requestId is { Length: > 0 } && requestId.Length <= limits.MaxRequestIdLength ? requestId : null,
             Code = code,
             Message = reason,
             TextIndex = index,
             Metadata = Echoable(message.Metadata, limits),
-        };
+        }, default, default);
 
         if (bodyBytes > limits.MaxMessageBytes)
         {
@@ -65,9 +73,9 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
             }
         }
 
-        if (message.InputType is { } inputType && !TryParseInputType(inputType, out _))
+        if (!TryParseInputType(message.InputType, out var inputType))
         {
-            return Fail(EmbedErrorCodes.InvalidRequest, $"inputType '{Telemetry.LogValue.Cap(inputType)}' is not 'document' or 'query'.");
+            return Fail(EmbedErrorCodes.InvalidRequest, $"inputType '{Telemetry.LogValue.Cap(message.InputType)}' is not 'document' or 'query'.");
         }
 
         if (message.Metadata is { } metadata)
@@ -83,12 +91,12 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
             }
         }
 
-        if (!VectorEncodings.TryParse(message.Encoding, out _))
+        if (!VectorEncodings.TryParse(message.Encoding, out var encoding))
         {
             return Fail(EmbedErrorCodes.InvalidRequest, $"encoding '{Telemetry.LogValue.Cap(message.Encoding)}' is not 'float', 'base64', 'int8' or 'binary'.");
         }
 
-        return null;
+        return new RequestCheck(null, inputType, encoding);
     }
 
     /// <summary>
@@ -109,9 +117,9 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
         return true;
     }
 
-    public static bool TryParseInputType(string? value, out Models.InputType inputType)
+    private static bool TryParseInputType(string? value, out InputType inputType)
     {
-        inputType = Models.InputType.Document;
+        inputType = InputType.Document;
         if (string.IsNullOrEmpty(value) || value.Equals("document", StringComparison.OrdinalIgnoreCase))
         {
             return true;
@@ -119,7 +127,7 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
 
         if (value.Equals("query", StringComparison.OrdinalIgnoreCase))
         {
-            inputType = Models.InputType.Query;
+            inputType = InputType.Query;
             return true;
         }
 
@@ -133,3 +141,6 @@ public sealed class RequestValidator(IOptions<LimitsOptions> options)
             ? null
             : metadata;
 }
+
+/// <summary>A request checked against the contract and limits: the failure, or the fields parsed on the way.</summary>
+public readonly record struct RequestCheck(EmbedFailed? Failure, InputType InputType, VectorEncoding Encoding);

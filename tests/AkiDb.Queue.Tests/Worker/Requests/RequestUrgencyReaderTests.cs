@@ -1,6 +1,7 @@
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Batching;
 using AkiDb.Queue.Worker.Messaging;
+using AkiDb.Queue.Worker.Requests;
 
 namespace AkiDb.Queue.Tests;
 

@@ -1,9 +1,8 @@
 using System.Globalization;
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Batching;
-using MassTransit;
 
-namespace AkiDb.Queue.Worker.Messaging;
+namespace AkiDb.Queue.Worker.Requests;
 
 /// <summary>
 /// Reads a request's class and deadline from its JSON fields and its AMQP properties. Both are untrusted: an unknown
@@ -16,18 +15,6 @@ internal static class RequestUrgencyReader
 
     /// <summary>AMQP priority at or below which a request is background work (the JSON <c>"low"</c>).</summary>
     public const byte BackgroundUpTo = 2;
-
-    /// <summary>The AMQP <c>priority</c> and <c>expiration</c> properties, when the message came over RabbitMQ and has them.</summary>
-    public static (byte? Priority, string? Expiration) AmqpProperties(ConsumeContext context)
-    {
-        if (!context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit))
-        {
-            return (null, null);
-        }
-
-        var properties = rabbit.Properties;
-        return (properties.IsPriorityPresent() ? properties.Priority : null, properties.IsExpirationPresent() ? properties.Expiration : null);
-    }
 
     /// <param name="arrivedAt">
     /// When the worker received the message. The AMQP expiration is relative to when the broker enqueued it, which a

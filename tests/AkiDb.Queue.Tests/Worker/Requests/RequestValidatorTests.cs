@@ -1,5 +1,6 @@
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Messaging;
+using AkiDb.Queue.Worker.Requests;
 using Microsoft.Extensions.Options;
 
 namespace AkiDb.Queue.Tests;
