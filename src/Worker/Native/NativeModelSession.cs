@@ -25,7 +25,7 @@ internal sealed class NativeModelSession : IDisposable
     private readonly int _threads;
     private int _ranSinceRelease;
 
-    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<string> providers, bool allowSpinning, int wideThreads = 0, bool wideAllowSpinning = false)
+    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<ExecutionProvider> providers, bool allowSpinning, int wideThreads = 0, bool wideAllowSpinning = false)
     {
         _model = model;
         _threads = intraOpThreads;

@@ -132,7 +132,7 @@ public sealed class AdaptiveParallelismTests : IAsyncDisposable
             Models = new Dictionary<string, ModelOptions> { ["m"] = new() { OnnxPath = onnx, VocabPath = vocab } },
         };
         var catalog = new ModelCatalog(Options.Create(embedding), NullLogger<ModelCatalog>.Instance);
-        _scheduler = new EmbeddingScheduler(backend, catalog, Options.Create(options), new WorkerTelemetry(_services.GetRequiredService<IMeterFactory>()),
+        _scheduler = new EmbeddingScheduler(backend, Options.Create(options), new WorkerTelemetry(_services.GetRequiredService<IMeterFactory>()),
             NullLogger<EmbeddingScheduler>.Instance);
         if (start)
         {
@@ -262,7 +262,7 @@ public sealed class AdaptiveParallelismTests : IAsyncDisposable
 
             public Task WaitUntilReadyAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-            public Task GoingIdleAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+            public Task ReleaseMemoryAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
             public Task<InferenceOutput> RunAsync(ModelDefinition model, InferenceBatch batch, CancellationToken cancellationToken) => backend.RunAsync(id, batch);
         }

@@ -45,7 +45,7 @@ public sealed class BridgeLaneTests
         {
             if (++starts <= 4)
             {
-                c.Answer = type => type == "init" ? new BridgeReply { Type = "error", Code = "no_numpy", Message = "numpy is missing" } : null;
+                c.Answer = type => type == "init" ? new BridgeReply { Type = BridgeReplyType.Error, Code = "no_numpy", Message = "numpy is missing" } : null;
             }
         });
 
@@ -64,7 +64,7 @@ public sealed class BridgeLaneTests
     [Fact]
     public async Task A_batch_on_a_lane_with_no_ready_process_is_returned_as_unavailable_not_as_failed()
     {
-        await using var harness = new LaneHarness(prepare: c => c.Answer = type => type == "init" ? new BridgeReply { Type = "error", Code = "x", Message = "no" } : null);
+        await using var harness = new LaneHarness(prepare: c => c.Answer = type => type == "init" ? new BridgeReply { Type = BridgeReplyType.Error, Code = "x", Message = "no" } : null);
         await Assert.ThrowsAsync<InvalidOperationException>(harness.StartAsync);
 
         await Assert.ThrowsAsync<LaneUnavailableException>(() => harness.Lane.RunAsync(LaneHarness.Model, LaneHarness.Batch(1), CancellationToken.None));
@@ -79,7 +79,8 @@ public sealed class BridgeLaneTests
         var error = await Assert.ThrowsAsync<BatchFailedException>(() => harness.Lane.RunAsync(LaneHarness.Model, LaneHarness.Batch(2), CancellationToken.None));
         await harness.WaitForAsync(l => l.Restarts == 1 && l.IsReady);
 
-        Assert.Equal("timeout", error.Reason);
+        Assert.Equal(BatchFailureReason.Timeout, error.Reason);
+        Assert.Equal("timeout", error.Reason.Tag());
         Assert.Contains("50 ms request deadline", harness.Started[0].KillReason);
     }
 
@@ -112,7 +113,7 @@ public sealed class BridgeLaneTests
         var starts = 0;
         await using var harness = new LaneHarness(
             o => o.PingInterval = TimeSpan.FromMilliseconds(20),
-            prepare: c => c.Answer = type => type == "ping" && ++starts == 1 ? new BridgeReply { Type = "error", Code = "x" } : null);
+            prepare: c => c.Answer = type => type == "ping" && ++starts == 1 ? new BridgeReply { Type = BridgeReplyType.Error, Code = "x" } : null);
         await harness.StartAsync();
 
         await harness.WaitForAsync(l => l.Restarts == 1 && l.IsReady);

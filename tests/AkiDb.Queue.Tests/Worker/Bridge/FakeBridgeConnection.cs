@@ -45,13 +45,13 @@ internal sealed class FakeBridgeConnection(int pid) : IBridgeConnection
         var answer = Silent.Contains(type) ? null : Answer(type) ?? type switch
         {
             "init" => Default.Ready,
-            "ping" => new BridgeReply { Type = "pong" },
+            "ping" => new BridgeReply { Type = BridgeReplyType.Pong },
             "embed" => Default.Result(rows),
             _ => null,
         };
         if (answer is not null)
         {
-            Reply(answer with { Id = answer.Id ?? id }, answer.Type == "result" ? rows : 0);
+            Reply(answer with { Id = answer.Id ?? id }, answer.Type == BridgeReplyType.Result ? rows : 0);
         }
 
         return Task.CompletedTask;
@@ -97,9 +97,9 @@ internal sealed class FakeBridgeConnection(int pid) : IBridgeConnection
     {
         public static readonly BridgeReply Ready = new()
         {
-            Type = "ready", Protocol = 1, Runtime = "fake", Models = [new BridgeModelInfo("m", Dim, "CPU", null, null, null, 1)],
+            Type = BridgeReplyType.Ready, Protocol = 1, Runtime = "fake", Models = [new BridgeModelInfo("m", Dim, "CPU", null, null, null, 1)],
         };
 
-        public static BridgeReply Result(int rows) => new() { Type = "result", Batch = rows, Dim = Dim };
+        public static BridgeReply Result(int rows) => new() { Type = BridgeReplyType.Result, Batch = rows, Dim = Dim };
     }
 }

@@ -1,8 +1,10 @@
-using AkiDb.Queue.Quantization;
 using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.Quantization;
+using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -62,10 +64,11 @@ public sealed class Int8CatalogueTests
             ["Embedding:Models:ok:Precision"] = "INT8",
         }).Build();
 
-        var result = new PrecisionSettingCheck(configuration).Validate(null, new EmbeddingOptions());
+        using var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration)
+            .AddValidatedOptions<EmbeddingOptions>(EmbeddingOptions.Section).Services.BuildServiceProvider();
 
-        Assert.True(result.Failed);
-        Assert.Equal([$"Embedding:Models:mine:Precision must be 'fp32' or 'int8' (was '{value}')."], result.Failures);
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<EmbeddingOptions>>().Value);
+        Assert.Equal([$"Embedding:Models:mine:Precision must be 'fp32' or 'int8' (was '{value}')."], error.Failures);
     }
 
     [Fact]
