@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-scripts/prerequisites.sh python3-pika docker-compose redis-server
+scripts/prerequisites.sh python3-pika docker-compose redis-server openssl
 
 results=.artifacts/test-results
 rm -rf "$results"

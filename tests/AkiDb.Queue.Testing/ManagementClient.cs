@@ -94,7 +94,50 @@ public sealed class ManagementClient : IDisposable
         return last;
     }
 
+    /// <summary>
+    /// A broker user with permissions on one virtual host only (no tags: no management access). A null password
+    /// makes a user that can log in only by client certificate (EXTERNAL).
+    /// </summary>
+    public async Task CreateUserAsync(string user, string? password, string vhost, string configure = ".*", string write = ".*", string read = ".*")
+    {
+        var name = Uri.EscapeDataString(user);
+        (await _http.PutAsJsonAsync($"api/users/{name}", password is null ? new { password_hash = "", tags = "" } : (object)new { password, tags = "" })).EnsureSuccessStatusCode();
+        (await _http.PutAsJsonAsync($"api/permissions/{Uri.EscapeDataString(vhost)}/{name}", new { configure, write, read })).EnsureSuccessStatusCode();
+    }
+
+    /// <summary>The open client connections: user, auth mechanism, TLS, client-provided name.</summary>
+    public async Task<IReadOnlyList<ConnectionInfo>> ConnectionsAsync()
+    {
+        using var json = JsonDocument.Parse(await _http.GetStringAsync("api/connections"));
+        string Text(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+        return json.RootElement.EnumerateArray().Select(c => new ConnectionInfo(Text(c, "user"), Text(c, "vhost"), Text(c, "auth_mechanism"),
+            c.TryGetProperty("ssl", out var ssl) && ssl.ValueKind == JsonValueKind.True,
+            c.TryGetProperty("client_properties", out var props) ? Text(props, "connection_name") : "")).ToList();
+    }
+
+    /// <summary>Polls until the open connections satisfy the condition (the API lists a connection once its first statistics arrive) or the timeout passes; returns the last list.</summary>
+    public async Task<IReadOnlyList<ConnectionInfo>> WaitForConnectionsAsync(Func<IReadOnlyList<ConnectionInfo>, bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        IReadOnlyList<ConnectionInfo> last = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            last = await ConnectionsAsync();
+            if (condition(last))
+            {
+                return last;
+            }
+
+            // Statistics refresh on the broker's own interval; this is polling for a state, not waiting out a race.
+            await Task.Delay(250);
+        }
+
+        return last;
+    }
+
     public void Dispose() => _http.Dispose();
 }
+
+public sealed record ConnectionInfo(string User, string Vhost, string AuthMechanism, bool Tls, string Name);
 
 public sealed record QueueInfo(int Messages, int Ready, int Unacknowledged, int Consumers, string Arguments, string Type);

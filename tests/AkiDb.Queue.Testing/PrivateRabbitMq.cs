@@ -27,19 +27,24 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     private readonly int _distPort;
     private readonly int _epmdPort;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly PrivateRabbitMqTls? _tls;
     private Process? _server;
 
-    private PrivateRabbitMq(string directory, bool ownsDirectory, string name)
+    private PrivateRabbitMq(string directory, bool ownsDirectory, string name, PrivateRabbitMqTls? tls = null)
     {
         Directory = directory;
         _ownsDirectory = ownsDirectory;
+        _tls = tls;
         _node = $"akidb-{new string(name.Where(char.IsAsciiLetterOrDigit).Take(20).ToArray())}-{Environment.ProcessId}@localhost";
         (_amqpPort, _managementPort, _distPort, _epmdPort) = FreePorts.Take(4) switch { var p => (p[0], p[1], p[2], p[3]) };
     }
 
     public string Directory { get; }
 
-    public string AmqpUrl => $"amqp://guest:guest@127.0.0.1:{_amqpPort}/";
+    /// <summary>The AMQP URL; <c>amqps://</c> when the broker serves TLS only.</summary>
+    public string AmqpUrl => _tls is null ? $"amqp://guest:guest@127.0.0.1:{_amqpPort}/" : $"amqps://guest:guest@127.0.0.1:{_amqpPort}/";
+
+    public int AmqpPort => _amqpPort;
 
     public string ManagementUrl => $"http://127.0.0.1:{_managementPort}/";
 
@@ -51,11 +56,12 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     private string PidFile => Path.Combine(Directory, "run", "rabbitmq.pid");
 
     /// <param name="directory">Where its data lives; a fresh temporary directory, deleted at the end, when null.</param>
-    public static async Task<PrivateRabbitMq> StartNewAsync(string name, string? directory = null)
+    /// <param name="tls">Serve AMQP over TLS only (no plain listener), with these certificates; EXTERNAL logins by client certificate accepted.</param>
+    public static async Task<PrivateRabbitMq> StartNewAsync(string name, string? directory = null, PrivateRabbitMqTls? tls = null)
     {
         var broker = directory is null
-            ? new PrivateRabbitMq(System.IO.Directory.CreateTempSubdirectory($"akidb-broker-{name}-").FullName, ownsDirectory: true, name)
-            : new PrivateRabbitMq(System.IO.Directory.CreateDirectory(directory).FullName, ownsDirectory: false, name);
+            ? new PrivateRabbitMq(System.IO.Directory.CreateTempSubdirectory($"akidb-broker-{name}-").FullName, ownsDirectory: true, name, tls)
+            : new PrivateRabbitMq(System.IO.Directory.CreateDirectory(directory).FullName, ownsDirectory: false, name, tls);
         try
         {
             await broker.StartAsync();
@@ -166,7 +172,7 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     private Dictionary<string, string> NodeEnvironment()
     {
         string At(params string[] parts) => Path.Combine([Directory, .. parts]);
-        return new()
+        var environment = new Dictionary<string, string>
         {
             ["HOME"] = At("home"),
             ["RABBITMQ_CONF_ENV_FILE"] = At("etc", "rabbitmq-env.conf"),
@@ -183,6 +189,14 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
             ["RABBITMQ_CONFIG_FILE"] = At("etc", "rabbitmq.conf"),
             ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}",
         };
+        if (_tls is not null)
+        {
+            // These two make a plain listener, whatever rabbitmq.conf says; a TLS broker's only listener is in rabbitmq.conf.
+            environment.Remove("RABBITMQ_NODE_IP_ADDRESS");
+            environment.Remove("RABBITMQ_NODE_PORT");
+        }
+
+        return environment;
     }
 
     private void WriteFiles()
@@ -205,9 +219,10 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
         }
         // Empty on purpose: it replaces /etc/rabbitmq/rabbitmq-env.conf.
         File.WriteAllText(Path.Combine(Directory, "etc", "rabbitmq-env.conf"), "");
-        File.WriteAllText(Path.Combine(Directory, "etc", "enabled_plugins"), "[rabbitmq_management].\n");
+        File.WriteAllText(Path.Combine(Directory, "etc", "enabled_plugins"), _tls is null ? "[rabbitmq_management].\n" : "[rabbitmq_management,rabbitmq_auth_mechanism_ssl].\n");
         File.WriteAllLines(Path.Combine(Directory, "etc", "rabbitmq.conf"),
         [
+            .. _tls?.ConfigLines(_amqpPort) ?? [],
             $"management.tcp.port = {_managementPort}",
             "management.tcp.ip = 127.0.0.1",
             // Test machines are often short on disk, and a disk alarm silently blocks every publisher.
@@ -236,4 +251,27 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
         var log = Path.Combine(Directory, "log", $"{_node}.log");
         return File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(20)) : "";
     }
+}
+
+/// <summary>
+/// A TLS-only broker's certificates (<see cref="TestCertificates"/>): the only AMQP listener is <c>amqps</c>. Client
+/// certificates are asked for and verified but not required, so password logins and EXTERNAL logins (the
+/// certificate's common name is the user) work side by side.
+/// </summary>
+public sealed record PrivateRabbitMqTls(string CaFile, string CertificateFile, string KeyFile)
+{
+    internal IEnumerable<string> ConfigLines(int port) =>
+    [
+        "listeners.tcp = none",
+        $"listeners.ssl.default = 127.0.0.1:{port}",
+        $"ssl_options.cacertfile = {CaFile}",
+        $"ssl_options.certfile = {CertificateFile}",
+        $"ssl_options.keyfile = {KeyFile}",
+        "ssl_options.verify = verify_peer",
+        "ssl_options.fail_if_no_peer_cert = false",
+        "ssl_cert_login_from = common_name",
+        "auth_mechanisms.1 = PLAIN",
+        "auth_mechanisms.2 = AMQPLAIN",
+        "auth_mechanisms.3 = EXTERNAL",
+    ];
 }

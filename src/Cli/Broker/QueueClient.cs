@@ -27,13 +27,12 @@ internal sealed class QueueClient : IAsyncDisposable
         _channel = channel;
     }
 
-    /// <param name="clusterNodes">A cluster's nodes (<c>host:port,...</c>): connect to any live one, and after a connection
-    /// loss RabbitMQ.Client's automatic recovery reconnects to another. The URL still gives credentials and vhost.</param>
-    public static async Task<QueueClient> ConnectAsync(string url, int maxInFlight = 256, string? clusterNodes = null)
+    /// <param name="broker">Where and how to connect (URL, TLS, cluster nodes: with nodes, the first live one, and after a
+    /// connection loss RabbitMQ.Client's automatic recovery reconnects to another).</param>
+    /// <param name="maxInFlight">Most publishes awaiting their confirm.</param>
+    public static async Task<QueueClient> ConnectAsync(BrokerSettings broker, int maxInFlight = 256)
     {
-        var factory = new ConnectionFactory { Uri = new Uri(url), ClientProvidedName = "akidb-queue-cli" };
-        var nodes = ClusterEndpoints.Parse(clusterNodes);
-        var connection = nodes.Count > 0 ? await factory.CreateConnectionAsync(nodes) : await factory.CreateConnectionAsync();
+        var connection = await broker.ConnectAsync("akidb-queue-cli", CancellationToken.None);
         // Confirms with a bounded number outstanding: the broker has every message before we report it sent, and
         // a slow broker slows us down instead of filling memory.
         var channel = await connection.CreateChannelAsync(new CreateChannelOptions(

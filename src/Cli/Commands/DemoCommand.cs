@@ -27,7 +27,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, clusterNodes: settings.EffectiveClusterNodes);
+        await using var client = await QueueClient.ConnectAsync(settings);
         var results = await client.SubscribeResultsAsync(durableQueue: null, cancellationToken);
         foreach (var (id, texts) in Samples)
         {

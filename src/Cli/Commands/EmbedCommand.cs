@@ -116,7 +116,7 @@ internal sealed class EmbedCommand : AsyncCommand<EmbedCommand.Settings>
         bool finished;
         try
         {
-            await using var broker = await RunConnection.ConnectAsync(settings.EffectiveUrl, settings.Queue, 256, cancellationToken);
+            await using var broker = await RunConnection.ConnectAsync(settings, settings.Queue, 256, cancellationToken);
             await using var output = OutputFile.OpenForAppend(settings.Out);
             run = new EmbedRun(broker, options, output);
             finished = await AnsiConsole.Progress()

@@ -76,7 +76,7 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
             return 1;
         }
 
-        await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, settings.MaxInFlight, settings.EffectiveClusterNodes);
+        await using var client = await QueueClient.ConnectAsync(settings, settings.MaxInFlight);
         try
         {
             await client.RequireQueueAsync(settings.Queue, cancellationToken);

@@ -38,8 +38,7 @@ internal sealed class RedriveCommand : AsyncCommand<RedriveCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var source = settings.From ?? settings.Queue + "_error";
-        var factory = new ConnectionFactory { Uri = new Uri(settings.EffectiveUrl), ClientProvidedName = "akidb-queue-redrive" };
-        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        await using var connection = await settings.ConnectAsync("akidb-queue-redrive", cancellationToken);
         foreach (var queue in new[] { source, settings.Queue })
         {
             if (await QueueProbe.ProbeAsync(connection, queue, cancellationToken) is null)

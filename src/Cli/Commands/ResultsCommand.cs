@@ -45,7 +45,7 @@ internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        await using var client = await QueueClient.ConnectAsync(settings.EffectiveUrl, clusterNodes: settings.EffectiveClusterNodes);
+        await using var client = await QueueClient.ConnectAsync(settings);
         System.Threading.Channels.ChannelReader<ResultMessage> results;
         try
         {

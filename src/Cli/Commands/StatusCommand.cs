@@ -35,8 +35,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var factory = new ConnectionFactory { Uri = new Uri(settings.EffectiveUrl), ClientProvidedName = "akidb-queue-status" };
-        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        await using var connection = await settings.ConnectAsync("akidb-queue-status", cancellationToken);
         var errorQueue = settings.Queue + "_error";
         if (await QueueProbe.ProbeAsync(connection, settings.Queue, cancellationToken) is not { } start)
         {

@@ -39,10 +39,9 @@ internal sealed class RunConnection : IAsyncDisposable
     public ChannelReader<ResultMessage> Results => _results.Reader;
 
     /// <summary>Connects, checks that <paramref name="inputQueue"/> exists, and starts listening before anything is published.</summary>
-    public static async Task<RunConnection> ConnectAsync(string url, string inputQueue, int maxInFlight, CancellationToken cancellationToken)
+    public static async Task<RunConnection> ConnectAsync(BrokerSettings broker, string inputQueue, int maxInFlight, CancellationToken cancellationToken)
     {
-        var factory = new ConnectionFactory { Uri = new Uri(url), ClientProvidedName = "akidb-queue-embed" };
-        var connection = await factory.CreateConnectionAsync(cancellationToken);
+        var connection = await broker.ConnectAsync("akidb-queue-embed", cancellationToken);
         try
         {
             await EnsureQueueExistsAsync(connection, inputQueue, cancellationToken);

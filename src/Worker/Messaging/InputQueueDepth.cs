@@ -1,3 +1,4 @@
+using AkiDb.Queue.Broker;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,7 @@ namespace AkiDb.Queue.Worker.Messaging;
 /// Polls the input queue's ready-message count with a passive declare on a connection of its own (MassTransit does
 /// not expose it), for the back-pressure gauges. A failure only leaves the last value stale; it never stops the worker.
 /// </summary>
-internal sealed class InputQueueDepth(IOptions<RabbitMqOptions> options, ILogger<InputQueueDepth> logger) : BackgroundService
+internal sealed class InputQueueDepth(BrokerConnections connections, IOptions<RabbitMqOptions> options, ILogger<InputQueueDepth> logger) : BackgroundService
 {
     private long _ready = -1;
     private long _consumers = -1;
@@ -28,7 +29,6 @@ internal sealed class InputQueueDepth(IOptions<RabbitMqOptions> options, ILogger
             return;
         }
 
-        var factory = new ConnectionFactory { Uri = new Uri(rabbit.Url), ClientProvidedName = rabbit.ConnectionName + " (queue depth)" };
         IConnection? connection = null;
         using var timer = new PeriodicTimer(rabbit.QueueDepthPollInterval);
         try
@@ -37,20 +37,22 @@ internal sealed class InputQueueDepth(IOptions<RabbitMqOptions> options, ILogger
             {
                 try
                 {
-                    connection ??= await factory.CreateConnectionAsync(stoppingToken);
+                    connection ??= await connections.ConnectAsync(rabbit.ConnectionName + " (queue depth)", stoppingToken);
                     // A passive declare of a missing queue closes the channel, so each poll gets a fresh one.
                     await using var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken);
                     var queue = await channel.QueueDeclarePassiveAsync(rabbit.QueueName, stoppingToken);
                     Volatile.Write(ref _ready, queue.MessageCount);
                     Volatile.Write(ref _consumers, queue.ConsumerCount);
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                // Anything but this service's own stop, a timeout's OperationCanceledException included (RabbitMQ.Client
+                // cancels a channel open that gets no answer): a BackgroundService that throws stops the whole host.
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {
                     Volatile.Write(ref _ready, -1);
                     logger.LogDebug("Queue depth poll of {Queue} failed: {Error}", rabbit.QueueName, e.Message);
-                    if (connection is { IsOpen: false })
+                    if (connection is not null && (!connection.IsOpen || e is OperationCanceledException or TimeoutException))
                     {
-                        connection.Dispose();
+                        await DisposeQuietlyAsync(connection);
                         connection = null;
                     }
                 }
@@ -64,8 +66,20 @@ internal sealed class InputQueueDepth(IOptions<RabbitMqOptions> options, ILogger
         {
             if (connection is not null)
             {
-                await connection.DisposeAsync();
+                await DisposeQuietlyAsync(connection);
             }
+        }
+    }
+
+    private async Task DisposeQuietlyAsync(IConnection connection)
+    {
+        try
+        {
+            await connection.DisposeAsync();
+        }
+        catch (Exception e)
+        {
+            logger.LogDebug("Closing the queue depth connection failed: {Error}", e.Message);
         }
     }
 }

@@ -1,10 +1,13 @@
+using AkiDb.Queue.Broker;
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Messaging.Edges;
+using AkiDb.Queue.Worker.Messaging.Queues;
 using AkiDb.Queue.Worker.Requests;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -16,6 +19,8 @@ public static class MessagingRegistration
     public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
     {
         builder.Services.AddValidatedOptions<RabbitMqOptions>(RabbitMqOptions.Section);
+        // The one way to the broker, for every connection this worker opens (MassTransit's too, below).
+        builder.Services.AddSingleton(sp => BrokerConnections.Create(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.ToConnectionSettings(), RabbitMqOptions.Key));
         builder.Services.AddValidatedOptions<LimitsOptions>(LimitsOptions.Section);
         builder.Services.AddSingleton<RequestValidator>();
         builder.Services.AddSingleton<RequestParser>();
@@ -26,6 +31,9 @@ public static class MessagingRegistration
         MalformedFaultLogFilter.Register(builder.Services);
         // Before MassTransit's hosted service: a refused login or an unreachable broker is reported here, plainly.
         builder.Services.AddHostedService<BrokerConnectionProbe>();
+        // Then the queues that already exist, before the bus is built (see DeferredBusHostedService): its configuration follows what this finds.
+        builder.Services.TryAddSingleton<ExistingQueues>();
+        builder.Services.AddHostedService<QueueArgumentCheck>();
         var usageTelemetry = (builder.Configuration.GetSection(Telemetry.TelemetryOptions.Section).Get<Telemetry.TelemetryOptions>() ?? new()).MassTransitUsageTelemetry;
         builder.Services.AddValidatedOptions<ResultsOptions>(ResultsOptions.Section);
         builder.Services.AddSingleton<EdgeTelemetry>();
@@ -60,13 +68,38 @@ public static class MessagingRegistration
             x.UsingRabbitMq((context, cfg) =>
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
-                cfg.Host(new Uri(options.Url), h =>
+                var connections = context.GetRequiredService<BrokerConnections>();
+                cfg.Host(connections.Url, h =>
                 {
                     h.PublisherConfirmation = true;
                     h.ConnectionName(options.ConnectionName);
-                    RabbitMqClusterNodes.Configure(h, options);
+                    h.Heartbeat(connections.Settings.Heartbeat);
+                    h.RequestedConnectionTimeout(connections.Settings.ConnectionTimeout);
+                    if (connections.Tls)
+                    {
+                        h.UseSsl(s =>
+                        {
+                            s.ServerName = connections.Settings.TlsServerName ?? connections.Url.Host;
+                            s.Protocol = System.Security.Authentication.SslProtocols.None;
+                            // MassTransit accepts an untrusted chain by default: nothing is accepted that BrokerTrust refuses.
+                            s.EnforcePolicyErrors(System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors | System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch |
+                                                  System.Net.Security.SslPolicyErrors.RemoteCertificateNotAvailable);
+                            s.CertificateValidationCallback = connections.Trust.Validate;
+                            s.Certificate = connections.Trust.ClientCertificate;
+                            s.UseCertificateAsAuthenticationIdentity = connections.ExternalLogin;
+                        });
+                    }
+
+                    // Before each connection MassTransit opens: the same nodes (RabbitMq:ClusterNodes, in order), TLS
+                    // per node, login, heartbeat and timeout as every other connection of the worker.
+                    h.OnRefreshConnectionFactory = factory =>
+                    {
+                        connections.Apply(factory);
+                        return Task.CompletedTask;
+                    };
                 });
-                cfg.ApplyToErrorQueues(options);
+                var existing = context.GetRequiredService<ExistingQueues>();
+                cfg.ApplyToErrorQueues(options, existing.AsItIs(QueueRole.Error));
 
                 // Producers in any language send plain JSON, with or without a content type; results go out as plain
                 // JSON too. MassTransit's envelope format is still understood for .NET producers that use it.
@@ -90,9 +123,24 @@ public static class MessagingRegistration
                 cfg.ConnectReceiveObserver(new ProducerHeadersObserver());
                 cfg.ConnectSendObserver(context.GetRequiredService<RefusedPublishObserver>());
                 cfg.ConnectPublishObserver(context.GetRequiredService<RefusedPublishObserver>());
-                cfg.ConfigureEndpoints(context);
+                // A consumed queue that exists with other arguments is left alone (QueueArgumentCheck said so, /health/ready says why):
+                // declaring it would be refused, and MassTransit would retry that forever.
+                cfg.ConfigureEndpoints(context, filter =>
+                {
+                    if (!existing.Consume(QueueRole.Input))
+                    {
+                        filter.Exclude<EmbedRequestedConsumer>();
+                    }
+
+                    if (!existing.Consume(QueueRole.Expired))
+                    {
+                        filter.Exclude<BrokerExpiredConsumer>();
+                    }
+                });
             });
         });
+
+        DeferredBusHostedService.Replace(builder.Services);
 
         // Registered after MassTransit on purpose: the broker connection and the backend start-up run together,
         // and the host reports itself started only when both are done.

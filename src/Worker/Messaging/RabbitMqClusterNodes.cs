@@ -1,94 +1,28 @@
-using MassTransit;
+using AkiDb.Queue.Broker;
 using RabbitMQ.Client;
 
 namespace AkiDb.Queue.Worker.Messaging;
 
 /// <summary>
-/// <c>RabbitMq:ClusterNodes</c>: the nodes of a RabbitMQ cluster as <c>host:port</c>, comma-separated. The URL still
-/// carries the credentials and the virtual host; these only say where to connect. RabbitMQ.Client's own
-/// <see cref="AmqpTcpEndpoint.Parse"/> reads each entry, so the CLI and the worker accept exactly the same forms.
+/// <c>RabbitMq:ClusterNodes</c>: the nodes of a RabbitMQ cluster as <c>host:port</c>, comma-separated, read by
+/// <see cref="BrokerClusterNodes"/> (the CLI reads <c>--cluster-nodes</c> the same way). Every connection of the worker
+/// goes to these nodes in order, MassTransit's included, through <see cref="BrokerConnections"/>: after a connection
+/// loss MassTransit reconnects to the first that answers, and publisher confirms still hold, because a publish whose
+/// confirm was lost with the connection fails, is retried, and the message is acknowledged only after.
 /// </summary>
 public static class RabbitMqClusterNodes
 {
     public const string Key = "RabbitMq:ClusterNodes";
 
-    /// <summary>More nodes than any real cluster has: the list comes from configuration, but stays bounded.</summary>
-    public const int MaxNodes = 64;
-
-    /// <summary>
-    /// With nodes set, MassTransit connects to the first and, after a connection loss, tries each next one in turn
-    /// (its sequential endpoint resolver): the worker fails over by itself, and publisher confirms still hold, because
-    /// a publish whose confirm was lost with the connection fails, is retried, and the message is acknowledged only after.
-    /// </summary>
-    internal static void Configure(IRabbitMqHostConfigurator host, RabbitMqOptions options)
-    {
-        var url = new Uri(options.Url);
-        var urlPort = url.Port > 0 ? url.Port : url.Scheme is "amqps" or "rabbitmqs" ? 5671 : 5672;
-        var nodes = Parse(options.ClusterNodes, urlPort);
-        if (nodes.Count > 0)
-        {
-            host.UseCluster(cluster =>
-            {
-                foreach (var node in nodes)
-                {
-                    cluster.Node($"{node.HostName}:{node.Port}");
-                }
-            });
-        }
-    }
+    public const int MaxNodes = BrokerClusterNodes.MaxNodes;
 
     /// <summary>The entries as written (trimmed), or an empty list when the setting is empty.</summary>
-    public static IReadOnlyList<string> Split(string? nodes) =>
-        string.IsNullOrWhiteSpace(nodes)
-            ? []
-            : nodes.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+    public static IReadOnlyList<string> Split(string? nodes) => BrokerClusterNodes.Split(nodes);
 
     /// <summary>Null when every entry is a usable <c>host</c> or <c>host:port</c>; otherwise why not, naming the key.</summary>
-    public static string? Validate(string? nodes)
-    {
-        var entries = Split(nodes);
-        if (entries.Count > MaxNodes)
-        {
-            return $"{Key} lists {entries.Count} nodes; at most {MaxNodes} are accepted.";
-        }
-
-        foreach (var entry in entries)
-        {
-            if (!TryParse(entry, out _))
-            {
-                var shown = entry.Length <= 80 ? entry : entry[..80] + "...";
-                return $"{Key} entry '{shown}' is not host:port (for example rabbit-1:5672,rabbit-2:5672,rabbit-3:5672).";
-            }
-        }
-
-        return null;
-    }
+    public static string? Validate(string? nodes) => BrokerClusterNodes.Validate(nodes, Key);
 
     /// <summary>The endpoints, in the order given; entries without a port take <paramref name="defaultPort"/>.</summary>
     public static IReadOnlyList<AmqpTcpEndpoint> Parse(string? nodes, int defaultPort = 5672) =>
-        Split(nodes).Select(entry => TryParse(entry, out var endpoint)
-            ? new AmqpTcpEndpoint(endpoint.HostName, entry.Contains(':', StringComparison.Ordinal) ? endpoint.Port : defaultPort)
-            : throw new FormatException(Validate(entry))).ToList();
-
-    private static bool TryParse(string entry, out AmqpTcpEndpoint endpoint)
-    {
-        endpoint = null!;
-        // A host name or IPv4 address and a port, nothing that could be read as a URL, a path or a second list.
-        // No IPv6 literals: MassTransit's cluster node parser splits on every ':'.
-        if (entry.Length > 255 || entry.Split(':').Length > 2 || entry.EndsWith(':') || entry.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '/' or '@' or '[' or ']'))
-        {
-            return false;
-        }
-
-        try
-        {
-            endpoint = AmqpTcpEndpoint.Parse(entry);
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException or OverflowException)
-        {
-            return false;
-        }
-
-        return Uri.CheckHostName(endpoint.HostName) is UriHostNameType.Dns or UriHostNameType.IPv4 && endpoint.Port is > 0 and <= 65535;
-    }
+        BrokerClusterNodes.Parse(nodes, defaultPort, Key).Select(n => new AmqpTcpEndpoint(n.Host, n.Port)).ToList();
 }

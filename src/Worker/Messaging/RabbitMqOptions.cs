@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AkiDb.Queue.Broker;
 using AkiDb.Queue.Contracts;
 
 namespace AkiDb.Queue.Worker.Messaging;
@@ -8,9 +9,30 @@ public sealed class RabbitMqOptions : IValidatableObject
 {
     public const string Section = "RabbitMq";
 
-    /// <summary>The broker, with credentials: amqp://user:password@host:5672/vhost. Keep real credentials in the environment or a secret store.</summary>
+    /// <summary>
+    /// The broker, with credentials: amqp://user:password@host:5672/vhost, or amqps://...:5671/... for TLS (certificate
+    /// chain and host name verified). Keep real credentials in the environment or a secret store.
+    /// </summary>
     [Required]
-    public string Url { get; set; } = "amqp://guest:guest@localhost:5672/";
+    public string Url { get; set; } = BrokerConnectionSettings.DefaultUrl;
+
+    /// <summary>TLS: a PEM file of the CA that signed the broker's certificate (trusted besides the platform store and <c>SSL_CERT_FILE</c>).</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>TLS: a PEM client certificate for mutual TLS. With no password in the URL it is the login too (SASL EXTERNAL).</summary>
+    public string? ClientCertificateFile { get; set; }
+
+    /// <summary>TLS: the unencrypted PEM private key of <see cref="ClientCertificateFile"/>.</summary>
+    public string? ClientKeyFile { get; set; }
+
+    /// <summary>TLS: the name the broker's certificate must carry; by default the host connected to.</summary>
+    public string? TlsServerName { get; set; }
+
+    /// <summary>AMQP heartbeat for every broker connection; a dead peer is noticed after about twice this.</summary>
+    public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest a connection attempt (TCP, TLS and AMQP handshakes) may take, per node.</summary>
+    public TimeSpan ConnectionTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The input queue.</summary>
     [Required]
@@ -67,21 +89,27 @@ public sealed class RabbitMqOptions : IValidatableObject
     [Range(0, int.MaxValue)]
     public int ErrorQueueMaxLength { get; set; } = 10_000;
 
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
-    {
-        // The value is never echoed when it does not parse: whatever part of it is the password cannot be told apart.
-        if (TryParse(Url) is null)
-        {
-            yield return new ValidationResult(
-                "RabbitMq:Url is not a valid broker URL; expected amqp://USER:PASSWORD@HOST:PORT/VHOST (or amqps://), with a numeric port and any " +
-                "special character in the password percent-encoded. The value is not shown because it may contain the password.", [nameof(Url)]);
-        }
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        ToConnectionSettings().Validate(Key).Select(problem => new ValidationResult(problem, [ConnectionKeys.FirstOrDefault(k => problem.StartsWith(Key(k), StringComparison.Ordinal)) ?? nameof(Url)]));
 
-        if (RabbitMqClusterNodes.Validate(ClusterNodes) is { } clusterNodes)
-        {
-            yield return new ValidationResult(clusterNodes, [nameof(ClusterNodes)]);
-        }
-    }
+    private static readonly string[] ConnectionKeys =
+        [nameof(Url), nameof(ClusterNodes), nameof(CaFile), nameof(ClientCertificateFile), nameof(ClientKeyFile), nameof(TlsServerName), nameof(Heartbeat), nameof(ConnectionTimeout)];
+
+    /// <summary>The configuration key of a property, for messages: <c>RabbitMq:CaFile</c>.</summary>
+    public static string Key(string property) => $"{Section}:{property}";
+
+    /// <summary>What <see cref="BrokerConnections"/> needs to reach the broker.</summary>
+    public BrokerConnectionSettings ToConnectionSettings() => new()
+    {
+        Url = Url,
+        ClusterNodes = ClusterNodes,
+        CaFile = CaFile,
+        ClientCertificateFile = ClientCertificateFile,
+        ClientKeyFile = ClientKeyFile,
+        TlsServerName = TlsServerName,
+        Heartbeat = Heartbeat,
+        ConnectionTimeout = ConnectionTimeout,
+    };
 
     /// <summary>The URL as a Uri when it is one a broker connection can use: an AMQP scheme, a host, a valid port.</summary>
     public static Uri? TryParse(string? url) => BrokerUrl.TryParse(url);

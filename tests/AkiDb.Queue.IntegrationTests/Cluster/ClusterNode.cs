@@ -35,6 +35,15 @@ public sealed class ClusterNode
     /// <summary><c>host:port</c>, as <c>RabbitMq:ClusterNodes</c> lists it.</summary>
     public string Address => $"127.0.0.1:{AmqpPort}";
 
+    /// <summary>The node's AMQPS (TLS) port.</summary>
+    public int AmqpsPort { get; init; }
+
+    /// <summary><c>host:port</c> of the TLS listener, as <c>RabbitMq:ClusterNodes</c> lists it for an <c>amqps://</c> URL.</summary>
+    public string TlsAddress => $"127.0.0.1:{AmqpsPort}";
+
+    /// <summary>The node's amqps URL for a virtual host, as guest (or the given user info).</summary>
+    public string AmqpsUrl(string vhost, string userInfo = "guest:guest") => $"amqps://{userInfo}@127.0.0.1:{AmqpsPort}/{Uri.EscapeDataString(vhost)}";
+
     public string ManagementUrl => $"http://127.0.0.1:{ManagementPort}/";
 
     public string AmqpUrl(string vhost) => $"amqp://guest:guest@127.0.0.1:{AmqpPort}/{Uri.EscapeDataString(vhost)}";

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json;
 using AkiDb.Queue.IntegrationTests.Infrastructure;
+using AkiDb.Queue.Testing;
 
 namespace AkiDb.Queue.IntegrationTests.Cluster;
 
@@ -12,6 +13,8 @@ namespace AkiDb.Queue.IntegrationTests.Cluster;
 /// share an Erlang cookie and a private epmd port and have their own names, ports and data directories; they find each
 /// other at first boot through classic peer discovery (the list of the three names), which forms the cluster without the
 /// stop_app / join_cluster / start_app round of each node. Self-contained on purpose: no script, no shared broker.
+/// Every node serves AMQP both plain and over TLS (a certificate for localhost and 127.0.0.1 signed by a CA made for
+/// the cluster, <see cref="CaFile"/>): the TLS tests use <see cref="ClusterNode.TlsAddress"/>, the others the plain port.
 /// </summary>
 public sealed class RabbitMqCluster : IAsyncLifetime
 {
@@ -20,6 +23,7 @@ public sealed class RabbitMqCluster : IAsyncLifetime
     private static readonly string Sbin = "/usr/lib/rabbitmq/bin";
     private readonly string _root = Path.Combine(Path.GetTempPath(), $"akidb-cluster-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
     private int _epmdPort;
+    private TestCertificates? _certificates;
 
     public IReadOnlyList<ClusterNode> Nodes { get; private set; } = [];
 
@@ -27,9 +31,14 @@ public sealed class RabbitMqCluster : IAsyncLifetime
 
     public static bool IsInstalled => File.Exists(Path.Combine(Sbin, "rabbitmq-server"));
 
+    /// <summary>The PEM file of the CA that signed the nodes' TLS certificate.</summary>
+    public string CaFile => _certificates?.CaFile ?? throw new InvalidOperationException("The cluster has not started.");
+
     /// <summary><c>RabbitMq:ClusterNodes</c> listing <paramref name="first"/> first, then the others in order: the node a client connects to first.</summary>
-    public string ClusterNodesSetting(ClusterNode first) =>
-        string.Join(',', Nodes.Where(n => n == first).Concat(Nodes.Where(n => n != first)).Select(n => n.Address));
+    /// <param name="first">The node listed first.</param>
+    /// <param name="tls">The nodes' TLS ports instead of their plain ones.</param>
+    public string ClusterNodesSetting(ClusterNode first, bool tls = false) =>
+        string.Join(',', Nodes.Where(n => n == first).Concat(Nodes.Where(n => n != first)).Select(n => tls ? n.TlsAddress : n.Address));
 
     public async Task InitializeAsync()
     {
@@ -41,8 +50,10 @@ public sealed class RabbitMqCluster : IAsyncLifetime
         var clock = Stopwatch.StartNew();
         var run = Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
         var names = Enumerable.Range(1, 3).Select(i => $"akidb-c{i}-{run}@localhost").ToArray();
-        var ports = FreePorts(1 + 3 * 3);
+        var ports = FreePorts(1 + 3 * 4);
         _epmdPort = ports[0];
+        _certificates = await TestCertificates.CreateAsync("cluster");
+        var (certificate, key) = await _certificates.IssueServerAsync();
         var home = Directory.CreateDirectory(Path.Combine(_root, "home")).FullName;
         var cookie = Path.Combine(home, ".erlang.cookie");
         await File.WriteAllTextAsync(cookie, Convert.ToHexString(RandomNumberGenerator.GetBytes(20)));
@@ -54,7 +65,7 @@ public sealed class RabbitMqCluster : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(_root, "empty.env"), "");
         await File.WriteAllTextAsync(Path.Combine(_root, "enabled_plugins"), "[rabbitmq_management].\n");
 
-        Nodes = names.Select((name, i) => CreateNode(name, names, home, ports[1 + 3 * i], ports[2 + 3 * i], ports[3 + 3 * i])).ToList();
+        Nodes = names.Select((name, i) => CreateNode(name, names, home, ports[1 + 4 * i], ports[2 + 4 * i], ports[3 + 4 * i], ports[4 + 4 * i], certificate, key)).ToList();
         await Task.WhenAll(Nodes.Select(n => n.LaunchAsync()));
         await Task.WhenAll(Nodes.Select(n => n.WaitRunningAsync(NodeStartTimeout)));
         await EnsureClusteredAsync();
@@ -109,6 +120,8 @@ public sealed class RabbitMqCluster : IAsyncLifetime
         catch (IOException)
         {
         }
+
+        _certificates?.Dispose();
     }
 
     /// <summary>
@@ -143,7 +156,7 @@ public sealed class RabbitMqCluster : IAsyncLifetime
         }
     }
 
-    private ClusterNode CreateNode(string name, string[] peers, string home, int amqpPort, int managementPort, int distPort)
+    private ClusterNode CreateNode(string name, string[] peers, string home, int amqpPort, int managementPort, int distPort, int amqpsPort, string certificate, string key)
     {
         var directory = Directory.CreateDirectory(Path.Combine(_root, name.Split('@')[0])).FullName;
         File.WriteAllLines(Path.Combine(directory, "rabbitmq.conf"),
@@ -158,6 +171,11 @@ public sealed class RabbitMqCluster : IAsyncLifetime
             // The default waits up to a minute at first boot; three nodes started together need no spreading out.
             "cluster_formation.randomized_startup_delay_range.min = 0",
             "cluster_formation.randomized_startup_delay_range.max = 2",
+            $"listeners.ssl.default = 127.0.0.1:{amqpsPort}",
+            $"ssl_options.cacertfile = {CaFile}",
+            $"ssl_options.certfile = {certificate}",
+            $"ssl_options.keyfile = {key}",
+            "ssl_options.verify = verify_none",
         ]);
         var environment = new Dictionary<string, string?>
         {
@@ -184,7 +202,7 @@ public sealed class RabbitMqCluster : IAsyncLifetime
             ["ERL_FLAGS"] = null,
             ["ERL_LIBS"] = null,
         };
-        return new ClusterNode(name, directory, amqpPort, managementPort, environment);
+        return new ClusterNode(name, directory, amqpPort, managementPort, environment) { AmqpsPort = amqpsPort };
     }
 
     /// <summary>

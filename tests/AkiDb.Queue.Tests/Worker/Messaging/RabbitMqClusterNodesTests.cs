@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AkiDb.Queue.Broker;
 using AkiDb.Queue.Cli.Broker;
 using AkiDb.Queue.Worker.Messaging;
 
@@ -63,10 +64,10 @@ public sealed class RabbitMqClusterNodesTests
     [Fact]
     public void The_cli_reads_the_same_lists_and_names_its_option_on_a_bad_entry()
     {
-        Assert.Equal(["a:5673", "b:5672"], ClusterEndpoints.Parse("a:5673, b").Select(n => $"{n.HostName}:{n.Port}"));
-        Assert.Empty(ClusterEndpoints.Parse(null));
-        var error = Assert.Throws<ArgumentException>(() => ClusterEndpoints.Parse("a:5673,b:nope"));
-        Assert.Contains("--cluster-nodes (RabbitMq__ClusterNodes) entry 'b:nope'", error.Message, StringComparison.Ordinal);
+        var key = BrokerSettings.Key(nameof(BrokerConnectionSettings.ClusterNodes));
+        Assert.Equal(["a:5673", "b:5672"], BrokerClusterNodes.Parse("a:5673, b", 5672, key).Select(n => $"{n.Host}:{n.Port}"));
+        Assert.Empty(BrokerClusterNodes.Parse(null, 5672, key));
+        Assert.Contains("--cluster-nodes (RabbitMq__ClusterNodes) entry 'b:nope'", BrokerClusterNodes.Validate("a:5673,b:nope", key), StringComparison.Ordinal);
     }
 }
 
