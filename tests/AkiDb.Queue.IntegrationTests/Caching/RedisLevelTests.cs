@@ -86,7 +86,7 @@ public sealed class RedisLevelTests(ITestOutputHelper output)
         _ = trusted.Embeddings;
         await trusted.WaitUntilRedisUsedAsync();
         var texts = Texts(0, 3);
-        await trusted.Embeddings.Store(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
+        await trusted.Embeddings.StoreTokensAsync(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
         Assert.Equal(3, await redis.CountKeysAsync());
     }
 
