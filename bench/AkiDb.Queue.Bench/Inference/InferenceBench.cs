@@ -143,7 +143,7 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
     public static byte[] JsonInit(BridgeOptions options, IReadOnlyList<ModelText.Models.ModelDefinition> models)
     {
         var factory = new BridgeLaunchFactory(Options.Create(options));
-        return BridgeJsonContext.Serialize(new InitHeader(EnumSettings.Name(options.Runtime), factory.ResolveOrtLibrary(), KnownProviders.Default,
+        return BridgeJsonContext.Serialize(new InitHeader(EnumSettings.Name(options.Runtime), factory.ResolveOrtLibrary(), KnownProviders.Default.Select(p => p.ToString()).ToList(),
             options.EffectiveIntraOpThreads, options.InterOpThreads, options.MaxPayloadBytes, EnumSettings.Name(options.LogLevel), models.Select(BridgeClient.ToSpec).ToList(),
             options.AllowSpinning));
     }
