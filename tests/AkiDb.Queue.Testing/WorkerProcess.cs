@@ -35,13 +35,14 @@ public sealed partial class WorkerProcess : IAsyncDisposable
 
     private readonly string _logDirectory;
 
-    private WorkerProcess(string name, IReadOnlyDictionary<string, string?> environment, TimeSpan? stopGrace, string workerDll, string logDirectory)
+    private WorkerProcess(string name, IReadOnlyDictionary<string, string?> environment, TimeSpan? stopGrace, string workerDll, string logDirectory, Network.LabHost? place)
     {
         Name = name;
         _stopGrace = stopGrace;
         _logDirectory = logDirectory;
-        _execution = Cli.Wrap("dotnet")
-            .WithArguments([workerDll])
+        // In a network lab the worker (and so its bridge processes) runs in its host's namespace; `ip netns exec` execs
+        // dotnet in place, so the pid is the worker's all the same.
+        _execution = (place is null ? Cli.Wrap("dotnet").WithArguments([workerDll]) : Network.NetworkLab.Exec(place, "dotnet", [workerDll]))
             .WithWorkingDirectory(RepoPaths.Root)
             .WithEnvironmentVariables(environment)
             .WithValidation(CommandResultValidation.None)
@@ -79,8 +80,10 @@ public sealed partial class WorkerProcess : IAsyncDisposable
     /// </param>
     /// <param name="workerDll">The worker to run; the one its project built (<see cref="RepoPaths.WorkerDll"/>) when null.</param>
     /// <param name="logDirectory">Where its log is written when it ends; .artifacts/worker-logs when null.</param>
+    /// <param name="place">A network lab host whose namespace the worker runs in; null for this machine's network.</param>
     public static async Task<WorkerProcess> StartAsync(
-        string name, string amqpUrl, IEnumerable<KeyValuePair<string, string?>>? settings = null, TimeSpan? stopGrace = null, string? workerDll = null, string? logDirectory = null)
+        string name, string amqpUrl, IEnumerable<KeyValuePair<string, string?>>? settings = null, TimeSpan? stopGrace = null, string? workerDll = null, string? logDirectory = null,
+        Network.LabHost? place = null)
     {
         var environment = new Dictionary<string, string?>
         {
@@ -95,7 +98,7 @@ public sealed partial class WorkerProcess : IAsyncDisposable
             environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
-        var worker = new WorkerProcess(name, environment, stopGrace, workerDll ?? RepoPaths.WorkerDll, logDirectory ?? Path.Combine(RepoPaths.Artifacts, "worker-logs"));
+        var worker = new WorkerProcess(name, environment, stopGrace, workerDll ?? RepoPaths.WorkerDll, logDirectory ?? Path.Combine(RepoPaths.Artifacts, "worker-logs"), place);
         var first = await Task.WhenAny(worker._ready.Task, worker.Exited, Task.Delay(TimeSpan.FromMinutes(2)));
         if (first != worker._ready.Task)
         {

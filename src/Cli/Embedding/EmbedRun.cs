@@ -15,7 +15,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
 {
     private readonly string _prefix = $"embed-{Guid.NewGuid().ToString("N")[..10]}-";
     private readonly ConcurrentDictionary<string, ChunkItem[]> _inFlight = new(StringComparer.Ordinal);
-    private readonly Channel<ChunkItem[]> _outbox = Channel.CreateUnbounded<ChunkItem[]>();
+    private readonly Channel<Outgoing> _outbox = Channel.CreateUnbounded<Outgoing>();
 
     public int Written { get; private set; }
 
@@ -38,6 +38,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var feeder = Task.Run(() => FeedAsync(pending, window, stop), CancellationToken.None);
         var publisher = Task.Run(() => PublishAsync(stop), CancellationToken.None);
+        var resender = Task.Run(() => ResendAfterReconnectAsync(stop.Token), CancellationToken.None);
         var next = 0;
         try
         {
@@ -72,7 +73,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         finally
         {
             await stop.CancelAsync();
-            await Task.WhenAll(feeder, publisher).ContinueWith(_ => { }, TaskScheduler.Default);
+            await Task.WhenAll(feeder, publisher, resender).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 
@@ -133,7 +134,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         {
             foreach (var item in items)
             {
-                _outbox.Writer.TryWrite([item]);
+                _outbox.Writer.TryWrite(new Outgoing([item], null));
             }
 
             return;
@@ -154,7 +155,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
                     await window.WaitAsync(stop.Token);
                 }
 
-                _outbox.Writer.TryWrite(group);
+                _outbox.Writer.TryWrite(new Outgoing(group, null));
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -175,9 +176,15 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         {
             while (await _outbox.Reader.WaitToReadAsync(stop.Token))
             {
-                while (sends.Count < 64 && _outbox.Reader.TryRead(out var items))
+                while (sends.Count < 64 && _outbox.Reader.TryRead(out var outgoing))
                 {
-                    var id = RetryId(_prefix + items[0].Seq.ToString(CultureInfo.InvariantCulture), ref retry, items);
+                    var items = outgoing.Items;
+                    var id = outgoing.Id ?? RetryId(_prefix + items[0].Seq.ToString(CultureInfo.InvariantCulture), ref retry, items);
+                    if (outgoing.Id is not null && !_inFlight.ContainsKey(id))
+                    {
+                        continue; // answered meanwhile
+                    }
+
                     _inFlight[id] = items;
                     sends.Add(broker.PublishAsync(new EmbedRequested
                     {
@@ -202,12 +209,40 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         }
     }
 
+    /// <summary>
+    /// After the connection recovered, every request still waiting is sent again under its own id: its answer may have
+    /// gone to the reply queue that died with the old connection, or the request itself may not have reached the broker.
+    /// </summary>
+    private async Task ResendAfterReconnectAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await broker.Reconnected.WaitToReadAsync(cancellationToken))
+            {
+                while (broker.Reconnected.TryRead(out _))
+                {
+                }
+
+                foreach (var (id, items) in _inFlight)
+                {
+                    _outbox.Writer.TryWrite(new Outgoing(items, id));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
     // First tries are unique by their first chunk's position; a chunk sent again alone after its group failed gets "r<n>".
     private string RetryId(string id, ref int retry, ChunkItem[] items) =>
         _sentOnce.Add(items[0].Seq) ? id : $"{id}r{++retry}";
 
     private readonly HashSet<int> _sentOnce = [];
 }
+
+/// <summary>Chunks to send in one request; <paramref name="Id"/> set when it is a request sent again under its first id.</summary>
+internal sealed record Outgoing(ChunkItem[] Items, string? Id);
 
 /// <summary>A chunk the worker answered with <see cref="EmbedFailed"/>.</summary>
 internal sealed record ChunkFailure(ChunkItem Item, string Code, string Message);

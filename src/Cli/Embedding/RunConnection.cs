@@ -10,7 +10,9 @@ namespace AkiDb.Queue.Cli.Embedding;
 
 /// <summary>
 /// One <c>embed</c> run's broker side: mandatory, confirmed publishes to the input queue, and a private reply
-/// queue that lives exactly as long as the run.
+/// queue that lives exactly as long as the run. The connection recovers by itself (heartbeats notice a silent node; the
+/// next attempt goes to any of the cluster's nodes); the reply queue is declared anew on recovery, so what was answered
+/// while the run had no queue is asked again (<see cref="Reconnected"/>), and a result that arrives twice counts once.
 /// </summary>
 /// <remarks>
 /// The reply queue is an exclusive, auto-delete, server-named queue bound to the two result exchanges, and the
@@ -25,6 +27,7 @@ internal sealed class RunConnection : IAsyncDisposable
     private readonly IConnection _connection;
     private readonly IChannel _publisher;
     private readonly Channel<ResultMessage> _results = Channel.CreateBounded<ResultMessage>(1000);
+    private readonly Channel<bool> _reconnected = Channel.CreateUnbounded<bool>();
 
     private RunConnection(IConnection connection, IChannel publisher, string replyQueue)
     {
@@ -37,6 +40,9 @@ internal sealed class RunConnection : IAsyncDisposable
     public string ReplyQueue { get; }
 
     public ChannelReader<ResultMessage> Results => _results.Reader;
+
+    /// <summary>One item each time the connection was lost and recovered: the requests still waiting must be sent again.</summary>
+    public ChannelReader<bool> Reconnected => _reconnected.Reader;
 
     /// <summary>Connects, checks that <paramref name="inputQueue"/> exists, and starts listening before anything is published.</summary>
     public static async Task<RunConnection> ConnectAsync(BrokerSettings broker, string inputQueue, int maxInFlight, CancellationToken cancellationToken)
@@ -60,6 +66,11 @@ internal sealed class RunConnection : IAsyncDisposable
             }
 
             var run = new RunConnection(connection, publisher, queue);
+            connection.RecoverySucceededAsync += (_, _) =>
+            {
+                run._reconnected.Writer.TryWrite(true);
+                return Task.CompletedTask;
+            };
             var consumer = new AsyncEventingBasicConsumer(subscriber);
             consumer.ReceivedAsync += async (_, delivery) =>
             {
@@ -95,13 +106,17 @@ internal sealed class RunConnection : IAsyncDisposable
         {
             throw new InvalidOperationException($"The broker returned a request as unroutable: queue '{queue}' no longer exists.", e);
         }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && (!_connection.IsOpen || !_publisher.IsOpen || e is AlreadyClosedException))
+        {
+            // The connection went while this publish waited: the request stays waiting and is sent again once the
+            // connection has recovered (Reconnected). Better twice than never; a second answer is dropped by its id.
+        }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         _results.Writer.TryComplete();
-        await _connection.CloseAsync();
-        _connection.Dispose();
+        return _connection.CloseQuicklyAsync();
     }
 
     private static async Task EnsureQueueExistsAsync(IConnection connection, string queue, CancellationToken cancellationToken)

@@ -26,6 +26,7 @@ public static class MessagingRegistration
         builder.Services.AddSingleton<MalformedMessageObserver>();
         builder.Services.AddSingleton<BrokerFlowState>();
         builder.Services.AddSingleton<BrokerFlowFilter>();
+        builder.Services.AddSingleton<BrokerNodeWatch>();
         MalformedFaultLogFilter.Register(builder.Services);
         // Before MassTransit's hosted service: a refused login or an unreachable broker is reported here, plainly.
         builder.Services.AddHostedService<BrokerConnectionProbe>();
@@ -70,6 +71,7 @@ public static class MessagingRegistration
                 {
                     h.PublisherConfirmation = true;
                     h.ConnectionName(options.ConnectionName);
+                    // A frozen or cut-off node keeps its TCP connection open and silent: heartbeats are what notice.
                     h.Heartbeat(connections.Settings.Heartbeat);
                     h.RequestedConnectionTimeout(connections.Settings.ConnectionTimeout);
                     if (connections.Tls)
@@ -118,6 +120,10 @@ public static class MessagingRegistration
                 // Before anything reads them: MT-MessageType must not pick the consumer, MT-Response-Address and
                 // MT-Fault-Address must not pick where anything is sent (see ProducerHeaders).
                 cfg.ConnectReceiveObserver(new ProducerHeadersObserver());
+                var nodeWatch = context.GetRequiredService<BrokerNodeWatch>();
+                cfg.ConnectReceiveObserver(nodeWatch);
+                cfg.ConnectSendObserver(nodeWatch);
+                cfg.ConnectPublishObserver(nodeWatch);
                 cfg.ConnectSendObserver(context.GetRequiredService<RefusedPublishObserver>());
                 cfg.ConnectPublishObserver(context.GetRequiredService<RefusedPublishObserver>());
                 // A consumed queue that exists with other arguments is left alone (QueueArgumentCheck said so, /health/ready says why):

@@ -28,8 +28,6 @@ public sealed class RabbitMqOptions : IValidatableObject
     /// <summary>TLS: the name the broker's certificate must carry; by default the host connected to.</summary>
     public string? TlsServerName { get; set; }
 
-    /// <summary>AMQP heartbeat for every broker connection; a dead peer is noticed after about twice this.</summary>
-    public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Longest a connection attempt (TCP, TLS and AMQP handshakes) may take, per node.</summary>
     public TimeSpan ConnectionTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -73,6 +71,25 @@ public sealed class RabbitMqOptions : IValidatableObject
     /// argument; see <see cref="MaxPriority"/>.
     /// </summary>
     public bool AnswerBrokerExpired { get; set; } = true;
+
+    /// <summary>
+    /// AMQP heartbeat requested on every broker connection. A node that is frozen (a long garbage collection, a paused
+    /// virtual machine) or cut off keeps its TCP connection open and says nothing; the client gives the connection up
+    /// after about two heartbeats without a frame, and the worker moves to the next of <see cref="ClusterNodes"/>.
+    /// RabbitMQ's default is 60 s, which leaves a worker waiting on a silent node for two minutes; below 5 s, a busy
+    /// machine risks closing healthy connections. 0 turns heartbeats off (not recommended).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The longest a result may wait for the broker's publish confirm. A node that still answers heartbeats but cannot
+    /// make progress (in the minority of a partition until it notices and pauses, or unable to reach the queue's leader)
+    /// confirms nothing: past this the worker gives that node up, closes the connection, and the request goes back to
+    /// its queue to be answered through another node. 0 waits for ever.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan PublishConfirmTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>How often the input queue's depth is read for the back-pressure gauges; 0 turns that off.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]

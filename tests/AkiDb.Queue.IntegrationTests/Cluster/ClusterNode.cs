@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CliWrap;
 using CliWrap.Buffered;
+using AkiDb.Queue.Testing.Network;
 
 namespace AkiDb.Queue.IntegrationTests.Cluster;
 
@@ -14,16 +15,18 @@ public sealed class ClusterNode
     private const string Sbin = "/usr/lib/rabbitmq/bin";
     private readonly IReadOnlyDictionary<string, string?> _environment;
 
-    internal ClusterNode(string name, string directory, int amqpPort, int managementPort, IReadOnlyDictionary<string, string?> environment)
+    internal ClusterNode(string name, string directory, int amqpPort, int managementPort, IReadOnlyDictionary<string, string?> environment, LabHost? place = null)
     {
         Name = name;
+        Place = place;
+        Host = place?.Address ?? "127.0.0.1";
         Directory = directory;
         AmqpPort = amqpPort;
         ManagementPort = managementPort;
         _environment = environment;
     }
 
-    /// <summary>The Erlang node name, e.g. <c>akidb-c1-1a2b3c@localhost</c>.</summary>
+    /// <summary>The Erlang node name, e.g. <c>akidb-c1-1a2b3c@localhost</c> (<c>@10.213.N.M</c>, a long name, in a network lab).</summary>
     public string Name { get; }
 
     public string Directory { get; }
@@ -32,21 +35,27 @@ public sealed class ClusterNode
 
     public int ManagementPort { get; }
 
+    /// <summary>The address the node listens on: loopback, or its own network namespace's address in a <see cref="NetworkLab"/>.</summary>
+    public string Host { get; }
+
+    /// <summary>The node's network namespace when the cluster runs in a <see cref="NetworkLab"/>; null on loopback.</summary>
+    public LabHost? Place { get; }
+
     /// <summary><c>host:port</c>, as <c>RabbitMq:ClusterNodes</c> lists it.</summary>
-    public string Address => $"127.0.0.1:{AmqpPort}";
+    public string Address => $"{Host}:{AmqpPort}";
 
     /// <summary>The node's AMQPS (TLS) port.</summary>
     public int AmqpsPort { get; init; }
 
     /// <summary><c>host:port</c> of the TLS listener, as <c>RabbitMq:ClusterNodes</c> lists it for an <c>amqps://</c> URL.</summary>
-    public string TlsAddress => $"127.0.0.1:{AmqpsPort}";
+    public string TlsAddress => $"{Host}:{AmqpsPort}";
 
     /// <summary>The node's amqps URL for a virtual host, as guest (or the given user info).</summary>
-    public string AmqpsUrl(string vhost, string userInfo = "guest:guest") => $"amqps://{userInfo}@127.0.0.1:{AmqpsPort}/{Uri.EscapeDataString(vhost)}";
+    public string AmqpsUrl(string vhost, string userInfo = "guest:guest") => $"amqps://{userInfo}@{Host}:{AmqpsPort}/{Uri.EscapeDataString(vhost)}";
 
-    public string ManagementUrl => $"http://127.0.0.1:{ManagementPort}/";
+    public string ManagementUrl => $"http://{Host}:{ManagementPort}/";
 
-    public string AmqpUrl(string vhost) => $"amqp://guest:guest@127.0.0.1:{AmqpPort}/{Uri.EscapeDataString(vhost)}";
+    public string AmqpUrl(string vhost) => $"amqp://guest:guest@{Host}:{AmqpPort}/{Uri.EscapeDataString(vhost)}";
 
     private string PidFile => Path.Combine(Directory, "rabbitmq.pid");
 
@@ -59,8 +68,7 @@ public sealed class ClusterNode
     {
         File.Delete(PidFile);
         // setsid: its own session, so the node is not tied to this process's terminal or process group.
-        await Cli.Wrap("bash")
-            .WithArguments(["-c", "setsid \"$0\" >>\"$1\" 2>&1 </dev/null &", Path.Combine(Sbin, "rabbitmq-server"), Path.Combine(Directory, "console.log")])
+        await InPlace("bash", ["-c", "setsid \"$0\" >>\"$1\" 2>&1 </dev/null &", Path.Combine(Sbin, "rabbitmq-server"), Path.Combine(Directory, "console.log")])
             .WithEnvironmentVariables(_environment)
             .ExecuteBufferedAsync();
     }
@@ -89,6 +97,55 @@ public sealed class ClusterNode
 
     public async Task StartAppAsync() => await RequireAsync("start_app");
 
+    /// <summary>
+    /// SIGSTOP of the node's process: what a long garbage collection or a paused virtual machine looks like from outside.
+    /// Its TCP connections stay open and say nothing; its peers and clients see it only through heartbeats and timeouts.
+    /// </summary>
+    public void Freeze() => AkiDb.Queue.Testing.Signals.Send(BeamPid ?? throw new InvalidOperationException($"Cluster node {Name} is not running."), AkiDb.Queue.Testing.Signals.Stop);
+
+    /// <summary>SIGCONT: the frozen node carries on where it stopped.</summary>
+    public void Resume() => AkiDb.Queue.Testing.Signals.Send(BeamPid ?? throw new InvalidOperationException($"Cluster node {Name} is not running."), AkiDb.Queue.Testing.Signals.Cont);
+
+    /// <summary>
+    /// <c>rabbitmqctl shutdown</c> (a clean stop: clients are told, quorum queues hand over leadership), then a start on
+    /// the same data: one step of a rolling restart. Returns once the node runs again.
+    /// </summary>
+    public async Task RestartAsync(TimeSpan timeout)
+    {
+        await RequireAsync("shutdown");
+        await StartAsync(timeout);
+    }
+
+    /// <summary>
+    /// Polls until the node no longer accepts AMQP connections while its process lives: a node in the minority of a
+    /// partition that paused itself (<c>pause_minority</c>). False after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<bool> WaitPausedAsync(TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            try
+            {
+                using var client = new System.Net.Sockets.TcpClient();
+                using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await client.ConnectAsync(Host, AmqpPort, attempt.Token);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException)
+            {
+                if (e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused } && BeamPid is not null)
+                {
+                    return true;
+                }
+            }
+
+            // Polling the node's listener, bounded by the timeout.
+            await Task.Delay(250);
+        }
+
+        return false;
+    }
+
     /// <summary><c>kill -9</c> of the node's process, as when its machine is lost; returns once the process is gone.</summary>
     public async Task KillAsync()
     {
@@ -114,12 +171,15 @@ public sealed class ClusterNode
     internal async Task<BufferedCommandResult> CtlAsync(TimeSpan timeout, params string[] arguments)
     {
         using var cts = new CancellationTokenSource(timeout);
-        return await Cli.Wrap(Path.Combine(Sbin, "rabbitmqctl"))
-            .WithArguments(["-n", Name, .. arguments])
+        return await InPlace(Path.Combine(Sbin, "rabbitmqctl"), ["-n", Name, .. arguments])
             .WithEnvironmentVariables(_environment)
             .WithValidation(CommandResultValidation.None)
             .ExecuteBufferedAsync(cts.Token);
     }
+
+    /// <summary>A command run where the node runs: in its network namespace, when it has one.</summary>
+    private Command InPlace(string program, string[] arguments) =>
+        Place is { } place ? NetworkLab.Exec(place, program, arguments) : Cli.Wrap(program).WithArguments(arguments);
 
     private async Task RequireAsync(params string[] arguments)
     {

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using AkiDb.Queue.IntegrationTests.Infrastructure;
 using AkiDb.Queue.Testing;
+using AkiDb.Queue.Testing.Network;
 
 namespace AkiDb.Queue.IntegrationTests.Cluster;
 
@@ -15,8 +16,9 @@ namespace AkiDb.Queue.IntegrationTests.Cluster;
 /// stop_app / join_cluster / start_app round of each node. Self-contained on purpose: no script, no shared broker.
 /// Every node serves AMQP both plain and over TLS (a certificate for localhost and 127.0.0.1 signed by a CA made for
 /// the cluster, <see cref="CaFile"/>): the TLS tests use <see cref="ClusterNode.TlsAddress"/>, the others the plain port.
+/// On loopback by default; <see cref="PartitionCluster"/> puts each node in a network namespace of its own instead.
 /// </summary>
-public sealed class RabbitMqCluster : IAsyncLifetime
+public class RabbitMqCluster : IAsyncLifetime
 {
     public static readonly TimeSpan NodeStartTimeout = TimeSpan.FromMinutes(3);
 
@@ -26,6 +28,19 @@ public sealed class RabbitMqCluster : IAsyncLifetime
     private TestCertificates? _certificates;
 
     public IReadOnlyList<ClusterNode> Nodes { get; private set; } = [];
+
+    /// <summary>The private network the nodes run in, when <see cref="UsesNetworkLab"/>; null on loopback.</summary>
+    public NetworkLab? Lab { get; private set; }
+
+    /// <summary>Why the cluster was not started (network namespaces cannot be made here); null when it runs.</summary>
+    public string? Unavailable { get; private set; }
+
+    /// <summary>
+    /// Each node in a network namespace of its own on a <see cref="NetworkLab"/>, with a long name (<c>name@10.213.N.M</c>),
+    /// default ports inside its namespace, <c>loopback_users = none</c> (guest over the bridge) and
+    /// <c>cluster_partition_handling = pause_minority</c>: a cluster whose links can be cut.
+    /// </summary>
+    protected virtual bool UsesNetworkLab => false;
 
     private ClusterNode Running => Nodes.FirstOrDefault(n => n.BeamPid is not null) ?? throw new InvalidOperationException("No cluster node is running.");
 
@@ -48,9 +63,24 @@ public sealed class RabbitMqCluster : IAsyncLifetime
         }
 
         var clock = Stopwatch.StartNew();
+        LabHost[]? places = null;
+        if (UsesNetworkLab)
+        {
+            if (await NetworkLab.UnavailableReason() is { } reason)
+            {
+                // The tests that need it are skipped with this reason (NetworkLabFactAttribute); nothing to start.
+                Unavailable = reason;
+                return;
+            }
+
+            Lab = await NetworkLab.CreateAsync();
+            places = [await Lab.AddHostAsync("n1"), await Lab.AddHostAsync("n2"), await Lab.AddHostAsync("n3")];
+        }
+
         var run = Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
-        var names = Enumerable.Range(1, 3).Select(i => $"akidb-c{i}-{run}@localhost").ToArray();
-        var ports = FreePorts(1 + 3 * 4);
+        var names = Enumerable.Range(1, 3).Select(i => $"akidb-c{i}-{run}@{(places is null ? "localhost" : places[i - 1].Address)}").ToArray();
+        // In a namespace of its own each node has the machine's default ports (and its own epmd) to itself.
+        var ports = places is null ? FreePorts(1 + 3 * 4) : [4369, .. Enumerable.Repeat<int[]>([5672, 15672, 25672, 5671], 3).SelectMany(p => p)];
         _epmdPort = ports[0];
         _certificates = await TestCertificates.CreateAsync("cluster");
         var (certificate, key) = await _certificates.IssueServerAsync();
@@ -65,7 +95,7 @@ public sealed class RabbitMqCluster : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(_root, "empty.env"), "");
         await File.WriteAllTextAsync(Path.Combine(_root, "enabled_plugins"), "[rabbitmq_management].\n");
 
-        Nodes = names.Select((name, i) => CreateNode(name, names, home, ports[1 + 4 * i], ports[2 + 4 * i], ports[3 + 4 * i], ports[4 + 4 * i], certificate, key)).ToList();
+        Nodes = names.Select((name, i) => CreateNode(name, names, home, ports[1 + 4 * i], ports[2 + 4 * i], ports[3 + 4 * i], ports[4 + 4 * i], certificate, key, places?[i])).ToList();
         await Task.WhenAll(Nodes.Select(n => n.LaunchAsync()));
         await Task.WhenAll(Nodes.Select(n => n.WaitRunningAsync(NodeStartTimeout)));
         await EnsureClusteredAsync();
@@ -111,8 +141,17 @@ public sealed class RabbitMqCluster : IAsyncLifetime
             await node.KillAsync();
         }
 
-        await CliWrap.Cli.Wrap("epmd").WithArguments(["-port", _epmdPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-kill"])
-            .WithValidation(CliWrap.CommandResultValidation.None).ExecuteAsync();
+        if (Lab is not null)
+        {
+            // Each namespace's epmd (and anything else left there) goes with the lab.
+            await Lab.DisposeAsync();
+        }
+        else if (_epmdPort != 0)
+        {
+            await CliWrap.Cli.Wrap("epmd").WithArguments(["-port", _epmdPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-kill"])
+                .WithValidation(CliWrap.CommandResultValidation.None).ExecuteAsync();
+        }
+
         try
         {
             Directory.Delete(_root, recursive: true);
@@ -156,13 +195,25 @@ public sealed class RabbitMqCluster : IAsyncLifetime
         }
     }
 
-    private ClusterNode CreateNode(string name, string[] peers, string home, int amqpPort, int managementPort, int distPort, int amqpsPort, string certificate, string key)
+    private ClusterNode CreateNode(string name, string[] peers, string home, int amqpPort, int managementPort, int distPort, int amqpsPort, string certificate, string key, LabHost? place)
     {
         var directory = Directory.CreateDirectory(Path.Combine(_root, name.Split('@')[0])).FullName;
+        var host = place?.Address ?? "127.0.0.1";
         File.WriteAllLines(Path.Combine(directory, "rabbitmq.conf"),
         [
             $"management.tcp.port = {managementPort}",
-            "management.tcp.ip = 127.0.0.1",
+            $"management.tcp.ip = {host}",
+            .. place is null ? Array.Empty<string>() :
+            [
+                // Clients (the test, the worker, the CLI) come over the lab's bridge, not loopback.
+                "loopback_users = none",
+                // A node cut off from the other two pauses (closes its clients' connections) rather than serve a split half.
+                "cluster_partition_handling = pause_minority",
+                // A frozen or cut-off node blocks the cluster's metadata changes (a queue or exchange declared, as every
+                // reconnecting client does) until its peers call it down: after net_ticktime (default 60 s, so up to
+                // 75 s). 20 s bounds that to 15-25 s; docs/operations.md says why a cluster for this worker wants it.
+                "net_ticktime = 20",
+            ],
             "disk_free_limit.absolute = 50MB",
             "log.console = false",
             "collect_statistics_interval = 1000",
@@ -171,7 +222,7 @@ public sealed class RabbitMqCluster : IAsyncLifetime
             // The default waits up to a minute at first boot; three nodes started together need no spreading out.
             "cluster_formation.randomized_startup_delay_range.min = 0",
             "cluster_formation.randomized_startup_delay_range.max = 2",
-            $"listeners.ssl.default = 127.0.0.1:{amqpsPort}",
+            $"listeners.ssl.default = {host}:{amqpsPort}",
             $"ssl_options.cacertfile = {CaFile}",
             $"ssl_options.certfile = {certificate}",
             $"ssl_options.keyfile = {key}",
@@ -182,11 +233,12 @@ public sealed class RabbitMqCluster : IAsyncLifetime
             ["HOME"] = home,
             ["RABBITMQ_CONF_ENV_FILE"] = Path.Combine(_root, "empty.env"),
             ["RABBITMQ_NODENAME"] = name,
-            ["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_USE_LONGNAME"] = place is null ? null : "true",
+            ["RABBITMQ_NODE_IP_ADDRESS"] = host,
             ["RABBITMQ_NODE_PORT"] = amqpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["RABBITMQ_DIST_PORT"] = distPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["ERL_EPMD_PORT"] = _epmdPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
+            ["ERL_EPMD_ADDRESS"] = place is null ? "127.0.0.1" : null,
             ["RABBITMQ_MNESIA_BASE"] = Path.Combine(directory, "mnesia"),
             ["RABBITMQ_LOG_BASE"] = Path.Combine(directory, "log"),
             ["RABBITMQ_PID_FILE"] = Path.Combine(directory, "rabbitmq.pid"),
@@ -196,13 +248,13 @@ public sealed class RabbitMqCluster : IAsyncLifetime
             ["RABBITMQ_CONFIG_FILES"] = Path.Combine(directory, "conf.d", "none.conf"),
             ["RABBITMQ_ADVANCED_CONFIG_FILE"] = Path.Combine(directory, "advanced.config"),
             // Distribution on loopback only; no busy-waiting schedulers on a machine the tests share with workers.
-            ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none",
+            ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = (place is null ? "-kernel inet_dist_use_interface {127,0,0,1} " : "") + "+sbwt none +sbwtdcpu none +sbwtdio none",
             // Inherited settings of a CI job must not leak into the nodes.
             ["RABBITMQ_NODENAME_SUFFIX"] = null,
             ["ERL_FLAGS"] = null,
             ["ERL_LIBS"] = null,
         };
-        return new ClusterNode(name, directory, amqpPort, managementPort, environment) { AmqpsPort = amqpsPort };
+        return new ClusterNode(name, directory, amqpPort, managementPort, environment, place) { AmqpsPort = amqpsPort };
     }
 
     /// <summary>

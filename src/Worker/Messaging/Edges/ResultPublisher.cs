@@ -24,6 +24,7 @@ internal sealed class ResultPublisher(
     IOptions<RabbitMqOptions> rabbit,
     IOptions<ResultsOptions> results,
     EdgeTelemetry telemetry,
+    BrokerNodeWatch nodeWatch,
     ILogger<ResultPublisher> logger)
 {
     private const string ResultExchangeHeader = "x-akidb-exchange";
@@ -54,11 +55,12 @@ internal sealed class ResultPublisher(
         {
             // Through the bus rather than the consume context: MassTransit fails the whole receive when a publish made
             // through the consume context faulted, even one handled here (a returned, then parked, result).
-            await bus.Publish(result, publish =>
+            // Bounded: a node that confirms nothing is given up, and the request goes back to its queue.
+            await nodeWatch.AwaitConfirmAsync(bus.Publish(result, publish =>
             {
                 publish.Mandatory = true;
                 SetCorrelation(publish, correlationId);
-            }, cancellationToken);
+            }, cancellationToken), cancellationToken);
         }
         catch (Exception e) when (Find<MessageReturnedException>(e) is not null)
         {

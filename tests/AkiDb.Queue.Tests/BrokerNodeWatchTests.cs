@@ -1,0 +1,50 @@
+using AkiDb.Queue.Worker.Messaging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace AkiDb.Queue.Tests;
+
+/// <summary>The publish-confirm deadline: a confirm that never comes sends the request back to its queue; one that comes is awaited.</summary>
+public sealed class BrokerNodeWatchTests
+{
+    private static BrokerNodeWatch Watch(TimeSpan timeout) =>
+        new(Options.Create(new RabbitMqOptions { PublishConfirmTimeout = timeout }), NullLogger<BrokerNodeWatch>.Instance);
+
+    [Fact]
+    public async Task A_confirm_that_never_comes_ends_in_cancellation_so_the_request_goes_back_to_its_queue()
+    {
+        var never = new TaskCompletionSource().Task;
+
+        var e = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Watch(TimeSpan.FromMilliseconds(50)).AwaitConfirmAsync(never, CancellationToken.None));
+
+        Assert.Contains("back to its queue", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_confirm_is_awaited_and_its_failure_passes_through()
+    {
+        var watch = Watch(TimeSpan.FromMinutes(5));
+        await watch.AwaitConfirmAsync(Task.CompletedTask, CancellationToken.None);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => watch.AwaitConfirmAsync(Task.FromException(new InvalidOperationException("refused")), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task With_the_deadline_off_a_late_confirm_is_still_awaited()
+    {
+        var confirm = new TaskCompletionSource();
+        var waiting = Watch(TimeSpan.Zero).AwaitConfirmAsync(confirm.Task, CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+
+        confirm.SetResult();
+        await waiting;
+    }
+
+    [Fact]
+    public async Task Giving_up_before_any_connection_is_known_does_nothing()
+    {
+        var watch = Watch(TimeSpan.FromSeconds(15));
+        await watch.GiveUpAsync("test");
+        Assert.Null(watch.CurrentNode);
+    }
+}
