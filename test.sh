@@ -5,11 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-scripts/prerequisites.sh python3-pika docker-compose redis-server iproute2
+scripts/prerequisites.sh python3-pika docker-compose redis-server openssl iproute2
 
 results=.artifacts/test-results
 rm -rf "$results"
 mkdir -p "$results"
+
+# node and npm for the manifest checks (deploy/validate-manifests.mjs; a node from another source counts), and the
+# Kubernetes and KEDA schema packages, pinned by deploy/package-lock.json.
+{ command -v node && command -v npm; } >/dev/null 2>&1 || scripts/prerequisites.sh nodejs npm
+[ -d deploy/node_modules/@kubernetes-models/keda ] || npm ci --prefix deploy --no-audit --no-fund --loglevel=error
 
 echo "== build"
 dotnet build AkiDb.Queue.sln -c Debug -nologo -clp:ErrorsOnly

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from . import heap, protocol
+from . import heap, protocol, sandbox
 from .channel import open_frame_channel
 from .logs import Logger
 from .models import WIDTHS, LoadedModel, ModelSpec, load_model
@@ -102,6 +102,7 @@ class BridgeServer:
         self.wide_threads = 0
         self.wide_spinning = False
         self.batches = 0
+        self.sandbox: Optional[Dict[str, Any]] = None
 
     # ------------------------------------------------------------------ loop
 
@@ -287,10 +288,21 @@ class BridgeServer:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise InitError(f"model names must be unique: {names}")
+        sandbox_settings = None
+        if header.get("sandbox") is not None:
+            try:
+                sandbox_settings = sandbox.SandboxSettings.from_json(header["sandbox"])
+            except ValueError as e:
+                raise InitError(str(e)) from None
+            # Before ONNX Runtime and any model file are loaded: they are what the sandbox is for.
+            self.sandbox = sandbox.apply(sandbox_settings)
+            self.log.debug("sandbox applied", **{k: v for k, v in self.sandbox.items() if k != "off"})
 
         self.runtime = self.runtime_factory(runtime_kind, ort_library, self.log.level)
         self.log.info("runtime selected", runtime=self.runtime.name, ort_version=self.runtime.version)
         described = [self._load(spec).describe() for spec in specs]
+        if sandbox_settings is not None and self.sandbox is not None:
+            sandbox.limit_address_space(sandbox_settings, self.sandbox, [m.provider for m in self.models.values()])
         ready: Dict[str, Any] = {
             "type": "ready", "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
             "python": platform.python_version(), "numpy": np.__version__,
@@ -298,6 +310,8 @@ class BridgeServer:
             "startup_ms": round((time.monotonic() - self.started) * 1000, 1),
             "models": described,
         }
+        if self.sandbox is not None:
+            ready["sandbox"] = self.sandbox
         if _is_int(header.get("id")):
             ready["id"] = header["id"]
         return ready

@@ -26,6 +26,26 @@ public sealed class BrokerTrust
         _caFileKey = caFileKey;
     }
 
+    /// <summary>
+    /// The same checks for another TLS server (Redis): the platform store and <c>SSL_CERT_FILE</c>, plus the CA in
+    /// <paramref name="caFile"/> when set; <see cref="BrokerSettingsException"/> naming <paramref name="caFileKey"/> when it is unusable.
+    /// </summary>
+    public static BrokerTrust ForCaFile(string? caFile, string caFileKey)
+    {
+        if (string.IsNullOrWhiteSpace(caFile))
+        {
+            return new BrokerTrust(null, null, caFileKey);
+        }
+
+        if (!File.Exists(caFile))
+        {
+            throw new BrokerSettingsException([$"{caFileKey}: file '{BrokerConnectionSettings.Shown(caFile)}' does not exist (or is not readable by this user)."]);
+        }
+
+        var (authorities, error) = LoadCaFile(caFile, caFileKey);
+        return error is null ? new BrokerTrust(authorities, null, caFileKey) : throw new BrokerSettingsException([error]);
+    }
+
     /// <summary>The client certificate (with its key) presented for mutual TLS, if any.</summary>
     public X509Certificate2? ClientCertificate { get; }
 

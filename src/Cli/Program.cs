@@ -1,29 +1,17 @@
 using System.Reflection;
-using System.Runtime.InteropServices;
 using Spectre.Console;
 using AkiDb.Queue.Cli;
 using AkiDb.Queue.Cli.Commands;
 using Spectre.Console.Cli;
+
+// Before anything touches the console: Ctrl+C and SIGTERM cancel the command's token instead of killing the process.
+using var interruption = Interruption.Install();
 
 // Redirected output (a log, a pipe, a test) has no terminal width; Spectre would assume 80 and wrap table cells.
 if (Console.IsOutputRedirected)
 {
     AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns > 40 ? columns : 160;
 }
-
-// Ctrl+C and SIGTERM cancel the command's token instead of killing the process, so a command stops cleanly
-// (embed flushes what it wrote and says how to resume).
-using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stop.Cancel();
-};
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-{
-    context.Cancel = true;
-    stop.Cancel();
-});
 
 var app = new CommandApp();
 app.Configure(config =>
@@ -48,11 +36,6 @@ app.Configure(config =>
         .WithExample("redrive", "--count", "10");
     config.AddCommand<QuantizeCommand>("quantize").WithDescription("Quantise an ONNX model's MatMul weights to int8 (what Precision=int8 does), e.g. for an image.")
         .WithExample("quantize", "model.onnx", "model.int8.onnx");
-    config.SetExceptionHandler((exception, _) =>
-    {
-        // One line, naming what was wrong, instead of a stack trace.
-        AnsiConsole.MarkupLine($"[red]Error:[/] {Markup.Escape(exception.Message)}");
-        return exception is CommandParseException or CommandRuntimeException ? 2 : 1;
-    });
+    config.SetExceptionHandler((exception, _) => CommandFailure.Report(exception, interruption.IsRequested));
 });
-return await app.RunAsync(args, stop.Token);
+return await app.RunAsync(args, interruption.Token);

@@ -24,7 +24,8 @@ public static class OnnxQuantizer
     public const string MicrosoftDomain = "com.microsoft";
 
     /// <summary>Quantises <paramref name="inputPath"/> into <paramref name="outputPath"/>, written under a temporary name and renamed.</summary>
-    public static QuantizationReport QuantizeFile(string inputPath, string outputPath, QuantizationOptions? options = null)
+    /// <param name="cancellationToken">Checked between steps and MatMuls (Ctrl+C on <c>akidb-queue quantize</c>); a cancelled run leaves no file behind.</param>
+    public static QuantizationReport QuantizeFile(string inputPath, string outputPath, QuantizationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ModelProto model;
         using (var input = File.OpenRead(inputPath))
@@ -32,7 +33,8 @@ public static class OnnxQuantizer
             model = ModelProto.Parser.ParseFrom(input);
         }
 
-        var report = Quantize(model, options ?? QuantizationOptions.Default);
+        var report = Quantize(model, options ?? QuantizationOptions.Default, cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
         var directory = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
         Directory.CreateDirectory(directory);
         var temp = Path.Combine(directory, $".{Path.GetFileName(outputPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
@@ -43,6 +45,7 @@ public static class OnnxQuantizer
                 model.WriteTo(output);
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             File.Move(temp, outputPath, overwrite: true);
         }
         finally
@@ -54,7 +57,7 @@ public static class OnnxQuantizer
     }
 
     /// <summary>Rewrites <paramref name="model"/> in place.</summary>
-    internal static QuantizationReport Quantize(ModelProto model, QuantizationOptions options)
+    internal static QuantizationReport Quantize(ModelProto model, QuantizationOptions options, CancellationToken cancellationToken = default)
     {
         var graph = model.Graph ?? throw new InvalidDataException("The ONNX file has no graph.");
         var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -67,6 +70,7 @@ public static class OnnxQuantizer
         var kept = new List<string>();
         for (var n = 0; n < graph.Node.Count; n++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var node = graph.Node[n];
             if (node.OpType != "MatMul" || node.Domain.Length != 0 || node.Input.Count != 2
                 || !initializers.TryGetValue(node.Input[1], out var weight) || graphInputs.Contains(weight.Name)

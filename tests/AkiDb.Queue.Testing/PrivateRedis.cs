@@ -13,24 +13,37 @@ namespace AkiDb.Queue.Testing;
 public sealed class PrivateRedis : IAsyncDisposable
 {
     private readonly string _directory;
+    private readonly TestCertificates? _certificates;
+    private (string Certificate, string Key)? _serverCertificate;
     private ConnectionMultiplexer? _client;
 
-    private PrivateRedis(int port, string directory)
+    private PrivateRedis(int port, string directory, TestCertificates? certificates, string? password)
     {
         Port = port;
         _directory = directory;
+        _certificates = certificates;
+        Password = password;
     }
 
     public int Port { get; }
 
+    /// <summary>The password it requires (<c>--requirepass</c>), if any.</summary>
+    public string? Password { get; }
+
+    /// <summary>The CA that signed its TLS certificate (PEM), when it serves TLS only.</summary>
+    public string? CaFile => _certificates?.CaFile;
+
     /// <summary>The StackExchange.Redis configuration string a worker gets as Cache:Redis.</summary>
-    public string Configuration => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
+    public string Configuration =>
+        $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}" + (Password is null ? "" : $",password={Password}") + (_certificates is null ? "" : ",ssl=true");
 
     public int? Pid { get; private set; }
 
     public static bool IsInstalled => File.Exists("/usr/bin/redis-server");
 
-    public static async Task<PrivateRedis> StartAsync()
+    /// <param name="tls">Serve TLS only (<c>--port 0 --tls-port</c>), with a certificate from a CA made for it (<see cref="CaFile"/>).</param>
+    /// <param name="password">Require this password (<c>--requirepass</c>).</param>
+    public static async Task<PrivateRedis> StartAsync(bool tls = false, string? password = null)
     {
         if (!IsInstalled)
         {
@@ -38,7 +51,13 @@ public sealed class PrivateRedis : IAsyncDisposable
         }
 
         var directory = Directory.CreateDirectory(Path.Combine(RepoPaths.Artifacts, "redis", Guid.NewGuid().ToString("N")[..12])).FullName;
-        var redis = new PrivateRedis(FreePort(), directory);
+        var certificates = tls ? await TestCertificates.CreateAsync("redis") : null;
+        var redis = new PrivateRedis(FreePort(), directory, certificates, password);
+        if (certificates is not null)
+        {
+            redis._serverCertificate = await certificates.IssueServerAsync();
+        }
+
         await redis.StartServerAsync();
         return redis;
     }
@@ -59,7 +78,17 @@ public sealed class PrivateRedis : IAsyncDisposable
     /// <summary>A client of the test's own, for looking at and changing what the workers stored.</summary>
     public async Task<IDatabase> DatabaseAsync()
     {
-        _client ??= await ConnectionMultiplexer.ConnectAsync($"{Configuration},allowAdmin=true");
+        if (_client is null)
+        {
+            var options = ConfigurationOptions.Parse($"{Configuration},allowAdmin=true");
+            if (CaFile is not null)
+            {
+                options.TrustIssuer(CaFile);
+            }
+
+            _client = await ConnectionMultiplexer.ConnectAsync(options);
+        }
+
         return _client.GetDatabase();
     }
 
@@ -97,6 +126,7 @@ public sealed class PrivateRedis : IAsyncDisposable
         }
 
         Kill();
+        _certificates?.Dispose();
     }
 
     private async Task StartServerAsync()
@@ -104,13 +134,23 @@ public sealed class PrivateRedis : IAsyncDisposable
         var pidFile = Path.Combine(_directory, "redis.pid");
         File.Delete(pidFile);
         // --daemonize: the server detaches into its own session, so it outlives nothing but its kill; the pid file says which process it is.
+        var port = Port.ToString(CultureInfo.InvariantCulture);
+        List<string> arguments = _serverCertificate is { } server
+            ? ["--port", "0", "--tls-port", port, "--tls-cert-file", server.Certificate, "--tls-key-file", server.Key, "--tls-ca-cert-file", _certificates!.CaFile, "--tls-auth-clients", "no"]
+            : ["--port", port];
+        if (Password is not null)
+        {
+            arguments.AddRange(["--requirepass", Password]);
+        }
+
         await Cli.Wrap("/usr/bin/redis-server")
-            .WithArguments(["--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            .WithArguments([.. arguments, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                 "--dir", _directory, "--daemonize", "yes", "--pidfile", pidFile, "--logfile", Path.Combine(_directory, "redis.log")])
             .ExecuteAsync();
 
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!File.Exists(pidFile) || !await AnswersPingAsync())
+        // A TLS or password-protected server does not answer a bare PING: there the listening port is the sign of life.
+        while (!File.Exists(pidFile) || !(_serverCertificate is null && Password is null ? await AnswersPingAsync() : await FreePorts.AcceptsAsync(Port)))
         {
             await Task.Delay(50, cts.Token); // polling the port until the server answers: what is awaited is its readiness
         }

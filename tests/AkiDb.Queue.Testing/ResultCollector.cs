@@ -40,7 +40,8 @@ public sealed class ResultCollector : IAsyncDisposable
     /// <param name="durableQueue">A durable, named results queue: results published while this client is disconnected (a broker restart) are kept.</param>
     /// <param name="amqpUrl">The broker; for an <c>amqps://</c> one, trust its CA with <paramref name="caFile"/> or SSL_CERT_FILE.</param>
     /// <param name="caFile">PEM CA file for a TLS broker signed by a private CA.</param>
-    public static async Task<ResultCollector> StartAsync(string amqpUrl, string? durableQueue = null, string? caFile = null)
+    /// <param name="watchErrorQueue">Declare and watch embed-requested_error with the worker's default arguments; off for a test that declares it otherwise.</param>
+    public static async Task<ResultCollector> StartAsync(string amqpUrl, string? durableQueue = null, string? caFile = null, bool watchErrorQueue = true)
     {
         var factory = AkiDb.Queue.Broker.BrokerConnections.Create(new() { Url = amqpUrl, CaFile = caFile }, key => key).CreateFactory("akidb-tests", automaticRecovery: true);
         var connection = await factory.CreateConnectionAsync();
@@ -69,6 +70,11 @@ public sealed class ResultCollector : IAsyncDisposable
             return Task.CompletedTask;
         };
         await consume.BasicConsumeAsync(queue, autoAck: true, consumer);
+
+        if (!watchErrorQueue)
+        {
+            return collector;
+        }
 
         // The error queue, declared as MassTransit declares it, so it can be watched before the first fault.
         await consume.ExchangeDeclareAsync(QueueNames.EmbedRequestedError, ExchangeType.Fanout, durable: true, autoDelete: false);

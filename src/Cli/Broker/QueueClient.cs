@@ -30,15 +30,16 @@ internal sealed class QueueClient : IAsyncDisposable
     /// <param name="broker">Where and how to connect (URL, TLS, cluster nodes: with nodes, the first live one, and after a
     /// connection loss RabbitMQ.Client's automatic recovery reconnects to another).</param>
     /// <param name="maxInFlight">Most publishes awaiting their confirm.</param>
-    public static async Task<QueueClient> ConnectAsync(BrokerSettings broker, int maxInFlight = 256)
+    /// <param name="cancellationToken">Ctrl+C: stops a connection attempt to a broker that does not answer.</param>
+    public static async Task<QueueClient> ConnectAsync(BrokerSettings broker, int maxInFlight = 256, CancellationToken cancellationToken = default)
     {
-        var connection = await broker.ConnectAsync("akidb-queue-cli", CancellationToken.None);
+        var connection = await broker.ConnectAsync("akidb-queue-cli", cancellationToken);
         // Confirms with a bounded number outstanding: the broker has every message before we report it sent, and
         // a slow broker slows us down instead of filling memory.
         var channel = await connection.CreateChannelAsync(new CreateChannelOptions(
             publisherConfirmationsEnabled: true,
             publisherConfirmationTrackingEnabled: true,
-            outstandingPublisherConfirmationsRateLimiter: new ThrottlingRateLimiter(maxInFlight)));
+            outstandingPublisherConfirmationsRateLimiter: new ThrottlingRateLimiter(maxInFlight)), cancellationToken);
         return new QueueClient(connection, channel);
     }
 
@@ -179,12 +180,8 @@ internal sealed class QueueClient : IAsyncDisposable
     /// <summary>The queue <see cref="SubscribeResultsAsync"/> reads.</summary>
     public string? Queue { get; private set; }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _channel.CloseAsync();
-        await _connection.CloseAsync();
-        _connection.Dispose();
-    }
+    // The channel closes with the connection; see QuickClose for why the wait is short.
+    public ValueTask DisposeAsync() => _connection.CloseQuicklyAsync();
 }
 
 /// <summary>The queue a command was to publish to or read from does not exist on the broker's virtual host.</summary>

@@ -28,7 +28,7 @@ internal sealed class ModelTokenizer
 
     /// <summary>
     /// A bundled model by name (null: all-MiniLM-L6-v2, the worker's default), or any BERT-style model from its
-    /// vocab.txt. The vocab is read straight out of the model package's assembly that the build copies here.
+    /// vocab.txt. The vocab is the one the build extracted from the model package's assembly (models/*.vocab.txt).
     /// </summary>
     public static ModelTokenizer Load(string? model, string? vocabPath, int? maxTokens)
     {
@@ -39,14 +39,28 @@ internal sealed class ModelTokenizer
                 throw new FileNotFoundException($"--vocab {vocabPath} does not exist.", vocabPath);
             }
 
-            var limit = maxTokens ?? 512;
-            return new ModelTokenizer(TextTokenizer.Load(vocabPath, lowerCase: true, limit), limit, null);
+            var ownLimit = maxTokens ?? 512;
+            return new ModelTokenizer(TextTokenizer.Load(vocabPath, lowerCase: true, ownLimit), ownLimit, null);
         }
 
         var bundled = BundledModels.Find(model ?? BundledModels.MiniLm.Name)
             ?? throw new ArgumentException($"--model {model} is not a bundled model ({string.Join(", ", BundledModels.All.Select(m => m.Name))}); for another model pass --vocab with its vocab.txt (and --model-max-tokens).");
         var options = bundled.DefaultOptions();
-        var assembly = Path.Combine(AppContext.BaseDirectory, "models", bundled.AssemblyFile);
+        var limit = maxTokens ?? options.MaxTokens;
+        var models = Path.Combine(AppContext.BaseDirectory, "models");
+        var vocab = Path.Combine(models, Path.GetFileNameWithoutExtension(bundled.AssemblyFile) + ".vocab.txt");
+        if (File.Exists(vocab))
+        {
+            return new ModelTokenizer(TextTokenizer.Load(vocab, options.LowerCase, limit), limit, options.DocumentPrefix);
+        }
+
+        // No extracted vocab (a build that skipped the CLI project's own targets): read it out of the model assembly.
+        var assembly = Path.Combine(models, bundled.AssemblyFile);
+        if (!File.Exists(assembly))
+        {
+            throw new FileNotFoundException($"Neither {vocab} nor {assembly} exists: this akidb-queue install lacks the vocab of {bundled.Name}; pass --vocab with its vocab.txt.", vocab);
+        }
+
         var temp = Path.Combine(Path.GetTempPath(), $"akidb-vocab-{Environment.ProcessId}-{Guid.NewGuid():N}.txt");
         try
         {
@@ -55,7 +69,7 @@ internal sealed class ModelTokenizer
                 ManifestResourceReader.CopyResource(assembly, bundled.ResourcePrefix + "vocab.txt", file);
             }
 
-            return new ModelTokenizer(TextTokenizer.Load(temp, options.LowerCase, maxTokens ?? options.MaxTokens), maxTokens ?? options.MaxTokens, options.DocumentPrefix);
+            return new ModelTokenizer(TextTokenizer.Load(temp, options.LowerCase, limit), limit, options.DocumentPrefix);
         }
         finally
         {

@@ -27,7 +27,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        await using var client = await QueueClient.ConnectAsync(settings);
+        await using var client = await QueueClient.ConnectAsync(settings, cancellationToken: cancellationToken);
         var results = await client.SubscribeResultsAsync(durableQueue: null, cancellationToken);
         foreach (var (id, texts) in Samples)
         {

@@ -90,7 +90,7 @@ internal sealed class EmbedCommand : AsyncCommand<EmbedCommand.Settings>
         try
         {
             chunker = settings.CreateChunker(settings.Model);
-            plan = EmbedPlan.Build(InputDocuments.Read(settings.Input), chunker, OutputFile.ReadWritten(settings.Out));
+            plan = EmbedPlan.Build(InputDocuments.Read(settings.Input), chunker, OutputFile.ReadWritten(settings.Out), cancellationToken);
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException)
         {
@@ -132,7 +132,7 @@ internal sealed class EmbedCommand : AsyncCommand<EmbedCommand.Settings>
         }
         catch (Exception e) when (e is InvalidOperationException or TimeoutException or RabbitMQ.Client.Exceptions.BrokerUnreachableException)
         {
-            AnsiConsole.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape(CommandFailure.Describe(e))}[/]");
             return 1;
         }
 

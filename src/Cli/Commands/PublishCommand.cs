@@ -64,9 +64,16 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var requests = (DocumentSource.IsJsonLines(settings.Path)
-            ? DocumentSource.FromJsonLines(settings.Path, settings.Model)
-            : DocumentSource.FromFolder(settings.Path, Chunker(settings), settings.TextsPerMessage, settings.Model)).ToList();
+        var requests = new List<EmbedRequested>();
+        foreach (var request in DocumentSource.IsJsonLines(settings.Path)
+                     ? DocumentSource.FromJsonLines(settings.Path, settings.Model)
+                     : DocumentSource.FromFolder(settings.Path, Chunker(settings), settings.TextsPerMessage, settings.Model))
+        {
+            // Chunking a large folder takes a while: Ctrl+C must not wait for it.
+            cancellationToken.ThrowIfCancellationRequested();
+            requests.Add(request);
+        }
+
         var texts = requests.Sum(r => r.Texts?.Count ?? 0);
         if (requests.Count == 0)
         {
@@ -74,7 +81,7 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
             return 1;
         }
 
-        await using var client = await QueueClient.ConnectAsync(settings, settings.MaxInFlight);
+        await using var client = await QueueClient.ConnectAsync(settings, settings.MaxInFlight, cancellationToken);
         try
         {
             await client.RequireQueueAsync(settings.Queue, cancellationToken);
@@ -90,13 +97,21 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         }
 
         var clock = Stopwatch.StartNew();
+        var confirmed = new ConfirmedCount();
         try
         {
-            await PublishAllAsync(client, requests, settings, clock, cancellationToken);
+            await PublishAllAsync(client, requests, settings, clock, confirmed, cancellationToken);
         }
         catch (QueueMissingException e)
         {
             return QueueMissing(e, settings);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Requests sent but not yet confirmed may or may not be on the queue: a re-run sends them again, and the
+            // worker answers each request it takes (at least once, as for any producer).
+            AnsiConsole.MarkupLine($"[yellow]Interrupted.[/] {confirmed.Value} of {requests.Count} requests were confirmed by the broker before Ctrl+C.");
+            return Interruption.ExitCode;
         }
 
         AnsiConsole.MarkupLine($"Published {requests.Count} requests ({texts} texts) to [bold]{Markup.Escape(settings.Queue)}[/] in {clock.Elapsed.TotalSeconds:F1} s, every one confirmed by the broker.");
@@ -115,7 +130,13 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         return 2;
     }
 
-    private static async Task PublishAllAsync(QueueClient client, List<EmbedRequested> requests, Settings settings, Stopwatch clock, CancellationToken cancellationToken)
+    /// <summary>Requests the broker has confirmed so far, read after an interruption.</summary>
+    private sealed class ConfirmedCount
+    {
+        public int Value { get; set; }
+    }
+
+    private static async Task PublishAllAsync(QueueClient client, List<EmbedRequested> requests, Settings settings, Stopwatch clock, ConfirmedCount confirmed, CancellationToken cancellationToken)
     {
         await AnsiConsole.Progress()
             .AutoClear(false)
@@ -132,6 +153,7 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
                     {
                         await Task.WhenAll(inFlight);
                         sent += inFlight.Count;
+                        confirmed.Value = sent;
                         inFlight.Clear();
                         task.Value = sent;
                         task.Description = $"publishing ({sent / Math.Max(clock.Elapsed.TotalSeconds, 0.001):F0} req/s)";
@@ -139,6 +161,7 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
                 }
 
                 await Task.WhenAll(inFlight);
+                confirmed.Value = requests.Count;
                 task.Value = requests.Count;
                 task.Description = $"published ({requests.Count / Math.Max(clock.Elapsed.TotalSeconds, 0.001):F0} req/s)";
             });

@@ -42,7 +42,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         QuantizationReport report;
         try
         {
-            report = OnnxQuantizer.QuantizeFile(settings.Input, settings.Output, options);
+            report = OnnxQuantizer.QuantizeFile(settings.Input, settings.Output, options, cancellationToken);
         }
         catch (Exception e) when (e is InvalidDataException or NotSupportedException or Google.Protobuf.InvalidProtocolBufferException or IOException)
         {

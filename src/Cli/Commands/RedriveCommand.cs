@@ -38,7 +38,8 @@ internal sealed class RedriveCommand : AsyncCommand<RedriveCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var source = settings.From ?? settings.Queue + "_error";
-        await using var connection = await settings.ConnectAsync("akidb-queue-redrive", cancellationToken);
+        var connection = await settings.ConnectAsync("akidb-queue-redrive", cancellationToken);
+        await using var closing = connection.ClosesQuickly();
         foreach (var queue in new[] { source, settings.Queue })
         {
             if (await QueueProbe.ProbeAsync(connection, queue, cancellationToken) is null)
@@ -48,10 +49,16 @@ internal sealed class RedriveCommand : AsyncCommand<RedriveCommand.Settings>
             }
         }
 
-        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
+        // Not disposed on its own: it closes with the connection (QuickClose), which a blocked broker cannot delay.
+        var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
         var table = new Table().AddColumns("#", "message id", "request id", "fault");
         var moved = 0;
-        while (settings.Count is null || moved < settings.Count)
+        // Ctrl+C stops between messages. A move under way gets a second to finish, so a message is not left in
+        // both queues just because the key was pressed while its confirm was on the way; a broker that does not confirm
+        // within them (blocked by an alarm) leaves it in the error queue, unacknowledged, and so still there.
+        using var finishing = new CancellationTokenSource();
+        await using var graceOnInterrupt = cancellationToken.Register(() => finishing.CancelAfter(MoveGrace));
+        while ((settings.Count is null || moved < settings.Count) && !cancellationToken.IsCancellationRequested)
         {
             // A dry run holds what it read unacknowledged, so it never reads one twice; closing the channel puts them all back.
             var message = await channel.BasicGetAsync(source, autoAck: false, cancellationToken);
@@ -64,12 +71,17 @@ internal sealed class RedriveCommand : AsyncCommand<RedriveCommand.Settings>
             {
                 try
                 {
-                    await channel.BasicPublishAsync("", settings.Queue, mandatory: true, Resend(message.BasicProperties), message.Body, cancellationToken);
+                    await channel.BasicPublishAsync("", settings.Queue, mandatory: true, Resend(message.BasicProperties), message.Body, finishing.Token);
                 }
                 catch (PublishException e)
                 {
                     await channel.BasicNackAsync(message.DeliveryTag, false, requeue: true, CancellationToken.None);
                     AnsiConsole.MarkupLine($"[red]The broker did not take message {moved + 1} ({Markup.Escape(e.Message)}); it stays in {Markup.Escape(source)}.[/]");
+                    break;
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    AnsiConsole.MarkupLine($"[yellow]Interrupted[/] while the broker had not confirmed message {moved + 1}: it stays in {Markup.Escape(source)} (and may also be in {Markup.Escape(settings.Queue)}).");
                     break;
                 }
 
@@ -89,8 +101,16 @@ internal sealed class RedriveCommand : AsyncCommand<RedriveCommand.Settings>
         AnsiConsole.MarkupLine(settings.DryRun
             ? $"Dry run: {moved} messages would move from {Markup.Escape(source)} to {Markup.Escape(settings.Queue)}; nothing moved."
             : $"Moved {moved} messages from {Markup.Escape(source)} to {Markup.Escape(settings.Queue)}, each confirmed by the broker.");
+        if (cancellationToken.IsCancellationRequested)
+        {
+            AnsiConsole.MarkupLine("[yellow]Interrupted.[/] Run it again to move the rest.");
+            return Interruption.ExitCode;
+        }
+
         return 0;
     }
+
+    private static readonly TimeSpan MoveGrace = TimeSpan.FromSeconds(1);
 
     /// <summary>The message's properties without MassTransit's fault headers, which describe the failure, not the request.</summary>
     private static BasicProperties Resend(IReadOnlyBasicProperties original)

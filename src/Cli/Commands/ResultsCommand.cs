@@ -45,7 +45,7 @@ internal sealed class ResultsCommand : AsyncCommand<ResultsCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        await using var client = await QueueClient.ConnectAsync(settings);
+        await using var client = await QueueClient.ConnectAsync(settings, cancellationToken: cancellationToken);
         System.Threading.Channels.ChannelReader<ResultMessage> results;
         try
         {

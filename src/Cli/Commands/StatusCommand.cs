@@ -35,7 +35,8 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        await using var connection = await settings.ConnectAsync("akidb-queue-status", cancellationToken);
+        var connection = await settings.ConnectAsync("akidb-queue-status", cancellationToken);
+        await using var closing = connection.ClosesQuickly();
         var errorQueue = settings.Queue + "_error";
         if (await QueueProbe.ProbeAsync(connection, settings.Queue, cancellationToken) is not { } start)
         {
@@ -48,9 +49,9 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         using var api = new ManagementApi(settings.EffectiveManagementUrl, settings.EffectiveUrl);
         foreach (var queue in new[] { settings.Queue, errorQueue, "embed-results-unrouted" })
         {
-            if (await QueueProbe.ProbeAsync(connection, queue, CancellationToken.None) is { } now)
+            if (await QueueProbe.ProbeAsync(connection, queue, cancellationToken) is { } now)
             {
-                table.AddRow(queue, now.Ready.ToString(), await UnackedAsync(api, settings.VirtualHost, queue), now.Consumers.ToString());
+                table.AddRow(queue, now.Ready.ToString(), await UnackedAsync(api, settings.VirtualHost, queue, cancellationToken), now.Consumers.ToString());
             }
         }
 
@@ -91,12 +92,13 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         {
             await Task.Delay(TimeSpan.FromSeconds(settings.Seconds), enough.Token);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
+            // --until-results reached: enough samples. Ctrl+C instead goes on up and ends the command (Interrupted, 130).
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
-        var end = await QueueProbe.ProbeAsync(connection, settings.Queue, CancellationToken.None);
+        var end = await QueueProbe.ProbeAsync(connection, settings.Queue, cancellationToken);
         return new DrainEstimate(seconds, Volatile.Read(ref requests), Volatile.Read(ref texts), readyAtStart, end?.Ready ?? 0);
     }
 
@@ -115,13 +117,13 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         }
     }
 
-    private static async Task<string> UnackedAsync(ManagementApi api, string vhost, string queue)
+    private static async Task<string> UnackedAsync(ManagementApi api, string vhost, string queue, CancellationToken cancellationToken)
     {
         try
         {
-            return await api.GetQueueAsync(vhost, queue, CancellationToken.None) is { } q && q.TryGetProperty("messages_unacknowledged", out var v) ? v.ToString() : "?";
+            return await api.GetQueueAsync(vhost, queue, cancellationToken) is { } q && q.TryGetProperty("messages_unacknowledged", out var v) ? v.ToString() : "?";
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        catch (Exception e) when ((e is HttpRequestException or TaskCanceledException) && !cancellationToken.IsCancellationRequested)
         {
             return "?"; // the management plugin is optional for this command
         }

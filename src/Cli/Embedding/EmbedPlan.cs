@@ -8,13 +8,15 @@ internal sealed record EmbedPlan(int TotalChunks, IReadOnlyList<ChunkItem> Pendi
 {
     public int Skipped => TotalChunks - Pending.Count;
 
-    public static EmbedPlan Build(IEnumerable<InputDocument> documents, TokenChunker chunker, IReadOnlySet<(string Id, int Chunk)> written)
+    /// <param name="cancellationToken">Checked per document: chunking a large folder takes a while, and Ctrl+C must not wait for it.</param>
+    public static EmbedPlan Build(IEnumerable<InputDocument> documents, TokenChunker chunker, IReadOnlySet<(string Id, int Chunk)> written, CancellationToken cancellationToken = default)
     {
         var pending = new List<ChunkItem>();
         var seq = 0;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var document in documents)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (!seen.Add(document.Id))
             {
                 throw new InvalidDataException($"The id '{document.Id}' appears twice in the input; ids must be unique so results and a resumed run can tell them apart.");

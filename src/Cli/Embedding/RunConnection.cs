@@ -113,11 +113,10 @@ internal sealed class RunConnection : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         _results.Writer.TryComplete();
-        await _connection.CloseAsync();
-        _connection.Dispose();
+        return _connection.CloseQuicklyAsync();
     }
 
     private static async Task EnsureQueueExistsAsync(IConnection connection, string queue, CancellationToken cancellationToken)

@@ -18,12 +18,16 @@ internal sealed record InitHeader(
     IReadOnlyList<BridgeModelSpec> Models,
     bool AllowSpinning,
     int WideIntraOpThreads = 0,
-    bool WideAllowSpinning = false)
+    bool WideAllowSpinning = false,
+    SandboxHeader? Sandbox = null)
 {
     public string Type { get; init; } = "init";
 
     public int Protocol { get; init; } = 1;
 }
+
+/// <summary>The restrictions a bridge puts on itself before it loads ONNX Runtime or a model (0: no limit).</summary>
+internal sealed record SandboxHeader(bool NoNewPrivs, bool DenyNetwork, long MaxAddressSpaceBytes, int MaxOpenFiles);
 
 internal sealed record LoadHeader(long Id, BridgeModelSpec Model)
 {
@@ -57,6 +61,21 @@ internal sealed record BridgeModelInfo(
     double LoadMs,
     long? RssDeltaBytes = null);
 
+/// <summary>What the bridge reports it is restricted to: <see cref="Off"/> names each part the platform refused, and why.</summary>
+internal sealed record BridgeSandboxReport(bool NoNewPrivs, string? Network, long? MaxAddressSpaceBytes, int? MaxOpenFiles, string? Seccomp, IReadOnlyList<SandboxPartOff>? Off)
+{
+    public string Describe() =>
+        string.Join(", ", new[]
+        {
+            NoNewPrivs ? "no new privileges" : null,
+            Network is { } network && network != "allowed" ? network : "network allowed",
+            MaxAddressSpaceBytes is { } bytes ? $"address space <= {bytes / 1048576} MiB" : null,
+            MaxOpenFiles is { } files ? $"<= {files} open files" : null,
+        }.Where(p => p is not null));
+}
+
+internal sealed record SandboxPartOff(string Part, string Reason);
+
 internal sealed record BridgeTimings(double DecodeMs, double InferenceMs, double PoolingMs, double TotalMs);
 
 /// <summary>Every frame the bridge sends, as one shape: which fields are set depends on <see cref="Type"/>.</summary>
@@ -74,6 +93,7 @@ internal sealed record BridgeReply
     public string? OrtVersion { get; init; }
     public double? StartupMs { get; init; }
     public IReadOnlyList<BridgeModelInfo>? Models { get; init; }
+    public BridgeSandboxReport? Sandbox { get; init; }
 
     // loaded
     public BridgeModelInfo? Model { get; init; }

@@ -112,6 +112,9 @@ public sealed class BridgeOptions : IValidatableObject
     /// <summary>Extra environment variables for the bridge, on top of the minimal set it gets.</summary>
     public Dictionary<string, string> Environment { get; set; } = [];
 
+    /// <summary>What a bridge process may not do: no new privileges, no network, bounded resources.</summary>
+    public BridgeSandboxOptions Sandbox { get; set; } = new();
+
     /// <summary>debug, info, warning or error.</summary>
     public BridgeLogLevel LogLevel { get; set; } = BridgeLogLevel.Info;
 
@@ -141,6 +144,16 @@ public sealed class BridgeOptions : IValidatableObject
         if (PythonPath is not null && !File.Exists(PythonPath))
         {
             yield return new ValidationResult($"Bridge:PythonPath '{PythonPath}' does not exist.", [nameof(PythonPath)]);
+        }
+
+        if (Sandbox.MaxAddressSpaceMiB is not 0 and (< 1024 or > 1_048_576))
+        {
+            yield return new ValidationResult($"Bridge:Sandbox:MaxAddressSpaceMiB {Sandbox.MaxAddressSpaceMiB} must be 0 (no limit) or between 1024 and 1048576: a bridge with one model needs about 1 GiB of address space.", [nameof(Sandbox)]);
+        }
+
+        if (Sandbox.MaxOpenFiles is not 0 and (< 32 or > 1_048_576))
+        {
+            yield return new ValidationResult($"Bridge:Sandbox:MaxOpenFiles {Sandbox.MaxOpenFiles} must be 0 (inherited) or between 32 and 1048576.", [nameof(Sandbox)]);
         }
 
         if (EntryPoint is not null && !File.Exists(EntryPoint))

@@ -87,7 +87,8 @@ internal sealed class PythonBridgeBackend(
             catalog.All.Where(m => m.Definition.LoadAtStartup).Select(m => BridgeClient.ToSpec(m.Definition)).ToList(),
             options.AllowSpinning,
             options.EffectiveWideIntraOpThreads,
-            options.WideAllowSpinning);
+            options.WideAllowSpinning,
+            options.Sandbox.ToHeader());
 
         var limits = FrameLimits.Default with { MaxPayloadBytes = options.MaxPayloadBytes };
         var starts = _lanes.Select(l => l.StartAsync(() => BridgeProcess.Start(launch, limits, logger, l.Id), init)).ToList();
@@ -129,7 +130,8 @@ internal sealed class PythonBridgeBackend(
     {
         var ready = _lanes.FirstOrDefault(l => l.LastReady is not null)?.LastReady;
         var models = ready?.Models is { } m ? string.Join(", ", m.Select(x => $"{x.Name} on {x.Provider}")) : "no model loaded yet";
-        return $"{_lanes.Count(l => l.IsReady)}/{_lanes.Count} processes ready, {ready?.Runtime ?? "?"} runtime, ONNX Runtime {ready?.OrtVersion ?? "?"}, {models}";
+        var sandbox = ready?.Sandbox is { } report ? $", sandbox: {report.Describe()}" : ready is null ? "" : ", no sandbox";
+        return $"{_lanes.Count(l => l.IsReady)}/{_lanes.Count} processes ready, {ready?.Runtime ?? "?"} runtime, ONNX Runtime {ready?.OrtVersion ?? "?"}, {models}{sandbox}";
     }
 
     /// <summary>

@@ -18,8 +18,14 @@ public sealed class CacheOptions : IValidatableObject
     [Range(1, 1_048_576)]
     public int MaxMemoryMiB { get; set; } = 256;
 
-    /// <summary>A StackExchange.Redis configuration string (<c>host:port,password=...</c>); unset: no shared level.</summary>
+    /// <summary>
+    /// A StackExchange.Redis configuration string (<c>host:port,password=...</c>, with <c>ssl=true</c> for TLS: the
+    /// certificate chain and host name are verified); unset: no shared level.
+    /// </summary>
     public string? Redis { get; set; }
+
+    /// <summary>TLS: a PEM file of the CA that signed Redis's certificate, trusted besides the platform store and <c>SSL_CERT_FILE</c>.</summary>
+    public string? RedisCaFile { get; set; }
 
     /// <summary>How long an entry lives in either level after it was written; Redis evicts it then by itself.</summary>
     [Range(typeof(TimeSpan), "00:01:00", "3650.00:00:00")]
@@ -60,6 +66,30 @@ public sealed class CacheOptions : IValidatableObject
         if (error is not null)
         {
             yield return new ValidationResult($"{Section}:Redis is not a StackExchange.Redis configuration string ({error}).", [nameof(Redis)]);
+            yield break;
+        }
+
+        if (!string.IsNullOrWhiteSpace(RedisCaFile))
+        {
+            if (!ConfigurationOptions.Parse(Redis).Ssl)
+            {
+                yield return new ValidationResult($"{Section}:RedisCaFile is set but {Section}:Redis has no ssl=true: the CA is used only over TLS.", [nameof(RedisCaFile)]);
+            }
+
+            string? caError = null;
+            try
+            {
+                _ = AkiDb.Queue.Broker.BrokerTrust.ForCaFile(RedisCaFile, $"{Section}:RedisCaFile");
+            }
+            catch (AkiDb.Queue.Broker.BrokerSettingsException e)
+            {
+                caError = e.Message;
+            }
+
+            if (caError is not null)
+            {
+                yield return new ValidationResult(caError, [nameof(RedisCaFile)]);
+            }
         }
     }
 }

@@ -32,6 +32,9 @@ internal sealed class ResilientRedisCache : IDistributedCache, IDisposable
     private readonly TimeProvider _time = TimeProvider.System;
     private long _openUntil; // timestamp until which the open circuit skips Redis; then calls probe it again
 
+    /// <summary>How Redis's TLS certificate is checked (null without TLS); its last rejection says why a TLS connection failed.</summary>
+    public AkiDb.Queue.Broker.BrokerTrust? Trust { get; }
+
     public ResilientRedisCache(CacheOptions options, CacheTelemetry telemetry, ILogger<ResilientRedisCache> logger)
     {
         _telemetry = telemetry;
@@ -44,7 +47,15 @@ internal sealed class ResilientRedisCache : IDistributedCache, IDisposable
         configuration.BacklogPolicy = BacklogPolicy.FailFast;
         configuration.AsyncTimeout = timeoutMs;
         configuration.SyncTimeout = timeoutMs;
-        configuration.ConnectTimeout = Math.Max(timeoutMs, 1000);
+        // A TLS handshake takes a few round trips more; the connection is made in the background, so waiting longer for it delays nothing.
+        configuration.ConnectTimeout = Math.Max(timeoutMs, configuration.Ssl ? 5000 : 1000);
+        if (configuration.Ssl)
+        {
+            // Chain and host name, as for the broker: the platform store (and SSL_CERT_FILE), plus Cache:RedisCaFile.
+            Trust = AkiDb.Queue.Broker.BrokerTrust.ForCaFile(options.RedisCaFile, $"{CacheOptions.Section}:RedisCaFile");
+            configuration.CertificateValidation += Trust.Validate;
+        }
+
         configuration.ReconnectRetryPolicy = new LinearRetry(1000);
         _connection = ConnectAsync(configuration, logger);
         _inner = new RedisCache(Microsoft.Extensions.Options.Options.Create(new RedisCacheOptions
@@ -157,7 +168,9 @@ internal sealed class ResilientRedisCache : IDistributedCache, IDisposable
         if (!connection.IsConnected)
         {
             _telemetry.RedisAvailabilityChanged(false);
-            logger.LogWarning("Embedding cache: Redis at {Endpoints} does not answer yet; embedding without it until it does", Endpoints);
+            // An untrusted or mismatched certificate says so here, once, rather than as the client's generic failure.
+            logger.LogWarning("Embedding cache: Redis at {Endpoints} does not answer yet{Why}; embedding without it until it does",
+                Endpoints, Trust?.LastRejection is { } rejection ? $" (TLS refused: {rejection})" : "");
         }
 
         return connection;

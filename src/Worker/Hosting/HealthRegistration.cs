@@ -16,7 +16,9 @@ public static class HealthRegistration
         builder.Services.AddHealthChecks()
             .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
             .AddCheck<InferenceHealthCheck>("inference", tags: ["ready"])
-            .AddCheck<BrokerFlowHealthCheck>("broker-flow", tags: ["ready"]);
+            .AddCheck<BrokerFlowHealthCheck>("broker-flow", tags: ["ready"])
+            .AddCheck<QueuesHealthCheck>("queues", tags: ["ready"]);
+        builder.Services.TryAddSingleton<Messaging.Queues.ExistingQueues>();
         builder.Services.TryAddSingleton<Messaging.BrokerFlowState>();
         builder.Services.AddHostedService<HealthEndpoint>();
         // The health check service logs every unhealthy check at error level, once per probe: a kubelet probing every

@@ -12,6 +12,7 @@ internal sealed class ReadinessReporter(
     IHostApplicationLifetime lifetime,
     IInferenceBackend backend,
     IOptions<RabbitMqOptions> rabbit,
+    Messaging.Queues.ExistingQueues queues,
     ILogger<ReadinessReporter> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
@@ -19,6 +20,12 @@ internal sealed class ReadinessReporter(
         lifetime.ApplicationStarted.Register(() =>
         {
             var sinceStart = DateTime.Now - Process.GetCurrentProcess().StartTime;
+            if (queues.NotConsuming is { } why)
+            {
+                logger.LogError("AkiDb.Queue worker started in {Ms:F0} ms but is not ready: {Why}", sinceStart.TotalMilliseconds, why);
+                return;
+            }
+
             logger.LogInformation("AkiDb.Queue worker ready in {Ms:F0} ms: consuming {Queue} on {Broker}; {Backend} backend: {Describe}",
                 sinceStart.TotalMilliseconds, rabbit.Value.QueueName, RabbitMqOptions.Redact(rabbit.Value.Url), backend.Name, backend.Describe());
         });

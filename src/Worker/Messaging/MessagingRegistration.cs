@@ -2,9 +2,11 @@ using AkiDb.Queue.Broker;
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Messaging.Edges;
+using AkiDb.Queue.Worker.Messaging.Queues;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -28,6 +30,9 @@ public static class MessagingRegistration
         MalformedFaultLogFilter.Register(builder.Services);
         // Before MassTransit's hosted service: a refused login or an unreachable broker is reported here, plainly.
         builder.Services.AddHostedService<BrokerConnectionProbe>();
+        // Then the queues that already exist, before the bus is built (see DeferredBusHostedService): its configuration follows what this finds.
+        builder.Services.TryAddSingleton<ExistingQueues>();
+        builder.Services.AddHostedService<QueueArgumentCheck>();
         var usageTelemetry = builder.Configuration.GetValue<bool>($"{Telemetry.TelemetryOptions.Section}:MassTransitUsageTelemetry");
         builder.Services.AddOptions<ResultsOptions>().BindConfiguration(ResultsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<EdgeTelemetry>();
@@ -92,7 +97,8 @@ public static class MessagingRegistration
                         return Task.CompletedTask;
                     };
                 });
-                cfg.ApplyToErrorQueues(options);
+                var existing = context.GetRequiredService<ExistingQueues>();
+                cfg.ApplyToErrorQueues(options, existing.AsItIs(QueueRole.Error));
 
                 // Producers in any language send plain JSON, with or without a content type; results go out as plain
                 // JSON too. MassTransit's envelope format is still understood for .NET producers that use it.
@@ -120,9 +126,24 @@ public static class MessagingRegistration
                 cfg.ConnectPublishObserver(nodeWatch);
                 cfg.ConnectSendObserver(context.GetRequiredService<RefusedPublishObserver>());
                 cfg.ConnectPublishObserver(context.GetRequiredService<RefusedPublishObserver>());
-                cfg.ConfigureEndpoints(context);
+                // A consumed queue that exists with other arguments is left alone (QueueArgumentCheck said so, /health/ready says why):
+                // declaring it would be refused, and MassTransit would retry that forever.
+                cfg.ConfigureEndpoints(context, filter =>
+                {
+                    if (!existing.Consume(QueueRole.Input))
+                    {
+                        filter.Exclude<EmbedRequestedConsumer>();
+                    }
+
+                    if (!existing.Consume(QueueRole.Expired))
+                    {
+                        filter.Exclude<BrokerExpiredConsumer>();
+                    }
+                });
             });
         });
+
+        DeferredBusHostedService.Replace(builder.Services);
 
         // Registered after MassTransit on purpose: the broker connection and the backend start-up run together,
         // and the host reports itself started only when both are done.

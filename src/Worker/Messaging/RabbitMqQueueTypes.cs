@@ -44,10 +44,25 @@ internal static class RabbitMqQueueTypes
     /// delivery limit is removed: nothing consumes these queues in a loop, and a limit could only drop a message that
     /// an operator moves back and forth.
     /// </summary>
-    public static void ApplyToErrorQueues(this IRabbitMqBusFactoryConfigurator bus, RabbitMqOptions options)
+    /// <param name="bus">The bus being configured.</param>
+    /// <param name="options">The worker's settings.</param>
+    /// <param name="asItIs">The arguments of an error queue that exists with others than these (Queues/QueueArgumentCheck):
+    /// declared with exactly those, so the broker accepts the declaration and the queue is used as it is.</param>
+    public static void ApplyToErrorQueues(this IRabbitMqBusFactoryConfigurator bus, RabbitMqOptions options, IReadOnlyDictionary<string, object?>? asItIs = null)
     {
         bus.SendTopology.ConfigureErrorSettings = queue =>
         {
+            if (asItIs is not null && queue is MassTransit.RabbitMqTransport.Configuration.RabbitMqQueueConfigurator declared)
+            {
+                declared.QueueArguments.Clear();
+                foreach (var (key, value) in asItIs)
+                {
+                    queue.SetQueueArgument(key, value);
+                }
+
+                return;
+            }
+
             queue.ApplyToErrorQueue(options);
             if (options.ErrorQueueMaxLength > 0)
             {

@@ -26,7 +26,7 @@ public sealed class CacheTests(BrokerFixture broker, ITestOutputHelper output)
     {
         // A generous timeout: on a loaded test machine a 250 ms Redis call can time out, and a miss would fail an
         // assertion about hits. The timeout's own behaviour is tested in RedisLevelTests.
-        var settings = new Dictionary<string, string?> { ["Cache:Redis"] = redis.Configuration, ["Cache:RedisTimeout"] = "00:00:05" };
+        var settings = new Dictionary<string, string?> { ["Cache:Redis"] = redis.Configuration, ["Cache:RedisTimeout"] = "00:00:05", ["Cache:RedisCaFile"] = redis.CaFile };
         foreach (var (key, value) in more)
         {
             settings[key] = value;
@@ -35,10 +35,13 @@ public sealed class CacheTests(BrokerFixture broker, ITestOutputHelper output)
         return settings;
     }
 
-    [Fact]
-    public async Task A_second_worker_sharing_redis_answers_a_corpus_the_first_embedded_from_the_cache_with_identical_vectors()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_second_worker_sharing_redis_answers_a_corpus_the_first_embedded_from_the_cache_with_identical_vectors(bool tlsWithPassword)
     {
-        await using var redis = await PrivateRedis.StartAsync();
+        // TLS only, with a password and a certificate signed by a private CA, trusted through Cache:RedisCaFile.
+        await using var redis = await PrivateRedis.StartAsync(tls: tlsWithPassword, password: tlsWithPassword ? Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12)) : null);
         var (_, url) = await broker.CreateVirtualHostAsync("cache-share");
         await using var results = await ResultCollector.StartAsync(url);
 
@@ -62,6 +65,11 @@ public sealed class CacheTests(BrokerFixture broker, ITestOutputHelper output)
             Assert.All(Cached(cached), Assert.True);
             Assert.Equal(0, cached.Body.GetProperty("inferenceMs").GetDouble()); // no model time: no lane was used
             Assert.Equal(Bits(fresh), Bits(cached));
+        }
+
+        if (redis.Password is { } password)
+        {
+            Assert.DoesNotContain(workerB.Logs.Entries, e => e.Message.Contains(password, StringComparison.Ordinal));
         }
     }
 

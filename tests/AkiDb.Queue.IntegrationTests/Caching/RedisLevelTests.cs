@@ -70,6 +70,26 @@ public sealed class RedisLevelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_tls_redis_whose_ca_is_not_trusted_is_refused_with_the_reason_and_trusted_through_the_ca_setting()
+    {
+        await using var redis = await PrivateRedis.StartAsync(tls: true, password: "s3cret-for-tls");
+        using var untrusted = Start(redis);
+        _ = untrusted.Embeddings;
+        await WaitUntilAsync(() => untrusted.Logged("TLS refused"), "the refusal logged");
+        Assert.True(untrusted.Logged("not trusted"), "the reason is given");
+        Assert.True(untrusted.Logged("Cache:RedisCaFile"), "the setting is named");
+        Assert.False(untrusted.Redis.IsAvailable);
+        Assert.DoesNotContain(untrusted.Logs.Entries, e => e.Message.Contains("s3cret-for-tls", StringComparison.Ordinal));
+
+        using var trusted = Start(redis, ("Cache:RedisCaFile", redis.CaFile!));
+        _ = trusted.Embeddings;
+        await trusted.WaitUntilRedisUsedAsync();
+        var texts = Texts(0, 3);
+        await trusted.Embeddings.Store(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
+        Assert.Equal(3, await redis.CountKeysAsync());
+    }
+
+    [Fact]
     public async Task A_hung_redis_costs_each_call_at_most_the_timeout_and_then_is_skipped()
     {
         await using var redis = await PrivateRedis.StartAsync();

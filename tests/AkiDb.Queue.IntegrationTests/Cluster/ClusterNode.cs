@@ -44,6 +44,15 @@ public sealed class ClusterNode
     /// <summary><c>host:port</c>, as <c>RabbitMq:ClusterNodes</c> lists it.</summary>
     public string Address => $"{Host}:{AmqpPort}";
 
+    /// <summary>The node's AMQPS (TLS) port.</summary>
+    public int AmqpsPort { get; init; }
+
+    /// <summary><c>host:port</c> of the TLS listener, as <c>RabbitMq:ClusterNodes</c> lists it for an <c>amqps://</c> URL.</summary>
+    public string TlsAddress => $"{Host}:{AmqpsPort}";
+
+    /// <summary>The node's amqps URL for a virtual host, as guest (or the given user info).</summary>
+    public string AmqpsUrl(string vhost, string userInfo = "guest:guest") => $"amqps://{userInfo}@{Host}:{AmqpsPort}/{Uri.EscapeDataString(vhost)}";
+
     public string ManagementUrl => $"http://{Host}:{ManagementPort}/";
 
     public string AmqpUrl(string vhost) => $"amqp://guest:guest@{Host}:{AmqpPort}/{Uri.EscapeDataString(vhost)}";

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using AkiDb.Queue.IntegrationTests.Infrastructure;
+using AkiDb.Queue.Broker;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
@@ -11,7 +12,8 @@ namespace AkiDb.Queue.IntegrationTests.Cluster;
 /// <summary>
 /// The permissions docs/operations.md gives the worker's user ("What the worker needs from the cluster") are read from
 /// that page and set on a fresh user: the worker runs with them, through every entity it declares (a malformed message
-/// takes it to the error queue), and the user can declare nothing else.
+/// takes it to the error queue), and the user can declare nothing else. Over TLS, as a managed broker is reached: every
+/// connection of the worker goes to the nodes' amqps ports with the cluster's CA trusted through RabbitMq:CaFile.
 /// </summary>
 [Collection(ClusterCollection.Name)]
 public sealed class LeastPrivilegeTests(RabbitMqCluster cluster)
@@ -19,7 +21,7 @@ public sealed class LeastPrivilegeTests(RabbitMqCluster cluster)
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
 
     [Fact]
-    public async Task A_least_privilege_user_with_the_documented_permissions_runs_the_worker()
+    public async Task A_least_privilege_user_with_the_documented_permissions_runs_the_worker_over_tls()
     {
         await cluster.RestoreAsync();
         var node = cluster.Nodes[2];
@@ -28,12 +30,13 @@ public sealed class LeastPrivilegeTests(RabbitMqCluster cluster)
         var user = $"akidb-worker-{Guid.NewGuid():N}"[..24];
         var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         await CreateUserAsync(node, vhost, user, password, configure, write, read);
-        var url = $"amqp://{user}:{password}@127.0.0.1:{node.AmqpPort}/{Uri.EscapeDataString(vhost)}";
+        var url = node.AmqpsUrl(vhost, $"{user}:{password}");
 
         await using var results = await ResultCollector.StartAsync(node.AmqpUrl(vhost));
         await using var worker = await WorkerProcess.StartAsync("least-privilege", url, new Dictionary<string, string?>
         {
-            ["RabbitMq:ClusterNodes"] = cluster.ClusterNodesSetting(node),
+            ["RabbitMq:ClusterNodes"] = cluster.ClusterNodesSetting(node, tls: true),
+            ["RabbitMq:CaFile"] = cluster.CaFile,
             ["Health:Urls"] = "",
         });
 
@@ -46,11 +49,23 @@ public sealed class LeastPrivilegeTests(RabbitMqCluster cluster)
         Assert.Equal("malformed_message", (await results.WaitForAsync("allowed-bad", Patience)).Code);
         Assert.True(await results.WaitForErrorsAsync(1, Patience), "the malformed message did not reach embed-requested_error");
 
-        var factory = new ConnectionFactory { Uri = new Uri(url) };
+        var connections = await ClusterManagementConnectionsAsync(node, vhost, user);
+        Assert.NotEmpty(connections);
+        Assert.All(connections, c => Assert.True(c.Tls, $"{c.Name} is not TLS"));
+
+        var factory = BrokerConnections.Create(new BrokerConnectionSettings { Url = url, CaFile = cluster.CaFile }, key => key).CreateFactory("least-privilege-check");
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         var refused = await Assert.ThrowsAsync<OperationInterruptedException>(() => channel.QueueDeclareAsync("someone-elses-queue", durable: true, exclusive: false, autoDelete: false));
         Assert.Contains("ACCESS_REFUSED", refused.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The worker user's connections (MassTransit's, the queue-depth poller's), once the management API lists them.</summary>
+    private static async Task<IReadOnlyList<ConnectionInfo>> ClusterManagementConnectionsAsync(ClusterNode node, string vhost, string user)
+    {
+        using var management = new ManagementClient(node.ManagementUrl);
+        var all = await management.WaitForConnectionsAsync(all => all.Count(c => c.Vhost == vhost && c.User == user) >= 2, Patience);
+        return all.Where(c => c.Vhost == vhost && c.User == user).ToList();
     }
 
     /// <summary>The three regular expressions of the <c>rabbitmqctl set_permissions</c> example in docs/operations.md.</summary>

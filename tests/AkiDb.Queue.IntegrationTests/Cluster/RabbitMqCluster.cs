@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json;
 using AkiDb.Queue.IntegrationTests.Infrastructure;
+using AkiDb.Queue.Testing;
 using AkiDb.Queue.Testing.Network;
 
 namespace AkiDb.Queue.IntegrationTests.Cluster;
@@ -13,6 +14,8 @@ namespace AkiDb.Queue.IntegrationTests.Cluster;
 /// share an Erlang cookie and a private epmd port and have their own names, ports and data directories; they find each
 /// other at first boot through classic peer discovery (the list of the three names), which forms the cluster without the
 /// stop_app / join_cluster / start_app round of each node. Self-contained on purpose: no script, no shared broker.
+/// Every node serves AMQP both plain and over TLS (a certificate for localhost and 127.0.0.1 signed by a CA made for
+/// the cluster, <see cref="CaFile"/>): the TLS tests use <see cref="ClusterNode.TlsAddress"/>, the others the plain port.
 /// On loopback by default; <see cref="PartitionCluster"/> puts each node in a network namespace of its own instead.
 /// </summary>
 public class RabbitMqCluster : IAsyncLifetime
@@ -22,6 +25,7 @@ public class RabbitMqCluster : IAsyncLifetime
     private static readonly string Sbin = "/usr/lib/rabbitmq/bin";
     private readonly string _root = Path.Combine(Path.GetTempPath(), $"akidb-cluster-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
     private int _epmdPort;
+    private TestCertificates? _certificates;
 
     public IReadOnlyList<ClusterNode> Nodes { get; private set; } = [];
 
@@ -42,9 +46,14 @@ public class RabbitMqCluster : IAsyncLifetime
 
     public static bool IsInstalled => File.Exists(Path.Combine(Sbin, "rabbitmq-server"));
 
+    /// <summary>The PEM file of the CA that signed the nodes' TLS certificate.</summary>
+    public string CaFile => _certificates?.CaFile ?? throw new InvalidOperationException("The cluster has not started.");
+
     /// <summary><c>RabbitMq:ClusterNodes</c> listing <paramref name="first"/> first, then the others in order: the node a client connects to first.</summary>
-    public string ClusterNodesSetting(ClusterNode first) =>
-        string.Join(',', Nodes.Where(n => n == first).Concat(Nodes.Where(n => n != first)).Select(n => n.Address));
+    /// <param name="first">The node listed first.</param>
+    /// <param name="tls">The nodes' TLS ports instead of their plain ones.</param>
+    public string ClusterNodesSetting(ClusterNode first, bool tls = false) =>
+        string.Join(',', Nodes.Where(n => n == first).Concat(Nodes.Where(n => n != first)).Select(n => tls ? n.TlsAddress : n.Address));
 
     public async Task InitializeAsync()
     {
@@ -71,8 +80,10 @@ public class RabbitMqCluster : IAsyncLifetime
         var run = Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
         var names = Enumerable.Range(1, 3).Select(i => $"akidb-c{i}-{run}@{(places is null ? "localhost" : places[i - 1].Address)}").ToArray();
         // In a namespace of its own each node has the machine's default ports (and its own epmd) to itself.
-        var ports = places is null ? FreePorts(1 + 3 * 3) : [4369, .. Enumerable.Repeat<int[]>([5672, 15672, 25672], 3).SelectMany(p => p)];
+        var ports = places is null ? FreePorts(1 + 3 * 4) : [4369, .. Enumerable.Repeat<int[]>([5672, 15672, 25672, 5671], 3).SelectMany(p => p)];
         _epmdPort = ports[0];
+        _certificates = await TestCertificates.CreateAsync("cluster");
+        var (certificate, key) = await _certificates.IssueServerAsync();
         var home = Directory.CreateDirectory(Path.Combine(_root, "home")).FullName;
         var cookie = Path.Combine(home, ".erlang.cookie");
         await File.WriteAllTextAsync(cookie, Convert.ToHexString(RandomNumberGenerator.GetBytes(20)));
@@ -84,7 +95,7 @@ public class RabbitMqCluster : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(_root, "empty.env"), "");
         await File.WriteAllTextAsync(Path.Combine(_root, "enabled_plugins"), "[rabbitmq_management].\n");
 
-        Nodes = names.Select((name, i) => CreateNode(name, names, home, ports[1 + 3 * i], ports[2 + 3 * i], ports[3 + 3 * i], places?[i])).ToList();
+        Nodes = names.Select((name, i) => CreateNode(name, names, home, ports[1 + 4 * i], ports[2 + 4 * i], ports[3 + 4 * i], ports[4 + 4 * i], certificate, key, places?[i])).ToList();
         await Task.WhenAll(Nodes.Select(n => n.LaunchAsync()));
         await Task.WhenAll(Nodes.Select(n => n.WaitRunningAsync(NodeStartTimeout)));
         await EnsureClusteredAsync();
@@ -148,6 +159,8 @@ public class RabbitMqCluster : IAsyncLifetime
         catch (IOException)
         {
         }
+
+        _certificates?.Dispose();
     }
 
     /// <summary>
@@ -182,7 +195,7 @@ public class RabbitMqCluster : IAsyncLifetime
         }
     }
 
-    private ClusterNode CreateNode(string name, string[] peers, string home, int amqpPort, int managementPort, int distPort, LabHost? place)
+    private ClusterNode CreateNode(string name, string[] peers, string home, int amqpPort, int managementPort, int distPort, int amqpsPort, string certificate, string key, LabHost? place)
     {
         var directory = Directory.CreateDirectory(Path.Combine(_root, name.Split('@')[0])).FullName;
         var host = place?.Address ?? "127.0.0.1";
@@ -209,6 +222,11 @@ public class RabbitMqCluster : IAsyncLifetime
             // The default waits up to a minute at first boot; three nodes started together need no spreading out.
             "cluster_formation.randomized_startup_delay_range.min = 0",
             "cluster_formation.randomized_startup_delay_range.max = 2",
+            $"listeners.ssl.default = {host}:{amqpsPort}",
+            $"ssl_options.cacertfile = {CaFile}",
+            $"ssl_options.certfile = {certificate}",
+            $"ssl_options.keyfile = {key}",
+            "ssl_options.verify = verify_none",
         ]);
         var environment = new Dictionary<string, string?>
         {
@@ -236,7 +254,7 @@ public class RabbitMqCluster : IAsyncLifetime
             ["ERL_FLAGS"] = null,
             ["ERL_LIBS"] = null,
         };
-        return new ClusterNode(name, directory, amqpPort, managementPort, environment, place);
+        return new ClusterNode(name, directory, amqpPort, managementPort, environment, place) { AmqpsPort = amqpsPort };
     }
 
     /// <summary>

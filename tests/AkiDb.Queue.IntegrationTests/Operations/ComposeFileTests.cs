@@ -28,11 +28,12 @@ public sealed partial class ComposeFileTests(ITestOutputHelper output)
             var config = await tool.ConfigAsync(new() { ["RABBITMQ_PASSWORD"] = Password });
             var services = config.GetProperty("services");
 
-            Assert.Equal(["jaeger", "prometheus", "rabbitmq", "worker"], services.EnumerateObject().Select(s => s.Name).Order());
+            Assert.Equal(["grafana", "jaeger", "prometheus", "rabbitmq", "worker"], services.EnumerateObject().Select(s => s.Name).Order());
             Assert.Empty(Profiles(services.GetProperty("rabbitmq")));
             Assert.Empty(Profiles(services.GetProperty("worker")));
             Assert.Equal(["observability"], Profiles(services.GetProperty("jaeger")));
             Assert.Equal(["observability"], Profiles(services.GetProperty("prometheus")));
+            Assert.Equal(["observability"], Profiles(services.GetProperty("grafana")));
 
             var rabbit = services.GetProperty("rabbitmq");
             Assert.Equal("akidb", Env(rabbit, "RABBITMQ_DEFAULT_USER"));

@@ -11,11 +11,22 @@ namespace AkiDb.Queue.Worker.Messaging.Edges;
 /// connected (it is registered after it), so the broker is there. MassTransit's topology has no way to declare a queue
 /// that nothing consumes, so this uses RabbitMQ.Client, which MassTransit brings along, on a short-lived connection.
 /// </summary>
-internal sealed class ParkingQueueDeclarer(BrokerConnections connections, IOptions<RabbitMqOptions> rabbit, IOptions<ResultsOptions> results, ILogger<ParkingQueueDeclarer> logger) : IHostedService
+internal sealed class ParkingQueueDeclarer(
+    BrokerConnections connections,
+    IOptions<RabbitMqOptions> rabbit,
+    IOptions<ResultsOptions> results,
+    Queues.ExistingQueues existing,
+    ILogger<ParkingQueueDeclarer> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var options = results.Value;
+        if (existing.For(Queues.QueueRole.Parking) is { Difference: not null })
+        {
+            // It exists with other arguments and is used as it is (Queues/QueueArgumentCheck logged which).
+            return;
+        }
+
         await using var connection = await connections.ConnectAsync(rabbit.Value.ConnectionName + " (declare)", cancellationToken);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
         await channel.QueueDeclareAsync(options.ParkingQueue, durable: true, exclusive: false, autoDelete: false, Arguments(options), cancellationToken: cancellationToken);
