@@ -8,7 +8,9 @@ namespace AkiDb.Queue.Tests;
 public sealed class BrokerNodeWatchTests
 {
     private static BrokerNodeWatch Watch(TimeSpan timeout) =>
-        new(Options.Create(new RabbitMqOptions { PublishConfirmTimeout = timeout }), NullLogger<BrokerNodeWatch>.Instance);
+        new(Options.Create(new RabbitMqOptions { PublishConfirmTimeout = timeout }),
+            AkiDb.Queue.Broker.BrokerConnections.Create(new AkiDb.Queue.Broker.BrokerConnectionSettings { Url = "amqp://u:p@rabbit-1/v" }, RabbitMqOptions.Key),
+            NullLogger<BrokerNodeWatch>.Instance);
 
     [Fact]
     public async Task A_confirm_that_never_comes_ends_in_cancellation_so_the_request_goes_back_to_its_queue()
@@ -38,6 +40,21 @@ public sealed class BrokerNodeWatchTests
 
         confirm.SetResult();
         await waiting;
+    }
+
+    [Fact]
+    public void After_a_node_is_given_up_connections_start_with_the_next_one()
+    {
+        var connections = AkiDb.Queue.Broker.BrokerConnections.Create(
+            new AkiDb.Queue.Broker.BrokerConnectionSettings { Url = "amqp://u:p@rabbit-1/v", ClusterNodes = "r1:5672,r2:5672,r3:5672" }, RabbitMqOptions.Key);
+        var factory = connections.CreateFactory("test");
+        Assert.Equal(["r1", "r2", "r3"], factory.EndpointResolverFactory(null!).All().Select(e => e.HostName));
+
+        connections.GiveUp("r1", 5672);
+        Assert.Equal(["r2", "r3", "r1"], connections.CreateFactory("test").EndpointResolverFactory(null!).All().Select(e => e.HostName));
+
+        connections.GiveUp("r3", 5672);
+        Assert.Equal(["r1", "r2", "r3"], connections.CreateFactory("test").EndpointResolverFactory(null!).All().Select(e => e.HostName));
     }
 
     [Fact]
