@@ -29,7 +29,7 @@ public sealed class ModelTokenizer : IChunkMeasure
     public int Overhead { get; }
 
     /// <summary>
-    /// A bundled model by name (null: all-MiniLM-L6-v2, the worker's default), or any BERT-style model from its
+    /// A catalogue model by name (null: all-MiniLM-L6-v2, the worker's default; int8 variants too), or any BERT-style model from its
     /// vocab.txt. The vocab is the one the build extracted from the model package's assembly (models/*.vocab.txt).
     /// </summary>
     public static ModelTokenizer Load(string? model, string? vocabPath, int? maxTokens)
@@ -45,9 +45,15 @@ public sealed class ModelTokenizer : IChunkMeasure
             return new ModelTokenizer(TextTokenizer.Load(vocabPath, lowerCase: true, ownLimit), ownLimit, null);
         }
 
-        var bundled = BundledModels.Find(model ?? BundledModels.MiniLm.Name)
-            ?? throw new ArgumentException($"--model {model} is not a bundled model ({string.Join(", ", BundledModels.All.Select(m => m.Name))}); for another model pass --vocab with its vocab.txt (and --model-max-tokens).");
-        var options = bundled.DefaultOptions();
+        // Any name the worker's catalogue serves, int8 variants included: a variant tokenises as the model it was made from.
+        var catalogue = BundledModels.Catalogue();
+        var options = catalogue.GetValueOrDefault(model ?? BundledModels.MiniLm.Name);
+        var bundled = options?.Bundled is { } source ? BundledModels.Find(source) : null;
+        if (options is null || bundled is null)
+        {
+            throw new ArgumentException($"--model {model} is not a model the worker serves without configuration ({string.Join(", ", catalogue.Keys)}); for another model pass --vocab with its vocab.txt (and --model-max-tokens).");
+        }
+
         var limit = maxTokens ?? options.MaxTokens;
         var models = Path.Combine(AppContext.BaseDirectory, "models");
         var vocab = Path.Combine(models, Path.GetFileNameWithoutExtension(bundled.AssemblyFile) + ".vocab.txt");

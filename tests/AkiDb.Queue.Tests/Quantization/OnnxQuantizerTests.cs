@@ -39,11 +39,13 @@ public sealed class OnnxQuantizerTests
         Assert.All(scales, s => Assert.Equal(1f, s));
     }
 
+    private static readonly QuantizationOptions PerTensorActivations = new() { Activations = ActivationScales.PerTensor };
+
     [Fact]
     public void The_rewritten_graph_uses_DynamicQuantizeMatMul_and_stores_int8_weights_with_one_scale_per_column()
     {
         var model = TinyModel();
-        var report = OnnxQuantizer.Quantize(model, new QuantizationOptions());
+        var report = OnnxQuantizer.Quantize(model, PerTensorActivations);
 
         Assert.Equal(2, report.WeightMatMuls);
         Assert.Equal(2, report.Quantized);
@@ -64,13 +66,15 @@ public sealed class OnnxQuantizerTests
         }
     }
 
-    [Fact]
-    public void The_rewritten_graph_runs_in_ONNX_Runtime_and_stays_close_to_the_fp32_result()
+    [Theory]
+    [InlineData(ActivationScales.PerRow)]
+    [InlineData(ActivationScales.PerTensor)]
+    public void The_rewritten_graph_runs_in_ONNX_Runtime_and_stays_close_to_the_fp32_result(ActivationScales activations)
     {
         var input = Weights(3 * In, seed: 3, columnScale: _ => 1f);
         var expected = Run(TinyModel(), input);
         var model = TinyModel();
-        OnnxQuantizer.Quantize(model, new QuantizationOptions());
+        OnnxQuantizer.Quantize(model, new QuantizationOptions { Activations = activations });
 
         var actual = Run(model, input);
 
@@ -86,13 +90,51 @@ public sealed class OnnxQuantizerTests
         foreach (var keep in new[] { "#1", "second" })
         {
             var model = TinyModel();
-            var report = OnnxQuantizer.Quantize(model, new QuantizationOptions { KeepFp32 = [keep] });
+            var report = OnnxQuantizer.Quantize(model, PerTensorActivations with { KeepFp32 = [keep] });
 
             Assert.Equal(1, report.Quantized);
             Assert.Equal(["DynamicQuantizeMatMul", "MatMul"], model.Graph.Node.Select(n => n.OpType));
             Assert.Contains(model.Graph.Initializer, t => t.Name == "w2");
             Assert.Equal(Out, Run(model, new float[In]).Length);
         }
+    }
+
+    [Fact]
+    public void Per_row_scales_give_each_row_the_same_result_alone_as_among_rows_of_any_magnitude()
+    {
+        // Rows of very different magnitudes: with one scale per tensor the large rows would coarsen the small ones.
+        var rows = Enumerable.Range(0, 6).Select(r => Weights(In, seed: 10 + r, columnScale: _ => MathF.Pow(10, r - 2))).ToArray();
+        var model = TinyModel();
+        var report = OnnxQuantizer.Quantize(model, new QuantizationOptions());
+        Assert.Equal(2, report.Quantized);
+        Assert.Equal(2, model.Graph.Node.Count(n => n.OpType == "MatMulIntegerToFloat" && n.Domain == "com.microsoft"));
+        Assert.Equal(2, model.Graph.Node.Count(n => n.OpType == "QuantizeLinear"));
+        Assert.DoesNotContain(model.Graph.Node, n => n.OpType is "MatMul" or "DynamicQuantizeMatMul");
+
+        var together = Run(model, [.. rows.SelectMany(r => r)]);
+        for (var r = 0; r < rows.Length; r++)
+        {
+            var alone = Run(model, rows[r]);
+            Assert.Equal(alone, together.AsSpan(r * Out, Out).ToArray()); // bit for bit
+            var reference = Run(TinyModel(), rows[r]);
+            var largest = reference.Max(MathF.Abs);
+            Assert.True(alone.Zip(reference, (a, e) => MathF.Abs(a - e)).Max() <= 0.03f * largest, $"row {r}: too far from fp32");
+        }
+    }
+
+    [Fact]
+    public void Shared_inputs_are_quantised_once()
+    {
+        // Two MatMuls reading x (as query, key and value read one hidden state) share one quantisation of it.
+        var model = TinyModel();
+        model.Graph.Node[1].Input[0] = "x";
+        model.Graph.Initializer.Add(Tensor("w3", W1, In, Hidden));
+        model.Graph.Node.Add(new NodeProto { Name = "third", OpType = "MatMul", Input = { "x", "w3" }, Output = { "z" } });
+
+        OnnxQuantizer.Quantize(model, new QuantizationOptions { KeepFp32 = ["second"] });
+
+        Assert.Single(model.Graph.Node, n => n.OpType == "QuantizeLinear");
+        Assert.Equal(2, model.Graph.Node.Count(n => n.OpType == "MatMulIntegerToFloat"));
     }
 
     [Fact]
