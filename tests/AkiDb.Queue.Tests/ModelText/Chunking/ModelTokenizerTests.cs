@@ -1,5 +1,5 @@
-using AkiDb.Queue.Cli.Chunking;
-using AkiDb.Queue.Worker.Models;
+using AkiDb.Queue.ModelText.Chunking;
+using AkiDb.Queue.ModelText.Models;
 
 namespace AkiDb.Queue.Tests;
 
