@@ -137,5 +137,7 @@ public sealed record BenchSettings
         "  --corpora  only these corpora: short, long, mixed (for development)\n" +
         "  --render-only  rewrite benchmarks.md and the plots from the benchmarks.json already in the output directory\n" +
         "  --priorities  only the priority scenario (bulk backlog + interactive requests), to benchmarks-priorities.md\n" +
+        "  bench.sh int8 [--quick] [--pairs N] [--out DIR]: only the in-process limit, fp32 against int8, to benchmarks-int8.md\n" +
+        "  bench.sh quality [--quick] [--sensitivity] [--no-schemes] [--out DIR]: the int8 models' quality, to quality.md\n" +
         "  AKIDB_BENCH_RABBITMQ_URL (+ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL): use that broker instead of starting a private one";
 }
