@@ -20,6 +20,12 @@ if (args is ["quality", .. var qualityArgs])
     return await AkiDb.Queue.Bench.Quality.QualityBench.RunAsync(qualityArgs);
 }
 
+if (args is ["int8", .. var int8Args])
+{
+    // ./bench.sh int8: the in-process limit, fp32 against int8 side by side, and the arithmetic against this CPU's peak (Inference/Int8Bench.cs).
+    return await AkiDb.Queue.Bench.Inference.Int8Bench.RunAsync(int8Args);
+}
+
 BenchSettings settings;
 try
 {

@@ -122,7 +122,8 @@ def _tensor(buf: memoryview, mapped: mmap.mmap, start: int, end: int) -> Optiona
     array = np.frombuffer(mapped, dtype=dtype, count=count, offset=raw[0])
     if raw[0] % itemsize:
         array = array.copy()  # ONNX Runtime's kernels may assume natural alignment
-    return Initializer(name, data_type, tuple(dims), array.reshape(dims) if dims else array)
+    # A scalar (no dims) stays 0-D: as [1] it would change the shape of what it feeds (an Unsqueeze axis, a Slice bound).
+    return Initializer(name, data_type, tuple(dims), array.reshape(dims))
 
 
 class SharedWeights:

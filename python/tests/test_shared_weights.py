@@ -36,6 +36,21 @@ class ScannerTests(unittest.TestCase):
             weights.drop_resident_pages()  # the views stay readable: the pages come back from the file
             self.assertEqual(float(found["weights"].array.ravel()[3]), 7.0)
 
+    def test_a_scalar_stays_zero_dimensional(self):
+        # A fused graph keeps scalars (Unsqueeze axes, quantisation constants) as initializers: as [1] they would change
+        # the shape of what they feed (an Unsqueeze of a [1] axis made a Slice bound 2-D).
+        graph = (tiny_onnx._bytes(5, tiny_onnx._tensor("scalar", 7, [], struct.pack("<q", 3)))
+                 + tiny_onnx._bytes(5, tiny_onnx._tensor("vector", 7, [1], struct.pack("<q", 4))))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.onnx")
+            with open(path, "wb") as f:
+                f.write(tiny_onnx._bytes(7, graph))
+            weights = SharedWeights(path)
+            found = {t.name: t.array for t in weights.initializers}
+            self.assertEqual((found["scalar"].shape, int(found["scalar"])), ((), 3))
+            self.assertEqual((found["vector"].shape, found["vector"].tolist()), ((1,), [4]))
+            weights.close()
+
     def test_truncated_file_is_a_format_error(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "m.onnx")

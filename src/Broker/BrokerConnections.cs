@@ -177,8 +177,7 @@ public sealed class BrokerConnections
                 case OperationInterruptedException { ShutdownReason.ReplyCode: 530 or 403 } refused:
                     return new(true, $"the broker at {Description} refused access to virtual host '{Clip(VirtualHost, 64)}' ({Clip(refused.ShutdownReason?.ReplyText, 200)}). " +
                                      $"Create the virtual host or grant user '{Clip(UserName, 64)}' permissions on it, or fix {_keyOf(nameof(Settings.Url))}.");
-                case AuthenticationException tls when Trust.LastRejection is { } rejection:
-                    _ = tls;
+                case AuthenticationException when Trust.LastRejection is { } rejection:
                     return new(true, $"TLS to the broker at {Description} refused: {rejection}.");
                 case AuthenticationException tls:
                     return new(true, $"TLS to the broker at {Description} failed: {Clip(Innermost(tls).Message, 300)}" +

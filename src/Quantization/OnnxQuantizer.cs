@@ -5,18 +5,21 @@ using Google.Protobuf;
 namespace AkiDb.Queue.Quantization;
 
 /// <summary>
-/// Dynamic int8 quantisation of an ONNX model's MatMul weights: each <c>MatMul(A, W)</c> with a constant fp32
-/// <c>[K, N]</c> weight becomes ONNX Runtime's <c>com.microsoft.DynamicQuantizeMatMul(A, W_int8, W_scale)</c>,
-/// which quantises the activations to uint8 at run time and runs an integer GEMM. Everything else stays as it was.
+/// int8 quantisation of an ONNX model's MatMul weights: each <c>MatMul(A, W)</c> with a constant fp32 <c>[K, N]</c>
+/// weight gets W in symmetric int8 with one scale per output column, and A quantised at run time, by default with one
+/// scale per row (<see cref="PerRowQuantizedMatMul"/>: a text's vector does not depend on its batch), or with ONNX
+/// Runtime's <c>DynamicQuantizeMatMul</c> (one scale per tensor). <see cref="QuantizeFile"/> first has ONNX Runtime fuse
+/// the graph (<see cref="TransformerFusion"/>), so the int8 model keeps the fused LayerNorm, GELU and attention product.
 /// <para>
 /// Why this is written here: ONNX Runtime's quantisation tool (<c>onnxruntime.quantization</c>) is Python and needs
 /// the onnxruntime pip package, which cannot be installed on the machines this project builds on, and there is no
-/// maintained .NET ONNX quantiser. The algorithm is small; the file format is handled by Google.Protobuf.
+/// maintained .NET ONNX quantiser; nor does either offer per-row activation scales. The algorithm is small; the file
+/// format is handled by Google.Protobuf.
 /// </para>
 /// <para>
-/// The output contains only standard ONNX operators and <c>DynamicQuantizeMatMul</c>, which every ONNX Runtime CPU
-/// build has; nothing depends on the producing machine's instruction set (no ORT-optimised graph is saved: ORT picks
-/// its integer kernels, AVX2, AVX-512 VNNI or NEON, when it loads the file).
+/// The output contains standard ONNX operators and ONNX Runtime's CPU contrib operators (<c>MatMulIntegerToFloat</c>,
+/// <c>QuantizeLinear</c>, the fused ones); nothing depends on the producing machine's instruction set (the fusion stops
+/// at the hardware-independent level: ORT picks its integer kernels, AVX2, AVX-512 VNNI or NEON, when it loads the file).
 /// </para>
 /// </summary>
 public static class OnnxQuantizer
@@ -27,19 +30,27 @@ public static class OnnxQuantizer
     /// <param name="cancellationToken">Checked between steps and MatMuls (Ctrl+C on <c>akidb-queue quantize</c>); a cancelled run leaves no file behind.</param>
     public static QuantizationReport QuantizeFile(string inputPath, string outputPath, QuantizationOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ModelProto model;
-        using (var input = File.OpenRead(inputPath))
-        {
-            model = ModelProto.Parser.ParseFrom(input);
-        }
-
-        var report = Quantize(model, options ?? QuantizationOptions.Default, cancellationToken);
-        cancellationToken.ThrowIfCancellationRequested();
+        options ??= QuantizationOptions.Default;
         var directory = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
         Directory.CreateDirectory(directory);
         var temp = Path.Combine(directory, $".{Path.GetFileName(outputPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var fused = temp + ".fused.onnx";
         try
         {
+            if (options.FuseFirst)
+            {
+                TransformerFusion.Optimize(inputPath, fused);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            ModelProto model;
+            using (var input = File.OpenRead(options.FuseFirst ? fused : inputPath))
+            {
+                model = ModelProto.Parser.ParseFrom(input);
+            }
+
+            var report = Quantize(model, options, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
             using (var output = File.Create(temp))
             {
                 model.WriteTo(output);
@@ -47,13 +58,13 @@ public static class OnnxQuantizer
 
             cancellationToken.ThrowIfCancellationRequested();
             File.Move(temp, outputPath, overwrite: true);
+            return report;
         }
         finally
         {
             File.Delete(temp);
+            File.Delete(fused);
         }
-
-        return report;
     }
 
     /// <summary>Rewrites <paramref name="model"/> in place.</summary>
@@ -65,6 +76,9 @@ public static class OnnxQuantizer
         var graphInputs = graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var keep = options.KeepFp32.ToHashSet(StringComparer.Ordinal);
 
+        var defaultOpset = model.OpsetImport.Where(o => o.Domain.Length == 0 || o.Domain == "ai.onnx").Select(o => o.Version).DefaultIfEmpty(13).Max();
+        var perRow = options.Activations == ActivationScales.PerRow ? new PerRowQuantizedMatMul(graph, initializers, defaultOpset) : null;
+        var replacements = new Dictionary<int, List<NodeProto>>();
         var candidates = 0;
         var quantized = 0;
         var kept = new List<string>();
@@ -126,15 +140,31 @@ public static class OnnxQuantizer
             initializers[scaleName] = scaleTensor;
             graph.Initializer.Add(quantTensor);
             graph.Initializer.Add(scaleTensor);
-            graph.Node[n] = new NodeProto
+            if (perRow is not null)
             {
-                Name = string.IsNullOrEmpty(node.Name) ? $"DynamicQuantizeMatMul_{index}" : node.Name + "_quant",
-                OpType = "DynamicQuantizeMatMul",
-                Domain = MicrosoftDomain,
-                Input = { node.Input[0], quantName, scaleName },
-                Output = { node.Output },
-            };
+                replacements[n] = perRow.Replace(node, quantName, scaleName, rows);
+            }
+            else
+            {
+                graph.Node[n] = new NodeProto
+                {
+                    Name = string.IsNullOrEmpty(node.Name) ? $"DynamicQuantizeMatMul_{index}" : node.Name + "_quant",
+                    OpType = "DynamicQuantizeMatMul",
+                    Domain = MicrosoftDomain,
+                    Input = { node.Input[0], quantName, scaleName },
+                    Output = { node.Output },
+                };
+            }
+
             quantized++;
+        }
+
+        if (replacements.Count > 0)
+        {
+            // The subgraph goes where the MatMul was: its input is computed before, its output read after (topological order kept).
+            var nodes = graph.Node.SelectMany((node, i) => replacements.TryGetValue(i, out var with) ? with : [node]).ToList();
+            graph.Node.Clear();
+            graph.Node.Add(nodes);
         }
 
         RemoveUnusedInitializers(graph);

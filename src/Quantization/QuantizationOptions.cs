@@ -12,26 +12,36 @@ public sealed record QuantizationOptions
     /// <summary>One scale per weight instead of one per output column. Faster and much less accurate; for measurement.</summary>
     public bool PerTensor { get; init; }
 
+    /// <summary>How activations are scaled at run time; per row (per token) unless measuring the alternative.</summary>
+    public ActivationScales Activations { get; init; } = ActivationScales.PerRow;
+
+    /// <summary>
+    /// Quantise the graph ONNX Runtime has already fused at its extended level (LayerNormalization, BiasGelu, the scaled
+    /// attention product) instead of the exported one: the fusions match MatMul + Add patterns, so once a MatMul is
+    /// rewritten into integer ops they no longer apply. Only <see cref="OnnxQuantizer.QuantizeFile"/> fuses (it needs
+    /// ONNX Runtime and a file); <see cref="OnnxQuantizer.Quantize"/> rewrites the graph it is given.
+    /// </summary>
+    public bool FuseFirst { get; init; } = true;
+
     // Declared before Default, which reads it: static initialisers run in textual order.
 
     /// <summary>
-    /// What <see cref="Default"/> keeps in fp32: the FFN input projections (384 x 1536) of the first three layers.
-    /// Quantising every MatMul left 0.889 of the 10 nearest neighbours in place on the short corpus; these three were the
-    /// cheapest group measured that passed 0.90 (0.908, keeping a sixth of the weight arithmetic in fp32), where all six
-    /// FFN inputs gave 0.918 at twice that cost (docs/quality-sensitivity.md). The input of an FFN is a LayerNorm output,
-    /// whose few outlier channels make ONNX Runtime's one-scale-per-tensor activation quantisation coarse.
+    /// What <see cref="Default"/> keeps in fp32: nothing. With one activation scale per row, quantising every weight
+    /// MatMul of all-MiniLM-L6-v2 keeps the mean cosine to fp32 above 0.997 and the minimum above 0.99 on every kind of
+    /// the quality set (docs/quality.md). The per-tensor scheme needed the FFN inputs of layers 0-2 in fp32 to reach a
+    /// 0.90 top-10 overlap (docs/quality-sensitivity.md): a LayerNorm output's few outlier channels set the scale of
+    /// the whole batch there, where per row they set only their own token's.
     /// </summary>
-    public static IReadOnlyList<string> DefaultKeepFp32 { get; } = ["#4", "#10", "#16"];
+    public static IReadOnlyList<string> DefaultKeepFp32 { get; } = [];
 
-    /// <summary>
-    /// The defaults, chosen by measurement on all-MiniLM-L6-v2 and checked on snowflake-arctic-embed-xs
-    /// (docs/quality-sensitivity.md, docs/quality.md): which MatMuls of a 6-layer BERT stay fp32.
-    /// </summary>
+    /// <summary>The defaults, chosen by measurement on all-MiniLM-L6-v2 and checked on snowflake-arctic-embed-xs (docs/quality.md).</summary>
     public static QuantizationOptions Default { get; } = new() { KeepFp32 = DefaultKeepFp32 };
 
     /// <summary>A one-line description written into the model's metadata and the logs.</summary>
     public string Describe() =>
-        $"int8 dynamic, {(PerTensor ? "per-tensor" : "per-channel")} symmetric weights" +
+        $"int8, {(Activations == ActivationScales.PerRow ? "per-row" : "per-tensor")} dynamic activations, " +
+        $"{(PerTensor ? "per-tensor" : "per-channel")} symmetric weights" +
+        (FuseFirst ? ", fused first (ONNX Runtime extended level)" : string.Empty) +
         (KeepFp32.Count > 0 ? $", fp32 kept: {string.Join(' ', KeepFp32)}" : string.Empty);
 }
 

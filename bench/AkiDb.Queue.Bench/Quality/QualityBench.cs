@@ -2,15 +2,17 @@ using System.Diagnostics;
 using AkiDb.Queue.Bench.Corpora;
 using AkiDb.Queue.Bench.Harness;
 using AkiDb.Queue.Quantization;
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Models;
-using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AkiDb.Queue.Bench.Quality;
 
 /// <summary>
 /// <c>./bench.sh quality</c>: every bundled model's int8 variant (quantised exactly as the worker does) against its
-/// fp32 source on the three benchmark corpora, written to docs/quality.md. <c>--sensitivity</c> instead writes
+/// fp32 source on the three benchmark corpora and each kind of the quality set (bench/data/quality-set.tsv), plus the
+/// quantisation schemes side by side on all-MiniLM-L6-v2, written to docs/quality.md. <c>--sensitivity</c> instead writes
 /// docs/quality-sensitivity.md, the measurement behind the choice of MatMuls kept in fp32 (all-MiniLM-L6-v2, short corpus).
 /// </summary>
 public static class QualityBench
@@ -37,13 +39,18 @@ public static class QualityBench
         var extractor = new BundledModelExtractor(Paths.ModelCache, Path.Combine(AppContext.BaseDirectory, "models"), NullLogger.Instance);
         var cache = new QuantizedModelCache(Paths.ModelCache, NullLogger.Instance);
         var models = new List<ModelQuality>();
+        IReadOnlyList<SchemeResult> schemes = [];
         foreach (var bundled in BundledModels.All)
         {
             var (onnx, vocab) = extractor.Extract(bundled);
             var fp32 = bundled.DefaultOptions().ToDefinition(bundled.Name, onnx, vocab);
             var tokenizer = TextTokenizer.Load(vocab, fp32.LowerCase, fp32.MaxTokens);
             var builder = new CorpusBuilder(tokenizer, settings.Seed);
-            Corpus[] corpora = [builder.BuildShort(settings.ShortTexts), builder.BuildLong(settings.LongTexts), builder.BuildMixed(settings.MixedTexts)];
+            Corpus[] corpora =
+            [
+                builder.BuildShort(settings.ShortTexts), builder.BuildLong(settings.LongTexts), builder.BuildMixed(settings.MixedTexts),
+                .. QualitySet.Load(Paths.QualitySet, tokenizer, quick ? 40 : int.MaxValue),
+            ];
 
             var int8Entry = BundledModels.Catalogue()[BundledModels.Int8Name(bundled)];
             var options = Int8Settings.For(int8Entry);
@@ -80,6 +87,12 @@ public static class QualityBench
                 continue;
             }
 
+            if (bundled == BundledModels.MiniLm && !args.Contains("--no-schemes"))
+            {
+                Log.Info($"{bundled.Name}: the quantisation schemes side by side");
+                schemes = SchemeComparison.Run(fp32, reference, corpora, cache, threads);
+            }
+
             var perCorpus = new List<CorpusQuality>();
             foreach (var corpus in corpora)
             {
@@ -111,7 +124,7 @@ public static class QualityBench
             return 0;
         }
 
-        var report = new QualityReport(DateTime.UtcNow, ProcStat.CpuModel(), Environment.ProcessorCount, ProcStat.LoadAverage(), threads, models, quick);
+        var report = new QualityReport(DateTime.UtcNow, ProcStat.CpuModel(), Environment.ProcessorCount, ProcStat.LoadAverage(), threads, models, quick) { Schemes = schemes };
         Directory.CreateDirectory(output);
         var path = Path.Combine(output, "quality.md");
         await File.WriteAllTextAsync(path, QualityReport.Render(report));

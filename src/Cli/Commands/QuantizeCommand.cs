@@ -24,7 +24,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         public string Output { get; init; } = "";
 
         [CommandOption("--keep-fp32 <LIST>")]
-        [Description("MatMuls left in fp32, comma-separated: node names or #N (the N-th MatMul with a constant weight). Default: the measured set in docs/quality-sensitivity.md")]
+        [Description("MatMuls left in fp32, comma-separated: node names or #N (the N-th MatMul with a constant weight). Default: none (per-row activation scales keep every kind of text within the targets, docs/quality.md)")]
         public string? KeepFp32 { get; init; }
 
         public override ValidationResult Validate() =>

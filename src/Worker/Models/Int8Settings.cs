@@ -1,4 +1,5 @@
 using AkiDb.Queue.Quantization;
+using AkiDb.Queue.ModelText.Models;
 
 namespace AkiDb.Queue.Worker.Models;
 
@@ -6,8 +7,8 @@ namespace AkiDb.Queue.Worker.Models;
 public static class Int8Settings
 {
     /// <summary>
-    /// MatMuls kept in fp32 unless an entry sets its own <c>KeepFp32</c>: the quantiser's measured default
-    /// (<c>./bench.sh quality --sensitivity</c>, docs/quality-sensitivity.md).
+    /// MatMuls kept in fp32 unless an entry sets its own <c>KeepFp32</c>: the quantiser's measured default, none
+    /// (per-row activation scales; <c>./bench.sh quality</c>, docs/quality.md).
     /// </summary>
     public static IReadOnlyList<string> DefaultKeepFp32 => QuantizationOptions.DefaultKeepFp32;
 

@@ -16,7 +16,7 @@ namespace AkiDb.Queue.Worker.Models;
 public sealed class QuantizedModelCache(string cacheDirectory, ILogger logger)
 {
     /// <summary>Bumped when the quantiser's output changes for the same settings.</summary>
-    private const string QuantizerRevision = "1";
+    private const string QuantizerRevision = "2"; // 2: fused first, per-row activation scales
 
     public string PathFor(string sourceOnnx, QuantizationOptions options)
     {
@@ -81,7 +81,7 @@ public sealed class QuantizedModelCache(string cacheDirectory, ILogger logger)
 
     private static string SettingsHash(QuantizationOptions options)
     {
-        var text = $"{QuantizerRevision}|{options.PerTensor}|{string.Join(',', options.KeepFp32.Order(StringComparer.Ordinal))}";
+        var text = $"{QuantizerRevision}|{options.PerTensor}|{options.Activations}|{options.FuseFirst}|{string.Join(',', options.KeepFp32.Order(StringComparer.Ordinal))}";
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..8];
     }
 

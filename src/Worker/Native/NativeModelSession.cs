@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using Microsoft.ML.OnnxRuntime;
@@ -24,7 +25,7 @@ internal sealed class NativeModelSession : IDisposable
     private readonly int _threads;
     private int _ranSinceRelease;
 
-    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<string> providers, bool allowSpinning, int wideThreads = 0, bool wideAllowSpinning = false)
+    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<ExecutionProvider> providers, bool allowSpinning, int wideThreads = 0, bool wideAllowSpinning = false)
     {
         _model = model;
         _threads = intraOpThreads;
@@ -71,7 +72,10 @@ internal sealed class NativeModelSession : IDisposable
         }
 
         _wantsTokenTypes = _session.InputMetadata.ContainsKey("token_type_ids");
-        Dimensions = (int)_session.OutputMetadata[_output].Dimensions[^1];
+        // A declared width where the file has one; a graph whose shapes ONNX Runtime cannot infer statically (a symbolic
+        // width through a run-time Reshape, as in an int8 file of an unfusable model) tells it on a probe run, as the bridge does.
+        var declared = _session.OutputMetadata[_output].Dimensions[^1];
+        Dimensions = declared > 0 ? declared : ProbeDimensions();
     }
 
     public string Provider { get; }
@@ -134,6 +138,18 @@ internal sealed class NativeModelSession : IDisposable
         _weights?.DropResidentPages();
         HeapTrim.Trim();
         return true;
+    }
+
+    private int ProbeDimensions()
+    {
+        long[] shape = [1, 2];
+        using var ids = OrtValue.CreateTensorValueFromMemory(new long[2], shape);
+        using var mask = OrtValue.CreateTensorValueFromMemory(new long[] { 1, 1 }, shape);
+        using var types = _wantsTokenTypes ? OrtValue.CreateTensorValueFromMemory(new long[2], shape) : null;
+        using var runOptions = new RunOptions();
+        using var outputs = _session.Run(runOptions, _wantsTokenTypes ? ["input_ids", "attention_mask", "token_type_ids"] : ["input_ids", "attention_mask"],
+            types is null ? [ids, mask] : [ids, mask, types], [_output]);
+        return checked((int)outputs[0].GetTensorTypeAndShape().Shape[^1]);
     }
 
     private static SessionOptions CreateOptions(int intraOpThreads, bool allowSpinning)

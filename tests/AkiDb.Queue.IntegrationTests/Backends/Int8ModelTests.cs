@@ -6,7 +6,7 @@ namespace AkiDb.Queue.IntegrationTests.Backends;
 /// <summary>
 /// The int8 variants through the real broker, bridge and model: derived from the bundled fp32 files on first use (the
 /// Python worker, lazily) or at start-up (the native worker), close to fp32, saying which precision produced them,
-/// and the same from both backends.
+/// the same from both backends, and the same for a text alone as among 31 others of any lengths.
 /// </summary>
 [Collection(BrokerCollection.Name)]
 public sealed class Int8ModelTests(BrokerFixture broker, ITestOutputHelper output) : IAsyncLifetime
@@ -84,26 +84,56 @@ public sealed class Int8ModelTests(BrokerFixture broker, ITestOutputHelper outpu
     [Theory]
     [InlineData("all-MiniLM-L6-v2-int8")]
     [InlineData("snowflake-arctic-embed-xs-int8")]
-    public async Task Python_and_native_backends_give_the_same_int8_vectors(string model)
+    public async Task A_text_gets_the_same_int8_vector_alone_as_among_31_others_and_from_both_backends(string model)
     {
-        // One text per request, each answered before the next: ONNX Runtime quantises a MatMul's activations with one
-        // scale per call, so an int8 vector depends (slightly) on what shares its batch. Alone, it is the same batch on both backends.
-        for (var i = 0; i < Texts.Length; i++)
-        {
-            var body = JsonSerializer.Serialize(new { requestId = $"{model}-{i}", texts = new[] { Texts[i] }, model });
-            await _pythonResults.PublishAsync(body);
-            await _nativeResults.PublishAsync(body);
-            var fromPython = await _pythonResults.WaitForAsync($"{model}-{i}", Patience);
-            var fromNative = await _nativeResults.WaitForAsync($"{model}-{i}", Patience);
+        // 32 texts from one word to a long paragraph: the worker pads them to the longest and sorts them by length, so
+        // each sits among others at some position with padding after it. Alone, it is a batch of one without padding.
+        var batch = MixedLengths();
+        var body = JsonSerializer.Serialize(new { requestId = $"{model}-batch", texts = batch, model });
+        await _pythonResults.PublishAsync(body);
+        await _nativeResults.PublishAsync(body);
+        var pythonBatch = await _pythonResults.WaitForAsync($"{model}-batch", Patience);
+        var nativeBatch = await _nativeResults.WaitForAsync($"{model}-batch", Patience);
+        Assert.True(pythonBatch.IsCompleted, pythonBatch.Message);
+        Assert.True(nativeBatch.IsCompleted, nativeBatch.Message);
+        Assert.Equal("int8", nativeBatch.Body.GetProperty("precision").GetString());
+        Assert.Equal("native", nativeBatch.Body.GetProperty("backend").GetString());
+        Assert.Equal("python", pythonBatch.Body.GetProperty("backend").GetString());
 
+        var parity = pythonBatch.Embeddings.Zip(nativeBatch.Embeddings, VectorMath.MaxAbsDiff).Max();
+        output.WriteLine($"{model}: batch of {batch.Length}, max abs diff python vs native {parity:E2}");
+        Assert.True(parity <= 1e-6, $"python vs native: max abs diff {parity:E2} exceeds 1e-6");
+
+        // The shortest, the longest, and texts in between: each alone, answered before the next is sent (a lone batch).
+        foreach (var i in new[] { 0, 5, 13, 21, 30, 31 })
+        {
+            var alone = JsonSerializer.Serialize(new { requestId = $"{model}-alone-{i}", texts = new[] { batch[i] }, model });
+            await _pythonResults.PublishAsync(alone);
+            await _nativeResults.PublishAsync(alone);
+            var fromPython = await _pythonResults.WaitForAsync($"{model}-alone-{i}", Patience);
+            var fromNative = await _nativeResults.WaitForAsync($"{model}-alone-{i}", Patience);
             Assert.True(fromPython.IsCompleted, fromPython.Message);
             Assert.True(fromNative.IsCompleted, fromNative.Message);
-            Assert.Equal("int8", fromNative.Body.GetProperty("precision").GetString());
-            Assert.Equal("native", fromNative.Body.GetProperty("backend").GetString());
-            var diff = VectorMath.MaxAbsDiff(fromPython.Embeddings[0], fromNative.Embeddings[0]);
-            output.WriteLine($"{model} text {i}: max abs diff python vs native {diff:E2}");
-            Assert.True(diff <= 1e-5, $"text {i}: max abs diff {diff:E2} exceeds 1e-5");
+            var python = VectorMath.MaxAbsDiff(fromPython.Embeddings[0], pythonBatch.Embeddings[i]);
+            var native = VectorMath.MaxAbsDiff(fromNative.Embeddings[0], nativeBatch.Embeddings[i]);
+            output.WriteLine($"{model} text {i} ({batch[i].Length} chars): alone vs in the batch, python {python:E2}, native {native:E2}");
+            Assert.True(python <= 1e-6, $"python, text {i}: alone vs in the batch {python:E2} exceeds 1e-6");
+            Assert.True(native <= 1e-6, $"native, text {i}: alone vs in the batch {native:E2} exceeds 1e-6");
         }
+    }
+
+    /// <summary>32 distinct texts of very different lengths, in no length order.</summary>
+    private static string[] MixedLengths()
+    {
+        var sentences = Walking.EndToEndTests.Sentences;
+        var texts = new List<string> { "refund", "dark mode settings" };
+        for (var i = 0; texts.Count < 31; i++)
+        {
+            texts.Add(string.Join(' ', Enumerable.Range(0, 1 + (i * 7 % 9)).Select(k => sentences[(i + k) % sentences.Length])) + $" ({i})");
+        }
+
+        texts.Add(string.Join(' ', sentences)); // the longest, cut at the model's limit
+        return [.. texts];
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using AkiDb.Queue.Contracts;
 using AkiDb.Queue.IntegrationTests.Infrastructure;
 using AkiDb.Queue.Worker.Vectors;
 
@@ -60,13 +61,13 @@ public sealed class EmbedCommandTests(BrokerFixture broker, ITestOutputHelper ou
         foreach (var encoding in new[] { VectorEncoding.Base64, VectorEncoding.Int8, VectorEncoding.Binary })
         {
             var encodedFile = Path.Combine(_work.FullName, $"out-{encoding}.jsonl");
-            var encoded = await CliRunner.RunAsync(output, "embed", input, "--out", encodedFile, "--url", url, "--chunk-tokens", "64", "--overlap-tokens", "8", "--encoding", VectorEncoder.WireName(encoding));
+            var encoded = await CliRunner.RunAsync(output, "embed", input, "--out", encodedFile, "--url", url, "--chunk-tokens", "64", "--overlap-tokens", "8", "--encoding", VectorEncodings.WireName(encoding));
             Assert.Equal(0, encoded.ExitCode);
             var encodedLines = ReadLines(encodedFile);
             Assert.Equal(lines.Select(l => (l.Id, l.Chunk)), encodedLines.Select(l => (l.Id, l.Chunk)));
             foreach (var (plain, compact) in lines.Zip(encodedLines))
             {
-                Assert.Equal(VectorEncoder.WireName(encoding), compact.Json.GetProperty("encoding").GetString());
+                Assert.Equal(VectorEncodings.WireName(encoding), compact.Json.GetProperty("encoding").GetString());
                 var scale = compact.Json.TryGetProperty("scale", out var s) ? s.GetSingle() : 1f;
                 var decoded = VectorDecoder.Decode(encoding, compact.Json.GetProperty("embedding").GetString()!, 384, scale);
                 switch (encoding)
@@ -174,6 +175,40 @@ public sealed class EmbedCommandTests(BrokerFixture broker, ITestOutputHelper ou
 
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("Queue 'embed-requested' does not exist", run.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Embed_and_publish_accept_the_int8_catalogue_names_without_extra_options()
+    {
+        var (_, url) = await broker.CreateVirtualHostAsync("embed-int8");
+        await using var worker = await WorkerHost.StartAsync(url);
+        var texts = Walking.EndToEndTests.Sentences.Take(7).ToArray();
+        var input = Path.Combine(_work.FullName, "int8.jsonl");
+        await File.WriteAllLinesAsync(input, texts.Select((t, i) => JsonSerializer.Serialize(new { id = $"d{i}", text = t })));
+        var outFile = Path.Combine(_work.FullName, "int8-out.jsonl");
+
+        var run = await CliRunner.RunAsync(output, "embed", input, "--out", outFile, "--url", url, "--model", "all-MiniLM-L6-v2-int8", "--texts-per-message", "3");
+
+        Assert.Equal(0, run.ExitCode);
+        var lines = ReadLines(outFile);
+        Assert.Equal(texts.Select((_, i) => $"d{i}"), lines.Select(l => l.Id));
+        // The same texts as one request of 7 (the CLI sent 3 + 3 + 1): int8 vectors do not depend on their batch.
+        await using var direct = await ResultCollector.StartAsync(url);
+        await direct.PublishAsync(JsonSerializer.Serialize(new { requestId = "direct-int8", texts, model = "all-MiniLM-L6-v2-int8" }));
+        var answer = await direct.WaitForAsync("direct-int8", Patience);
+        Assert.True(answer.IsCompleted, answer.Message);
+        Assert.Equal("int8", answer.Body.GetProperty("precision").GetString());
+        for (var i = 0; i < texts.Length; i++)
+        {
+            Assert.True(VectorMath.MaxAbsDiff(answer.Embeddings[i], lines[i].Vector) <= 1e-6, $"text {i}");
+        }
+
+        var docs = Directory.CreateDirectory(Path.Combine(_work.FullName, "int8-docs"));
+        await File.WriteAllTextAsync(Path.Combine(docs.FullName, "one.md"), string.Join("\n\n", texts));
+        var publish = await CliRunner.RunAsync(output, "publish", docs.FullName, "--url", url, "--management-url", broker.ManagementUrl,
+            "--model", "snowflake-arctic-embed-xs-int8", "--results-queue", "int8-results");
+        Assert.Equal(0, publish.ExitCode);
+        Assert.Matches(@"Published [1-9]\d* requests", publish.StandardOutput);
     }
 
     public void Dispose() => _work.Delete(recursive: true);
