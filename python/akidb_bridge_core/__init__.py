@@ -6,4 +6,4 @@ library, so clients and tests can use them without numpy or ONNX Runtime.
 """
 
 __version__ = "1.0.0"
-PROTOCOL_VERSION = 1
+from .protocol import PROTOCOL_VERSION  # noqa: E402  (from protocol.json, shared with the C# side)

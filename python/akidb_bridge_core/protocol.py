@@ -17,11 +17,18 @@ import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Optional, Sequence, Union
 
-MAGIC = b"AKQB"
+# The constants the C# side shares, from one schema file (a test in the .NET suite checks that both agree).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "protocol.json"), encoding="utf-8") as _schema_file:
+    _SCHEMA = json.load(_schema_file)
+PROTOCOL_VERSION: int = _SCHEMA["version"]
+REQUEST_TYPES = tuple(_SCHEMA["requests"])
+REPLY_TYPES = tuple(_SCHEMA["replies"])
+
+MAGIC = _SCHEMA["magic"].encode("ascii")
 PREFIX = struct.Struct("<4sII")
 PREFIX_SIZE = PREFIX.size  # 12
 
-MAX_HEADER_BYTES = 65_536
+MAX_HEADER_BYTES: int = _SCHEMA["max_header_bytes"]
 DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 # A ceiling no init message can raise: it bounds what a confused worker can make
 # this process allocate in one go.

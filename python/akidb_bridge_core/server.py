@@ -33,7 +33,7 @@ from .models import WIDTHS, LoadedModel, ModelSpec, load_model
 from .protocol import FrameReader, FrameWriter, ProtocolError
 from .runtime import Runtime, SessionSettings, select_runtime
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = protocol.PROTOCOL_VERSION
 
 EXIT_OK = 0
 EXIT_INIT_FAILED = 3

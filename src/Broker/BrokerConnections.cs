@@ -16,6 +16,9 @@ public sealed class BrokerConnections
     private readonly Func<string, string> _keyOf;
     private readonly IReadOnlyList<(string Host, int Port)> _nodes;
 
+    /// <summary>The node tried first: the first listed, or the one after the node last given up.</summary>
+    private int _first;
+
     private BrokerConnections(BrokerConnectionSettings settings, Func<string, string> keyOf, Uri url, BrokerTrust trust)
     {
         Settings = settings;
@@ -102,7 +105,7 @@ public sealed class BrokerConnections
     public void Apply(ConnectionFactory factory)
     {
         factory.Ssl = CreateSslOption(_nodes[0].Host);
-        factory.EndpointResolverFactory = _ => new InOrder(CreateEndpoints());
+        factory.EndpointResolverFactory = _ => new InOrder(CreateEndpoints(), Volatile.Read(ref _first));
         factory.RequestedHeartbeat = Settings.Heartbeat;
         factory.RequestedConnectionTimeout = Settings.ConnectionTimeout;
         factory.SocketReadTimeout = Settings.ConnectionTimeout;
@@ -111,6 +114,23 @@ public sealed class BrokerConnections
         if (ExternalLogin)
         {
             factory.AuthMechanisms = [new ExternalMechanismFactory()];
+        }
+    }
+
+    /// <summary>
+    /// The next connections start with the node after <paramref name="host"/>:<paramref name="port"/>, which a client
+    /// gave up (frozen, cut off, confirming nothing). A frozen node still completes TCP handshakes (its kernel answers)
+    /// and never the AMQP one, so trying it first again would cost every reconnection a handshake timeout.
+    /// </summary>
+    public void GiveUp(string host, int port)
+    {
+        for (var i = 0; i < _nodes.Count; i++)
+        {
+            if (string.Equals(_nodes[i].Host, host, StringComparison.OrdinalIgnoreCase) && _nodes[i].Port == port)
+            {
+                Volatile.Write(ref _first, (i + 1) % _nodes.Count);
+                return;
+            }
         }
     }
 
@@ -157,8 +177,7 @@ public sealed class BrokerConnections
                 case OperationInterruptedException { ShutdownReason.ReplyCode: 530 or 403 } refused:
                     return new(true, $"the broker at {Description} refused access to virtual host '{Clip(VirtualHost, 64)}' ({Clip(refused.ShutdownReason?.ReplyText, 200)}). " +
                                      $"Create the virtual host or grant user '{Clip(UserName, 64)}' permissions on it, or fix {_keyOf(nameof(Settings.Url))}.");
-                case AuthenticationException tls when Trust.LastRejection is { } rejection:
-                    _ = tls;
+                case AuthenticationException when Trust.LastRejection is { } rejection:
                     return new(true, $"TLS to the broker at {Description} refused: {rejection}.");
                 case AuthenticationException tls:
                     return new(true, $"TLS to the broker at {Description} failed: {Clip(Innermost(tls).Message, 300)}" +
@@ -225,10 +244,13 @@ public sealed class BrokerConnections
         return line.Length <= max ? line : line[..max] + "...";
     }
 
-    /// <summary>The nodes in the order given, every time: the first that answers is used (RabbitMQ.Client's default shuffles them).</summary>
-    private sealed class InOrder(IReadOnlyList<AmqpTcpEndpoint> endpoints) : IEndpointResolver
+    /// <summary>
+    /// The nodes in the order given, from <paramref name="first"/> round: the first that answers is used (RabbitMQ.Client's
+    /// default shuffles them).
+    /// </summary>
+    private sealed class InOrder(IReadOnlyList<AmqpTcpEndpoint> endpoints, int first) : IEndpointResolver
     {
-        public IEnumerable<AmqpTcpEndpoint> All() => endpoints;
+        public IEnumerable<AmqpTcpEndpoint> All() => endpoints.Skip(first).Concat(endpoints.Take(first));
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Bridge;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;
@@ -69,7 +70,7 @@ internal sealed class BinaryBridge : IAsyncDisposable
         var header = BridgeJsonContext.Serialize(new EmbedHeader(id, model, batch.Rows, batch.SequenceLength, batch.Lengths, null));
         var payload = MemoryMarshal.AsBytes(batch.InputIds.AsSpan()).ToArray();
         var (reply, vectors) = await _process.RequestAsync(header, payload, id, _options.DeadlineFor(batch.Rows), CancellationToken.None);
-        if (reply.Type != "result" || reply.Batch != batch.Rows || vectors.Length != batch.Rows * (reply.Dim ?? 0) * sizeof(float))
+        if (reply.Type != BridgeReplyType.Result || reply.Batch != batch.Rows || vectors.Length != batch.Rows * (reply.Dim ?? 0) * sizeof(float))
         {
             throw new InvalidOperationException($"Bad reply from the bridge: {reply.Type} {reply.Code} {reply.Message} (batch {reply.Batch}, dim {reply.Dim}, {vectors.Length} bytes)");
         }

@@ -6,6 +6,7 @@ using AkiDb.Queue.Bench.EndToEnd;
 using AkiDb.Queue.Bench.Harness;
 using AkiDb.Queue.Bench.Inference;
 using AkiDb.Queue.Testing;
+using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Native;
 
 namespace AkiDb.Queue.Bench.Caching;
@@ -82,7 +83,7 @@ internal sealed class CacheBench(BenchSettings settings, ModelFiles model, Corpu
     /// <summary>The in-process ONNX Runtime limit on this corpus, as section 1 measures it (sorted batches of 32, 2 threads).</summary>
     private List<double> MeasureLimit()
     {
-        using var native = new NativeModelSession(model.Definition, 2, ["CPU"], new NativeOptions().AllowSpinning);
+        using var native = new NativeModelSession(model.Definition, 2, [ExecutionProvider.CPU], new NativeOptions().AllowSpinning);
         var batches = corpus.SortedBatches(32, model.Name);
         foreach (var b in batches)
         {

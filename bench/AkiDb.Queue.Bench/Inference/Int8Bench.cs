@@ -4,6 +4,7 @@ using System.Text;
 using AkiDb.Queue.Bench.Corpora;
 using AkiDb.Queue.Bench.Harness;
 using AkiDb.Queue.Worker.Inference;
+using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Native;
 using Microsoft.ML.OnnxRuntime;
 
@@ -42,8 +43,8 @@ public static class Int8Bench
         Corpus[] corpora = [builder.BuildShort(settings.ShortTexts), builder.BuildLong(settings.LongTexts), builder.BuildMixed(settings.MixedTexts)];
         var spinning = new NativeOptions().AllowSpinning;
         var loadMs = MeasureLoads(model.Definition, int8, quick ? 1 : 3, spinning);
-        using var fp32Session = new NativeModelSession(model.Definition, Threads, ["CPU"], spinning);
-        using var int8Session = new NativeModelSession(int8, Threads, ["CPU"], spinning);
+        using var fp32Session = new NativeModelSession(model.Definition, Threads, [ExecutionProvider.CPU], spinning);
+        using var int8Session = new NativeModelSession(int8, Threads, [ExecutionProvider.CPU], spinning);
         var arithmetic = ModelArithmetic.Of(model.Definition.OnnxPath);
         Log.Info($"Model arithmetic: {arithmetic.LinearMacsPerToken / 1e6:F2} M weight multiply-adds per token, {arithmetic.Layers} layers, hidden {arithmetic.Hidden}");
 
@@ -123,7 +124,7 @@ public static class Int8Bench
     /// Median wall and CPU milliseconds to open each file in a session (the narrow one, as a worker loads a model),
     /// alternating. CPU time is the work of loading; wall time also counts waiting for a core on a shared machine.
     /// </summary>
-    private static LoadTimes MeasureLoads(Worker.Models.ModelDefinition fp32, Worker.Models.ModelDefinition int8, int times, bool spinning)
+    private static LoadTimes MeasureLoads(ModelText.Models.ModelDefinition fp32, ModelText.Models.ModelDefinition int8, int times, bool spinning)
     {
         var wall = new[] { new List<double>(), new List<double>() };
         var cpu = new[] { new List<double>(), new List<double>() };
@@ -133,7 +134,7 @@ public static class Int8Bench
             {
                 var clock = Stopwatch.StartNew();
                 var before = Process.GetCurrentProcess().TotalProcessorTime;
-                using (new NativeModelSession(definition, Threads, ["CPU"], spinning))
+                using (new NativeModelSession(definition, Threads, [ExecutionProvider.CPU], spinning))
                 {
                     wall[k].Add(clock.Elapsed.TotalMilliseconds);
                     cpu[k].Add((Process.GetCurrentProcess().TotalProcessorTime - before).TotalMilliseconds);

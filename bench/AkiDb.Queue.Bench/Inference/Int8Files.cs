@@ -1,5 +1,6 @@
 using AkiDb.Queue.Bench.Harness;
 using AkiDb.Queue.Quantization;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 

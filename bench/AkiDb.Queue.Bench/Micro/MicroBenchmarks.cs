@@ -1,6 +1,6 @@
 using AkiDb.Queue.Bench.Bridges;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Inference;
-using AkiDb.Queue.Worker.Tokenization;
 using BenchmarkDotNet.Attributes;
 
 namespace AkiDb.Queue.Bench.Micro;

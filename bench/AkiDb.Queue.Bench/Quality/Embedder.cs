@@ -1,4 +1,5 @@
 using AkiDb.Queue.Bench.Corpora;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Native;
 
@@ -7,7 +8,7 @@ namespace AkiDb.Queue.Bench.Quality;
 /// <summary>One model file in an in-process ONNX Runtime session (the native backend's), embedding a corpus as the worker batches it.</summary>
 internal sealed class Embedder(ModelDefinition model, int threads) : IDisposable
 {
-    private readonly NativeModelSession _session = new(model, threads, ["CPU"], allowSpinning: false);
+    private readonly NativeModelSession _session = new(model, threads, [ExecutionProvider.CPU], allowSpinning: false);
 
     /// <summary>One unit vector per text, in corpus order (run length-sorted in batches of 32).</summary>
     public float[][] Embed(Corpus corpus)

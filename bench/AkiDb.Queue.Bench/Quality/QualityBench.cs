@@ -2,8 +2,9 @@ using System.Diagnostics;
 using AkiDb.Queue.Bench.Corpora;
 using AkiDb.Queue.Bench.Harness;
 using AkiDb.Queue.Quantization;
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Models;
-using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AkiDb.Queue.Bench.Quality;

@@ -1,6 +1,6 @@
 using System.Text;
 using AkiDb.Queue.Bench.Corpora;
-using AkiDb.Queue.Worker.Tokenization;
+using AkiDb.Queue.ModelText.Tokenization;
 
 namespace AkiDb.Queue.Bench.Quality;
 

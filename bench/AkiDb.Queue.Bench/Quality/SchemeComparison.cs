@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AkiDb.Queue.Bench.Corpora;
 using AkiDb.Queue.Bench.Harness;
 using AkiDb.Queue.Quantization;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Models;
 
 namespace AkiDb.Queue.Bench.Quality;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using AkiDb.Queue.Bench.EndToEnd;
 using AkiDb.Queue.Bench.Inference;
+using AkiDb.Queue.ModelText.Tokenization;
 
 namespace AkiDb.Queue.Bench.Report;
 

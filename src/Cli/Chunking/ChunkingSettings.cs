@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using AkiDb.Queue.Cli.Broker;
+using AkiDb.Queue.ModelText.Chunking;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -46,6 +47,6 @@ internal class ChunkingSettings : BrokerSettings
     }
 
     /// <summary>The chunker for <paramref name="model"/> (null: the worker's default); throws <see cref="ArgumentException"/> naming the flag at fault.</summary>
-    public TokenChunker CreateChunker(string? model) =>
+    public Chunker CreateChunker(string? model) =>
         new(ModelTokenizer.Load(model, Vocab, ModelMaxTokens), ChunkTokens, OverlapTokens);
 }

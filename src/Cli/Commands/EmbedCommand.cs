@@ -3,6 +3,8 @@ using System.Diagnostics;
 using AkiDb.Queue.Cli.Chunking;
 using AkiDb.Queue.Cli.Embedding;
 using AkiDb.Queue.Cli.Ingestion;
+using AkiDb.Queue.Contracts;
+using AkiDb.Queue.ModelText.Chunking;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -64,7 +66,7 @@ internal sealed class EmbedCommand : AsyncCommand<EmbedCommand.Settings>
                 return ValidationResult.Error("--out is required: the JSONL file to write the vectors to.");
             }
 
-            if (!Worker.Vectors.VectorEncoder.TryParse(Encoding, out _))
+            if (!VectorEncodings.TryParse(Encoding, out _))
             {
                 return ValidationResult.Error($"--encoding {Encoding} is not float, base64, int8 or binary.");
             }
@@ -85,7 +87,7 @@ internal sealed class EmbedCommand : AsyncCommand<EmbedCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        TokenChunker chunker;
+        Chunker chunker;
         EmbedPlan plan;
         try
         {

@@ -4,6 +4,8 @@ using AkiDb.Queue.Cli.Broker;
 using AkiDb.Queue.Cli.Chunking;
 using AkiDb.Queue.Cli.Ingestion;
 using AkiDb.Queue.Contracts;
+using AkiDb.Queue.ModelText.Chunking;
+using AkiDb.Queue.ModelText.Input;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -60,12 +62,12 @@ internal sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
 
     // Tokens of the target model by default; characters only when asked (--chunk-chars), as before.
     private static Func<string, IEnumerable<Chunk>> Chunker(Settings settings) =>
-        settings.ChunkChars is { } chars ? text => TextChunker.Split(text, chars, settings.Overlap) : settings.CreateChunker(settings.Model).Split;
+        settings.ChunkChars is { } chars ? new Chunker(CharacterMeasure.Instance, chars, settings.Overlap).Split : settings.CreateChunker(settings.Model).Split;
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var requests = new List<EmbedRequested>();
-        foreach (var request in DocumentSource.IsJsonLines(settings.Path)
+        foreach (var request in JsonLines.IsJsonLines(settings.Path)
                      ? DocumentSource.FromJsonLines(settings.Path, settings.Model)
                      : DocumentSource.FromFolder(settings.Path, Chunker(settings), settings.TextsPerMessage, settings.Model))
         {

@@ -1,5 +1,6 @@
 using AkiDb.Queue.Cli.Chunking;
 using AkiDb.Queue.Cli.Ingestion;
+using AkiDb.Queue.ModelText.Chunking;
 
 namespace AkiDb.Queue.Cli.Embedding;
 
@@ -9,7 +10,7 @@ internal sealed record EmbedPlan(int TotalChunks, IReadOnlyList<ChunkItem> Pendi
     public int Skipped => TotalChunks - Pending.Count;
 
     /// <param name="cancellationToken">Checked per document: chunking a large folder takes a while, and Ctrl+C must not wait for it.</param>
-    public static EmbedPlan Build(IEnumerable<InputDocument> documents, TokenChunker chunker, IReadOnlySet<(string Id, int Chunk)> written, CancellationToken cancellationToken = default)
+    public static EmbedPlan Build(IEnumerable<InputDocument> documents, Chunker chunker, IReadOnlySet<(string Id, int Chunk)> written, CancellationToken cancellationToken = default)
     {
         var pending = new List<ChunkItem>();
         var seq = 0;
@@ -26,7 +27,7 @@ internal sealed record EmbedPlan(int TotalChunks, IReadOnlyList<ChunkItem> Pendi
             if (chunks.Count == 0)
             {
                 // An empty or blank text still goes to the worker, whose answer (invalid_request) says what is wrong with it.
-                chunks.Add(new Ingestion.Chunk(0, 0, document.Text));
+                chunks.Add(new Chunk(0, 0, document.Text));
             }
 
             foreach (var chunk in chunks)

@@ -21,6 +21,14 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
 
     public int Truncated { get; private set; }
 
+    /// <summary>How often the requests still waiting were sent again after a silence.</summary>
+    public int Resent { get; private set; }
+
+    /// <summary>How long without any result, once results have come, before the requests still waiting are sent again.</summary>
+    internal static readonly TimeSpan ResendAfterSilence = TimeSpan.FromSeconds(60);
+
+    private long _lastResult;
+
     public List<ChunkFailure> Failures { get; } = [];
 
     /// <summary>Runs until every chunk is written or failed; false when <paramref name="cancellationToken"/> stopped it first.</summary>
@@ -39,6 +47,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         var feeder = Task.Run(() => FeedAsync(pending, window, stop), CancellationToken.None);
         var publisher = Task.Run(() => PublishAsync(stop), CancellationToken.None);
         var resender = Task.Run(() => ResendAfterReconnectAsync(stop.Token), CancellationToken.None);
+        var silenceWatch = Task.Run(() => ResendAfterSilenceAsync(stop.Token), CancellationToken.None);
         var next = 0;
         try
         {
@@ -50,6 +59,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
                     return false;
                 }
 
+                Volatile.Write(ref _lastResult, System.Diagnostics.Stopwatch.GetTimestamp());
                 Record(result.Value, position, lines);
                 while (next < pending.Count && lines[next] is { } line)
                 {
@@ -73,7 +83,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         finally
         {
             await stop.CancelAsync();
-            await Task.WhenAll(feeder, publisher, resender).ContinueWith(_ => { }, TaskScheduler.Default);
+            await Task.WhenAll(feeder, publisher, resender, silenceWatch).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 
@@ -213,6 +223,39 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
     /// After the connection recovered, every request still waiting is sent again under its own id: its answer may have
     /// gone to the reply queue that died with the old connection, or the request itself may not have reached the broker.
     /// </summary>
+    /// <summary>
+    /// No result for <see cref="ResendAfterSilence"/> while requests wait: they are sent again under their own ids. A
+    /// result can be lost without the run's connection noticing: published through a node that came back from a
+    /// network partition still split from the node holding this run's reply queue, it reaches the durable queues and
+    /// not this one. Sending again costs a duplicate at worst, which the run drops by its id.
+    /// </summary>
+    private async Task ResendAfterSilenceAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var tick = new PeriodicTimer(TimeSpan.FromSeconds(1));
+            while (await tick.WaitForNextTickAsync(cancellationToken))
+            {
+                // Only once a worker has answered this run: with none consuming, sending again would only fill the queue.
+                if (Volatile.Read(ref _lastResult) == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref _lastResult)) < ResendAfterSilence || _inFlight.IsEmpty)
+                {
+                    continue;
+                }
+
+                foreach (var (id, items) in _inFlight)
+                {
+                    _outbox.Writer.TryWrite(new Outgoing(items, id));
+                }
+
+                Resent++;
+                Volatile.Write(ref _lastResult, System.Diagnostics.Stopwatch.GetTimestamp());
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
     private async Task ResendAfterReconnectAsync(CancellationToken cancellationToken)
     {
         try

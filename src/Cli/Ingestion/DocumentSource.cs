@@ -1,5 +1,7 @@
 using System.Text.Json;
 using AkiDb.Queue.Contracts;
+using AkiDb.Queue.ModelText.Chunking;
+using AkiDb.Queue.ModelText.Input;
 
 namespace AkiDb.Queue.Cli.Ingestion;
 
@@ -7,7 +9,6 @@ namespace AkiDb.Queue.Cli.Ingestion;
 internal static class DocumentSource
 {
     private static readonly string[] TextExtensions = [".txt", ".md", ".markdown", ".rst", ".text"];
-    private static readonly string[] JsonLinesExtensions = [".jsonl", ".ndjson", ".json"];
 
     /// <summary>
     /// A folder: every text file, chunked; each request carries up to <paramref name="textsPerMessage"/> chunks of one
@@ -15,7 +16,7 @@ internal static class DocumentSource
     /// produces the same ids and consumers can de-duplicate.
     /// </summary>
     public static IEnumerable<EmbedRequested> FromFolder(string folder, int maxChars, int overlap, int textsPerMessage, string? model) =>
-        FromFolder(folder, text => TextChunker.Split(text, maxChars, overlap), textsPerMessage, model);
+        FromFolder(folder, new Chunker(CharacterMeasure.Instance, maxChars, overlap).Split, textsPerMessage, model);
 
     /// <summary>As above with any chunker (the token-aware one by default); <paramref name="path"/> may also be a single text file.</summary>
     public static IEnumerable<EmbedRequested> FromFolder(string path, Func<string, IEnumerable<Chunk>> chunker, int textsPerMessage, string? model)
@@ -40,10 +41,6 @@ internal static class DocumentSource
             }
         }
     }
-
-    /// <summary>True for the file types read as JSON lines (.jsonl, .ndjson, .json); any other file is read as text.</summary>
-    public static bool IsJsonLines(string path) =>
-        File.Exists(path) && JsonLinesExtensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// The text files under a folder (recursively, .txt/.md/.markdown/.rst/.text, in ordinal path order) with their paths
@@ -70,42 +67,18 @@ internal static class DocumentSource
     public static IEnumerable<EmbedRequested> FromJsonLines(string path, string? model)
     {
         var name = Path.GetFileName(path);
-        var number = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in JsonLines.Read(path))
         {
-            number++;
-            if (string.IsNullOrWhiteSpace(line))
-            {
-                continue;
-            }
-
-            JsonElement row;
-            try
-            {
-                row = JsonDocument.Parse(line).RootElement;
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path}:{number} is not JSON: {e.Message}", e);
-            }
-
-            string? Text(string property) => row.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-            var texts = row.TryGetProperty("texts", out var list) && list.ValueKind == JsonValueKind.Array
+            var texts = line.Row.TryGetProperty("texts", out var list) && list.ValueKind == JsonValueKind.Array
                 ? list.EnumerateArray().Select(t => t.GetString()).ToArray()
-                : [Text("text") ?? throw new InvalidDataException($"{path}:{number} has neither \"texts\" nor \"text\".")];
-            Dictionary<string, string>? metadata = null;
-            if (row.TryGetProperty("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object)
-            {
-                metadata = meta.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ToString());
-            }
-
+                : [line.Text("text") ?? throw new InvalidDataException($"{path}:{line.Number} has neither \"texts\" nor \"text\".")];
             yield return new EmbedRequested
             {
-                RequestId = Text("requestId") ?? Text("id") ?? $"{name}:{number}",
+                RequestId = line.Text("requestId") ?? line.Text("id") ?? $"{name}:{line.Number}",
                 Texts = texts,
-                Model = Text("model") ?? model,
-                InputType = Text("inputType"),
-                Metadata = metadata,
+                Model = line.Text("model") ?? model,
+                InputType = line.Text("inputType"),
+                Metadata = line.Metadata(),
             };
         }
     }

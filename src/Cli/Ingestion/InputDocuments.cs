@@ -1,4 +1,4 @@
-using System.Text.Json;
+using AkiDb.Queue.ModelText.Input;
 
 namespace AkiDb.Queue.Cli.Ingestion;
 
@@ -10,7 +10,7 @@ namespace AkiDb.Queue.Cli.Ingestion;
 internal static class InputDocuments
 {
     public static IEnumerable<InputDocument> Read(string path) =>
-        DocumentSource.IsJsonLines(path)
+        JsonLines.IsJsonLines(path)
             ? FromJsonLines(path)
             : DocumentSource.TextFiles(path).Select(f => new InputDocument(f.Relative, File.ReadAllText(f.Path), null));
 
@@ -21,40 +21,10 @@ internal static class InputDocuments
     public static IEnumerable<InputDocument> FromJsonLines(string path)
     {
         var name = Path.GetFileName(path);
-        var number = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in JsonLines.Read(path))
         {
-            number++;
-            if (string.IsNullOrWhiteSpace(line))
-            {
-                continue;
-            }
-
-            JsonElement row;
-            try
-            {
-                using var json = JsonDocument.Parse(line);
-                row = json.RootElement.Clone();
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path}:{number} is not JSON: {e.Message}", e);
-            }
-
-            if (row.ValueKind != JsonValueKind.Object)
-            {
-                throw new InvalidDataException($"{path}:{number} is not a JSON object.");
-            }
-
-            string? Text(string property) => row.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-            var text = Text("text") ?? throw new InvalidDataException($"{path}:{number} has no \"text\" string.");
-            Dictionary<string, string>? metadata = null;
-            if (row.TryGetProperty("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object)
-            {
-                metadata = meta.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText());
-            }
-
-            yield return new InputDocument(Text("id") ?? Text("requestId") ?? $"{name}:{number}", text, metadata);
+            var text = line.Text("text") ?? throw new InvalidDataException($"{path}:{line.Number} has no \"text\" string.");
+            yield return new InputDocument(line.Text("id") ?? line.Text("requestId") ?? $"{name}:{line.Number}", text, line.Metadata());
         }
     }
 }

@@ -33,8 +33,6 @@ internal sealed class BatchPlanner(BatchingOptions options)
     private TimeSpan _longestPassOver;
     private DateTimeOffset _lastInteractiveBatch = DateTimeOffset.MinValue;
 
-    public int WaitingCount => _waiting.Values.Sum(l => l.Count) + _isolation.Sum(b => b.Rows.Count + b.Duplicates.Count);
-
     public bool HasWork => _isolation.Count > 0 || _waiting.Values.Any(l => l.Count > 0);
 
     public void Add(string model, PendingText text)

@@ -1,7 +1,13 @@
+using AkiDb.Queue.Worker.Caching;
+using AkiDb.Queue.Worker.Models;
+
 namespace AkiDb.Queue.Worker.Batching;
 
-/// <summary>One text of one request, tokenised, waiting for (or in) a model call.</summary>
-internal sealed class PendingText(EmbedJob job, int index, long[] ids, long sequence)
+/// <summary>
+/// One text of one request, tokenised, waiting for (or in) a model call: with its model (resolved once at the edge)
+/// and, when the cache is on, its cache key (its token ids hashed once, at lookup, and used again to store the vector).
+/// </summary>
+internal sealed class PendingText(EmbedJob job, int index, long[] ids, long sequence, EmbeddingModel? model = null, EmbeddingCacheKey? cacheKey = null)
 {
     public EmbedJob Job { get; } = job;
 
@@ -26,14 +32,21 @@ internal sealed class PendingText(EmbedJob job, int index, long[] ids, long sequ
     /// <summary>How often this text failed in a batch of its own.</summary>
     public int FailuresAlone { get; set; }
 
-    public TokenKey Key { get; } = new(ids);
+    /// <summary>The model the text is for (null only in the planner's own tests, which plan by name).</summary>
+    public EmbeddingModel? Model { get; } = model;
+
+    public EmbeddingCacheKey? CacheKey { get; } = cacheKey;
+
+    public TokenKey Key { get; } = new(ids, cacheKey?.TokenHash);
 }
 
 /// <summary>Identity of a token sequence, for computing identical texts once per batch.</summary>
-internal readonly struct TokenKey(long[] ids) : IEquatable<TokenKey>
+internal readonly struct TokenKey(long[] ids, byte[]? cacheHash = null) : IEquatable<TokenKey>
 {
     private readonly long[] _ids = ids;
-    private readonly int _hash = Hash(ids);
+
+    // The cache key's SHA-256 of the same ids, when there is one, rather than hashing them a second time.
+    private readonly int _hash = cacheHash is { Length: >= 4 } ? BitConverter.ToInt32(cacheHash, 0) : Hash(ids);
 
     public bool Equals(TokenKey other) => _hash == other._hash && _ids.AsSpan().SequenceEqual(other._ids);
 

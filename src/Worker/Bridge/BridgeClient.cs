@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using Microsoft.Extensions.Logging;
@@ -37,15 +38,15 @@ internal sealed class BridgeClient(int laneId, BridgeOptions options, TimeProvid
         }
         catch (BridgeTimeoutException e)
         {
-            throw new BatchFailedException("timeout", e.Message, e);
+            throw new BatchFailedException(BatchFailureReason.Timeout, e.Message, e);
         }
         catch (BridgeExitedException e)
         {
-            throw new BatchFailedException(e.InnerException is BridgeProtocolException ? "protocol" : "crash", e.Message, e);
+            throw new BatchFailedException(e.InnerException is BridgeProtocolException ? BatchFailureReason.Protocol : BatchFailureReason.Crash, e.Message, e);
         }
         catch (BridgeProtocolException e)
         {
-            throw new BatchFailedException("protocol", e.Message, e);
+            throw new BatchFailedException(BatchFailureReason.Protocol, e.Message, e);
         }
     }
 
@@ -55,9 +56,9 @@ internal sealed class BridgeClient(int laneId, BridgeOptions options, TimeProvid
         var id = Interlocked.Increment(ref _nextRequestId);
         var (reply, _) = await session.Connection.RequestAsync(
             BridgeJsonContext.Serialize(new PingHeader(id)), ReadOnlyMemory<byte>.Empty, id, options.PingTimeout, cancellationToken, clock);
-        if (reply.Type != "pong")
+        if (reply.Type != BridgeReplyType.Pong)
         {
-            session.Connection.Kill($"answered a ping with '{reply.Type}'");
+            session.Connection.Kill($"answered a ping with '{BridgeProtocol.Name(reply.Type)}'");
         }
     }
 
@@ -66,17 +67,17 @@ internal sealed class BridgeClient(int laneId, BridgeOptions options, TimeProvid
 
     private static InferenceOutput ToOutput(IBridgeConnection connection, BridgeReply reply, ReadOnlyMemory<byte> payload, InferenceBatch batch, BridgeModelInfo info, double elapsedMs)
     {
-        if (reply.Type == "error")
+        if (reply.Type == BridgeReplyType.Error)
         {
-            throw new BatchFailedException("runtime_error", $"The bridge reported {reply.Code}: {reply.Message}");
+            throw new BatchFailedException(BatchFailureReason.RuntimeError, $"The bridge reported {reply.Code}: {reply.Message}");
         }
 
         var dim = reply.Dim ?? 0;
-        if (reply.Type != "result" || reply.Batch != batch.Rows || dim != info.Dim || payload.Length != batch.Rows * dim * sizeof(float))
+        if (reply.Type != BridgeReplyType.Result || reply.Batch != batch.Rows || dim != info.Dim || payload.Length != batch.Rows * dim * sizeof(float))
         {
             connection.Kill("malformed result");
-            throw new BatchFailedException("protocol",
-                $"Malformed result from the bridge: type {reply.Type}, batch {reply.Batch} (sent {batch.Rows}), dim {reply.Dim} (model {info.Dim}), {payload.Length} payload bytes.");
+            throw new BatchFailedException(BatchFailureReason.Protocol,
+                $"Malformed result from the bridge: type {BridgeProtocol.Name(reply.Type)}, batch {reply.Batch} (sent {batch.Rows}), dim {reply.Dim} (model {info.Dim}), {payload.Length} payload bytes.");
         }
 
         var vectors = MemoryMarshal.Cast<byte, float>(payload.Span).ToArray();
@@ -96,9 +97,9 @@ internal sealed class BridgeClient(int laneId, BridgeOptions options, TimeProvid
         var id = Interlocked.Increment(ref _nextRequestId);
         var header = BridgeJsonContext.Serialize(new LoadHeader(id, ToSpec(model)));
         var (reply, _) = await session.Connection.RequestAsync(header, ReadOnlyMemory<byte>.Empty, id, options.StartTimeout, cancellationToken, clock);
-        if (reply.Type != "loaded" || reply.Model is null)
+        if (reply.Type != BridgeReplyType.Loaded || reply.Model is null)
         {
-            throw new BatchFailedException("runtime_error", $"The bridge could not load model '{model.Name}': {reply.Code}: {reply.Message}");
+            throw new BatchFailedException(BatchFailureReason.RuntimeError, $"The bridge could not load model '{model.Name}': {reply.Code}: {reply.Message}");
         }
 
         logger.LogInformation("Bridge lane {Lane} loaded model {Model} on {Provider} ({Dim} dimensions) in {Ms:F0} ms, +{MiB:F0} MiB resident",

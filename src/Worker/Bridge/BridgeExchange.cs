@@ -15,9 +15,9 @@ internal static class BridgeExchange
         var (reply, _) = await ExchangeAsync(connection, BridgeJsonContext.Serialize(init), ReadOnlyMemory<byte>.Empty, expectedId: null, timeout, "start-up", clock, cancellationToken);
         return reply.Type switch
         {
-            "ready" => reply,
-            "error" => throw new InvalidOperationException($"The bridge could not start: {reply.Code}: {reply.Message}"),
-            _ => throw Broken(connection, new BridgeProtocolException($"Expected 'ready' from the bridge, got '{reply.Type}'.")),
+            BridgeReplyType.Ready => reply,
+            BridgeReplyType.Error => throw new InvalidOperationException($"The bridge could not start: {reply.Code}: {reply.Message}"),
+            _ => throw Broken(connection, new BridgeProtocolException($"Expected 'ready' from the bridge, got '{BridgeProtocol.Name(reply.Type)}'.")),
         };
     }
 

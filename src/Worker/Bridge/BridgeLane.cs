@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;
@@ -11,7 +12,7 @@ namespace AkiDb.Queue.Worker.Bridge;
 /// whenever it ends (until shutdown begins), pings it while idle, and holds the lane's state (<see cref="LaneState"/>,
 /// swapped atomically). Batches run one at a time through <see cref="BridgeClient"/>.
 /// </summary>
-internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
+internal sealed partial class BridgeLane : IInferenceLane, IAsyncDisposable
 {
     private readonly BridgeOptions _options;
     private readonly ILogger _logger;
@@ -28,7 +29,6 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
     private Task? _pinger;
     private long _lastActivity = Stopwatch.GetTimestamp();
     private int _stopped;
-    private int _largeBatchSinceRelease;
 
     /// <param name="shutdown">Cancelled when the host begins to shut down: a process that ends after that is not replaced.</param>
     /// <param name="clock">Measures bridge deadlines; <see cref="RunningClock"/> unless a test says otherwise.</param>
@@ -83,10 +83,6 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
         {
             var session = State.Session ?? throw new LaneUnavailableException($"Bridge lane {Id} is restarting.");
             var output = await _client.RunAsync(session, model, batch, cancellationToken);
-            if (batch.PaddedTokens >= _options.ReleaseMemoryAboveTokens)
-            {
-                Volatile.Write(ref _largeBatchSinceRelease, 1);
-            }
 
             Swap(s => s.Counters.ConsecutiveFailures == 0 ? s : s with { Counters = s.Counters with { ConsecutiveFailures = 0 } });
             return output;
@@ -95,16 +91,6 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
         {
             Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
             _gate.Release();
-        }
-    }
-
-    /// <summary>After a large batch, an idle lane pings its bridge at once instead of at the next idle tick: a ping is when the bridge releases memory.</summary>
-    public async Task GoingIdleAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _largeBatchSinceRelease) == 1 && _gate.Wait(0, cancellationToken))
-        {
-            Volatile.Write(ref _largeBatchSinceRelease, 0);
-            await PingAsync();
         }
     }
 
@@ -147,9 +133,9 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
             try
             {
                 ready = await connection.InitializeAsync(init, _options.StartTimeout, token, _clock);
-                if (ready.Protocol != 1 || ready.Models is null)
+                if (ready.Protocol != BridgeProtocol.Version || ready.Models is null)
                 {
-                    throw new InvalidOperationException($"The bridge speaks protocol {ready.Protocol}; this worker speaks 1.");
+                    throw new InvalidOperationException($"The bridge speaks protocol {ready.Protocol}; this worker speaks {BridgeProtocol.Version}.");
                 }
             }
             catch (Exception e) when (!token.IsCancellationRequested)
@@ -215,7 +201,7 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
         Volatile.Write(ref _lastReady, ready);
         var recovery = endedAt is { } since ? Stopwatch.GetElapsedTime(since) : (TimeSpan?)null;
         Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
-        var session = new BridgeSession(connection, ready, ready.Models!.ToDictionary(m => m.Name, StringComparer.OrdinalIgnoreCase));
+        var session = new BridgeSession(connection, ready.Models!.ToDictionary(m => m.Name, StringComparer.OrdinalIgnoreCase));
         // One swap publishes the session and the recovery time together: whoever sees the lane ready sees both.
         var state = Swap(s => new LaneReady(s.Counters with { ConsecutiveStartFailures = 0, LastRecovery = recovery ?? s.Counters.LastRecovery }, s.Readiness, session));
         if (recovery is { } took)
@@ -228,45 +214,5 @@ internal sealed class BridgeLane : IInferenceLane, IAsyncDisposable
         state.Readiness.TrySetResult();
         _firstStart.TrySetResult();
         StateChanged?.Invoke(this);
-    }
-
-    private async Task PingWhileIdleAsync()
-    {
-        using var timer = new PeriodicTimer(_options.PingInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token))
-            {
-                if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastActivity)) >= _options.PingInterval && _gate.Wait(0))
-                {
-                    await PingAsync();
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopped.
-        }
-    }
-
-    /// <summary>One idle health check; the caller holds the gate.</summary>
-    private async Task PingAsync()
-    {
-        try
-        {
-            if (State.Session is { } session)
-            {
-                await _client.PingAsync(session, _stopping.Token);
-            }
-        }
-        catch (Exception e) when (e is BridgeTimeoutException or BridgeExitedException or BridgeProtocolException)
-        {
-            _logger.LogWarning("Bridge lane {Lane} failed its idle health check: {Error}", Id, e.Message);
-        }
-        finally
-        {
-            Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
-            _gate.Release();
-        }
     }
 }

@@ -21,9 +21,9 @@ internal sealed record InitHeader(
     bool WideAllowSpinning = false,
     SandboxHeader? Sandbox = null)
 {
-    public string Type { get; init; } = "init";
+    public BridgeRequestType Type { get; init; } = BridgeRequestType.Init;
 
-    public int Protocol { get; init; } = 1;
+    public int Protocol { get; init; } = BridgeProtocol.Version;
 }
 
 /// <summary>The restrictions a bridge puts on itself before it loads ONNX Runtime or a model (0: no limit).</summary>
@@ -31,22 +31,22 @@ internal sealed record SandboxHeader(bool NoNewPrivs, bool DenyNetwork, long Max
 
 internal sealed record LoadHeader(long Id, BridgeModelSpec Model)
 {
-    public string Type { get; init; } = "load";
+    public BridgeRequestType Type { get; init; } = BridgeRequestType.Load;
 }
 
 internal sealed record EmbedHeader(long Id, string Model, int Batch, int Seq, IReadOnlyList<int> Lengths, string? Traceparent, string Width = "narrow")
 {
-    public string Type { get; init; } = "embed";
+    public BridgeRequestType Type { get; init; } = BridgeRequestType.Embed;
 }
 
 internal sealed record PingHeader(long Id)
 {
-    public string Type { get; init; } = "ping";
+    public BridgeRequestType Type { get; init; } = BridgeRequestType.Ping;
 }
 
 internal sealed record ShutdownHeader
 {
-    public string Type { get; init; } = "shutdown";
+    public BridgeRequestType Type { get; init; } = BridgeRequestType.Shutdown;
 }
 
 internal sealed record ProviderAttempt(string Name, bool Ok, string? Reason);
@@ -81,7 +81,7 @@ internal sealed record BridgeTimings(double DecodeMs, double InferenceMs, double
 /// <summary>Every frame the bridge sends, as one shape: which fields are set depends on <see cref="Type"/>.</summary>
 internal sealed record BridgeReply
 {
-    public string Type { get; init; } = "";
+    public BridgeReplyType Type { get; init; }
     public long? Id { get; init; }
 
     // ready

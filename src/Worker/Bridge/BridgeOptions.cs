@@ -4,7 +4,7 @@ using AkiDb.Queue.Worker.Inference;
 namespace AkiDb.Queue.Worker.Bridge;
 
 /// <summary>Configuration section <c>Bridge</c>: the Python bridge processes and how they are supervised.</summary>
-public sealed class BridgeOptions : IValidatableObject
+public sealed class BridgeOptions : LaneSettings, IValidatableObject
 {
     public const string Section = "Bridge";
 
@@ -30,47 +30,12 @@ public sealed class BridgeOptions : IValidatableObject
     [Range(0, 64)]
     public int Processes { get; set; }
 
-    /// <summary>ONNX Runtime intra-op threads per process; 0 divides the machine's cores among the processes.</summary>
-    [Range(0, 256)]
-    public int IntraOpThreads { get; set; }
-
     public int EffectiveProcesses => LanePool.Size(Processes);
 
-    /// <summary>
-    /// Intra-op threads of each process's wide session, the one a lone batch runs on (Batching:AdaptiveParallelism);
-    /// 0 (default) is every core. It shares the model's weights with the narrow session, so it costs a few MiB.
-    /// </summary>
-    [Range(0, 256)]
-    public int WideIntraOpThreads { get; set; }
-
-    /// <summary>
-    /// Let the wide session's threads spin between runs. In-process on 2 cores a lone short text took 5.0 ms spinning
-    /// against 8.0 ms not, but after every run a spinning thread burns about 38 ms of a core (ONNX Runtime's bounded
-    /// spin, <c>session.intra_op.spin_duration_us</c>, measured slower than not spinning at all). On 2 cores shared
-    /// with the worker and the broker that made short texts at 10 % load slower end to end (p95 26.8 ms against
-    /// 13.8 ms, two benchmark runs), so it is off by default; turn it on where cores are spare.
-    /// </summary>
-    public bool WideAllowSpinning { get; set; }
-
-    public int EffectiveWideIntraOpThreads => LanePool.WideThreads(WideIntraOpThreads, EffectiveIntraOpThreads);
-
-    /// <summary>
-    /// A lane that goes idle after a batch of at least this many padded tokens has its bridge give back the memory
-    /// the batch left allocated right away (otherwise at the next idle ping). Smaller batches leave little to give
-    /// back, and releasing after each would make the next one pay to grow the arena again.
-    /// </summary>
-    [Range(0, 1_048_576)]
-    public int ReleaseMemoryAboveTokens { get; set; } = 1024;
+    public override int EffectiveLanes => EffectiveProcesses;
 
     [Range(1, 64)]
     public int InterOpThreads { get; set; } = 1;
-
-    /// <summary>
-    /// Let ONNX Runtime's threads spin between runs (its own default). Off by default: on a machine where the bridge
-    /// shares a few cores with the worker and the broker, spinning threads take the CPU the others need; see
-    /// docs/benchmarks.md for the measurement behind the default.
-    /// </summary>
-    public bool AllowSpinning { get; set; }
 
     /// <summary>Time allowed from process start to the ready handshake (the model loads in it).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
@@ -131,8 +96,6 @@ public sealed class BridgeOptions : IValidatableObject
         var delay = TimeSpan.FromMilliseconds(RestartBackoffInitial.TotalMilliseconds * factor);
         return delay < RestartBackoffMax ? delay : RestartBackoffMax;
     }
-
-    public int EffectiveIntraOpThreads => LanePool.ThreadsPerLane(IntraOpThreads, EffectiveProcesses);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -12,7 +12,7 @@ public static class FrameCodec
     /// <summary>Size of the fixed prefix.</summary>
     public const int PrefixBytes = 12;
 
-    private static ReadOnlySpan<byte> Magic => "AKQB"u8;
+    private static ReadOnlySpan<byte> Magic => "AKQB"u8; // BridgeProtocol.Magic (a u8 literal must be a literal)
 
     /// <summary>Writes one frame with a single write call when it is small, two otherwise, then flushes.</summary>
     public static async ValueTask WriteAsync(Stream stream, ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)

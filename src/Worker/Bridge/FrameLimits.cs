@@ -4,5 +4,5 @@ namespace AkiDb.Queue.Worker.Bridge;
 public sealed record FrameLimits(int MaxHeaderBytes, int MaxPayloadBytes)
 {
     /// <summary>The protocol's fixed header cap; payloads default to 64 MiB.</summary>
-    public static FrameLimits Default { get; } = new(64 * 1024, 64 * 1024 * 1024);
+    public static FrameLimits Default { get; } = new(BridgeProtocol.MaxHeaderBytes, 64 * 1024 * 1024);
 }

@@ -50,4 +50,4 @@ internal sealed record LaneBackingOff(LaneCounters Counters, TaskCompletionSourc
 internal sealed record LaneStopped(LaneCounters Counters, TaskCompletionSource Readiness) : LaneState(Counters, Readiness);
 
 /// <summary>A ready process, what its handshake said, and the models loaded in it; replaced as a whole on restart.</summary>
-internal sealed record BridgeSession(IBridgeConnection Connection, BridgeReply Handshake, Dictionary<string, BridgeModelInfo> Models);
+internal sealed record BridgeSession(IBridgeConnection Connection, Dictionary<string, BridgeModelInfo> Models);

@@ -28,9 +28,12 @@ internal sealed class PythonBridgeBackend(
     private Task _startup = Task.CompletedTask;
     private int _available;
 
-    public string Name => "python";
+    public string Name => EnumSettings.Name(EmbeddingBackend.Python);
 
     public int LaneCount => bridgeOptions.Value.EffectiveProcesses;
+
+    /// <summary>Only after a large batch: the lanes' idle pings release memory in the bridge as well (<c>Bridge:PingInterval</c>).</summary>
+    public IdleRelease IdleRelease => new(bridgeOptions.Value.ReleaseMemoryAboveTokens, null);
 
     public IReadOnlyList<IInferenceLane> Lanes => _lanes;
 
@@ -79,7 +82,7 @@ internal sealed class PythonBridgeBackend(
         var init = new InitHeader(
             EnumSettings.Name(options.Runtime),
             ortLibrary,
-            embeddingOptions.Value.EffectiveExecutionProviders,
+            embeddingOptions.Value.EffectiveExecutionProviders.Select(p => p.ToString()).ToList(),
             options.EffectiveIntraOpThreads,
             options.InterOpThreads,
             options.MaxPayloadBytes,

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;
-using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -65,12 +66,17 @@ internal sealed class EmbeddingCache
     public bool Enabled => _hybrid is not null;
 
     /// <summary>The cached vector of each text, or null where there is none.</summary>
-    public async Task<float[]?[]> LookupAsync(ModelDefinition model, IReadOnlyList<TokenizedText> texts)
+    /// <summary>
+    /// The cached vector of each text, or null; and each text's key (null when the cache is off or the model has no
+    /// identity), which the caller passes back to <see cref="Store"/> so the token ids are hashed once.
+    /// </summary>
+    public async Task<CacheLookup> LookupAsync(ModelDefinition model, IReadOnlyList<TokenizedText> texts)
     {
         var vectors = new float[]?[texts.Count];
+        var keys = new EmbeddingCacheKey?[texts.Count];
         if (_hybrid is null)
         {
-            return vectors;
+            return new CacheLookup(vectors, keys);
         }
 
         ModelIdentity identity;
@@ -82,14 +88,16 @@ internal sealed class EmbeddingCache
         {
             _logger.LogWarning("Embedding cache: no identity for model {Model} ({Error}); its texts skip the cache", model.Name, e.Message);
             _telemetry.Error(CacheLevel.Memory, "identity");
-            return vectors;
+            return new CacheLookup(vectors, keys);
         }
 
         using var activity = WorkerTelemetry.ActivitySource.StartActivity("embed cache lookup");
         var lookups = new Task<float[]?>[texts.Count];
         for (var i = 0; i < texts.Count; i++)
         {
-            lookups[i] = LookupOneAsync(model.Name, identity, EmbeddingCacheKey.For(identity, texts[i].Ids));
+            var key = EmbeddingCacheKey.For(identity, texts[i].Ids);
+            keys[i] = key;
+            lookups[i] = LookupOneAsync(model.Name, identity, key);
         }
 
         for (var i = 0; i < texts.Count; i++)
@@ -100,14 +108,15 @@ internal sealed class EmbeddingCache
         activity?.SetTag("akidb.texts", texts.Count);
         activity?.SetTag("akidb.cache.hits", vectors.Count(v => v is not null));
 
-        return vectors;
+        return new CacheLookup(vectors, keys);
     }
 
     /// <summary>
     /// Stores what a batch computed, in the background: the results are published without waiting for it, and a
     /// write that fails is only a later miss. The task is the background write (it never faults), for tests.
     /// </summary>
-    public Task Store(ModelDefinition model, IReadOnlyList<long[]> tokenIds, IReadOnlyList<float[]> vectors)
+    /// <summary>Stores each vector under its key from <see cref="LookupAsync"/> (a null key is skipped).</summary>
+    public Task Store(ModelDefinition model, IReadOnlyList<EmbeddingCacheKey?> keys, IReadOnlyList<float[]> vectors)
     {
         if (_hybrid is null || vectors.Count == 0)
         {
@@ -115,19 +124,33 @@ internal sealed class EmbeddingCache
         }
 
         _dimensions[model.Name] = vectors[0].Length;
-        return StoreAsync(_hybrid, model, tokenIds, vectors);
+        return StoreAsync(_hybrid, model, keys, vectors);
     }
 
-    private async Task StoreAsync(HybridCache hybrid, ModelDefinition model, IReadOnlyList<long[]> tokenIds, IReadOnlyList<float[]> vectors)
+    /// <summary>Stores vectors for token ids that were not looked up first (tests, tools): the ids are hashed here.</summary>
+    internal async Task StoreTokensAsync(ModelDefinition model, IReadOnlyList<long[]> tokenIds, IReadOnlyList<float[]> vectors)
+    {
+        if (_hybrid is null)
+        {
+            return;
+        }
+
+        var identity = await _identities.GetAsync(model);
+        await Store(model, tokenIds.Select(ids => (EmbeddingCacheKey?)EmbeddingCacheKey.For(identity, ids)).ToList(), vectors);
+    }
+
+    private async Task StoreAsync(HybridCache hybrid, ModelDefinition model, IReadOnlyList<EmbeddingCacheKey?> keys, IReadOnlyList<float[]> vectors)
     {
         try
         {
             var identity = await _identities.GetAsync(model);
-            var writes = new Task[vectors.Count];
+            var writes = new List<Task>(vectors.Count);
             for (var i = 0; i < vectors.Count; i++)
             {
-                var key = EmbeddingCacheKey.For(identity, tokenIds[i]);
-                writes[i] = hybrid.SetAsync(key.Value, CachedVectorCodec.Encode(identity, key.TokenHash, vectors[i]), _write).AsTask();
+                if (keys[i] is { } key)
+                {
+                    writes.Add(hybrid.SetAsync(key.Value, CachedVectorCodec.Encode(identity, key.TokenHash, vectors[i]), _write).AsTask());
+                }
             }
 
             await Task.WhenAll(writes);
@@ -190,3 +213,6 @@ internal sealed class EmbeddingCache
         return null;
     }
 }
+
+/// <summary>What <see cref="EmbeddingCache.LookupAsync"/> found: a vector or null per text, and each text's key for the store.</summary>
+internal sealed record CacheLookup(float[]?[] Vectors, EmbeddingCacheKey?[] Keys);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Models;
 using Microsoft.Extensions.Logging;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Models;
 
 namespace AkiDb.Queue.Worker.Caching;

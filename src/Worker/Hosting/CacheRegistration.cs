@@ -20,7 +20,7 @@ public static class CacheRegistration
     public static IHostApplicationBuilder AddEmbeddingCache(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<CacheOptions>(CacheOptions.Section);
         services.AddSingleton<CacheTelemetry>();
         services.AddSingleton<ModelIdentities>();
         services.AddSingleton<EmbeddingCache>();

@@ -20,11 +20,10 @@ public static class EmbeddingRegistration
     {
         var services = builder.Services;
         services.AddValidatedOptions<EmbeddingOptions>(EmbeddingOptions.Section);
-        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<EmbeddingOptions>>(new PrecisionSettingCheck(builder.Configuration));
         services.AddValidatedOptions<BridgeOptions>(BridgeOptions.Section);
-        services.AddOptions<BatchingOptions>().BindConfiguration(BatchingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<BatchingOptions>(BatchingOptions.Section);
 
-        services.AddOptions<NativeOptions>().BindConfiguration(NativeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<NativeOptions>(NativeOptions.Section);
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ModelCatalog>();
@@ -43,7 +42,6 @@ public static class EmbeddingRegistration
         builder.AddEmbeddingCache(); // the scheduler looks texts up there before they are batched
         services.AddSingleton<EmbeddingScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddingScheduler>());
-        services.AddHostedService<IdleHeapRelease>();
         return builder;
     }
 }

@@ -12,7 +12,7 @@ public static class HealthRegistration
     /// <summary>Liveness and readiness checks, served on a small loopback HTTP endpoint for probes.</summary>
     public static IHostApplicationBuilder AddHealthEndpoint(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section);
+        builder.Services.AddValidatedOptions<HealthOptions>(HealthOptions.Section);
         builder.Services.AddHealthChecks()
             .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
             .AddCheck<InferenceHealthCheck>("inference", tags: ["ready"])

@@ -19,7 +19,7 @@ public static class TelemetryRegistration
     /// </summary>
     public static IHostApplicationBuilder AddWorkerTelemetry(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section);
+        builder.Services.AddValidatedOptions<TelemetryOptions>(TelemetryOptions.Section);
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<WorkerTelemetry>();
         builder.Services.AddHostedService<ReadinessReporter>();

@@ -26,4 +26,17 @@ public interface IInferenceBackend
 
     /// <summary>A one-line description for logs and health: runtime, version, provider per model.</summary>
     string Describe();
+
+    /// <summary>
+    /// When memory is given back on idle, decided by the scheduler for every backend (<see cref="Batching.IdleMemory"/>):
+    /// a lane going idle after a batch of at least this many padded tokens releases at once, and, where set, the
+    /// lanes release after this long without a batch.
+    /// </summary>
+    IdleRelease IdleRelease => IdleRelease.Never;
+}
+
+/// <summary>A backend's memory-release thresholds (<c>Bridge:</c>/<c>Native:ReleaseMemoryAboveTokens</c>, <c>Native:ReleaseMemoryAfterIdle</c>).</summary>
+public sealed record IdleRelease(int AboveTokens, TimeSpan? AfterIdle)
+{
+    public static IdleRelease Never { get; } = new(int.MaxValue, null);
 }

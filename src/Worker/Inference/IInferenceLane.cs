@@ -1,3 +1,4 @@
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Models;
 
 namespace AkiDb.Queue.Worker.Inference;
@@ -22,8 +23,8 @@ public interface IInferenceLane
     Task<InferenceOutput> RunAsync(ModelDefinition model, InferenceBatch batch, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The scheduler found nothing for this lane to run: the moment to give back what a large batch left allocated
-    /// (ONNX Runtime's arena keeps the peak of the largest batch). Cheap when no large batch ran since the last time.
+    /// Gives back the memory the lane's runtime kept after a large batch (ONNX Runtime's arena, the heap). The scheduler
+    /// decides when (<see cref="Batching.IdleMemory"/>) and calls it only while the lane is idle and taken out of rotation.
     /// </summary>
-    Task GoingIdleAsync(CancellationToken cancellationToken);
+    Task ReleaseMemoryAsync(CancellationToken cancellationToken);
 }

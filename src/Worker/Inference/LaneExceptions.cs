@@ -7,10 +7,10 @@ public sealed class LaneUnavailableException(string message, Exception? inner = 
 /// Running the batch failed: the process crashed, hung past its deadline, broke the protocol, or the runtime
 /// reported an error. Any text in the batch may be to blame, so the scheduler isolates before it blames.
 /// </summary>
-public sealed class BatchFailedException(string reason, string message, Exception? inner = null) : Exception(message, inner)
+public sealed class BatchFailedException(BatchFailureReason reason, string message, Exception? inner = null) : Exception(message, inner)
 {
-    /// <summary>crash, timeout, protocol or runtime_error; used as a metric label.</summary>
-    public string Reason { get; } = reason;
+    /// <summary>What failed; its <see cref="BatchFailureReasons.Tag"/> is the metric label.</summary>
+    public BatchFailureReason Reason { get; } = reason;
 }
 
 /// <summary>No lane is available and none could be started: requests go back to the queue instead of waiting in memory.</summary>

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Models;
 
 namespace AkiDb.Queue.Worker.Inference;

@@ -1,9 +1,8 @@
-using System.Diagnostics;
 using System.Text;
 using AkiDb.Queue.Contracts;
-using AkiDb.Queue.Worker.Telemetry;
+using AkiDb.Queue.Worker.Messaging.Edges;
+using AkiDb.Queue.Worker.Requests;
 using MassTransit;
-using Microsoft.Extensions.Logging;
 
 namespace AkiDb.Queue.Worker.Messaging;
 
@@ -12,7 +11,7 @@ namespace AkiDb.Queue.Worker.Messaging;
 /// waited, with <see cref="EmbedErrorCodes.Expired"/>: without this they would vanish, and messages in would no
 /// longer equal results out. Nothing is tokenised or embedded here.
 /// </summary>
-internal sealed class BrokerExpiredConsumer(RequestValidator validator, Edges.ResultPublisher results, WorkerTelemetry telemetry, ILogger<BrokerExpiredConsumer> logger)
+internal sealed class BrokerExpiredConsumer(RequestValidator validator, RequestResults results)
     : IConsumer<EmbedRequested>
 {
     public async Task Consume(ConsumeContext<EmbedRequested> context)
@@ -26,26 +25,16 @@ internal sealed class BrokerExpiredConsumer(RequestValidator validator, Edges.Re
         }
 
         var message = context.Message;
-        var failure = validator.Validate(message, context.ReceiveContext.Body.Length) ?? new EmbedFailed
+        if (validator.Validate(message, context.ReceiveContext.Body.Length) is { } invalid)
         {
-            RequestId = message.RequestId,
-            Code = EmbedErrorCodes.Expired,
-            Message = "The request's AMQP expiration passed while it waited in the queue; no inference was spent on it.",
-            Metadata = message.Metadata,
-        };
-        failure = failure with { TraceParent = Activity.Current?.Id, CorrelationId = Edges.ResultPublisher.CorrelationIdOf(context, message.RequestId) };
-        await results.PublishAsync(context, failure, QueueNames.EmbedFailed, failure.RequestId, failure.CorrelationId);
-
-        if (failure.Code == EmbedErrorCodes.Expired)
-        {
-            telemetry.RequestsExpired.Add(1, new KeyValuePair<string, object?>("where", "broker"));
+            await results.FailedAsync(context, invalid);
+            return;
         }
 
-        telemetry.RequestsFailed.Add(1, new KeyValuePair<string, object?>("code", failure.Code));
-        logger.LogInformation("Request {RequestId} failed with {Code}: {Reason}", LogValue.Of(failure.RequestId), failure.Code, LogValue.Of(failure.Message, 300));
+        await results.ExpiredAsync(context, RequestParser.Failure(message, EmbedErrorCodes.Expired,
+            "The request's AMQP expiration passed while it waited in the queue; no inference was spent on it."), ExpiredWhere.Broker);
     }
 
-    /// <summary>RabbitMQ's <c>x-first-death-reason</c> header: <c>expired</c>, <c>rejected</c>, <c>maxlen</c> or <c>delivery_limit</c>.</summary>
     private static string? FirstDeathReason(ConsumeContext context)
     {
         if (!context.ReceiveContext.TryGetPayload<RabbitMqBasicConsumeContext>(out var rabbit) ||

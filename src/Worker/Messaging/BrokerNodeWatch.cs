@@ -25,7 +25,7 @@ namespace AkiDb.Queue.Worker.Messaging;
 /// The connection is learnt from the messages received through it (MassTransit does not hand it out otherwise); one
 /// owner: this class, with the current connection swapped whole.
 /// </remarks>
-internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, ILogger<BrokerNodeWatch> logger) : IReceiveObserver, IPublishObserver, ISendObserver
+internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, AkiDb.Queue.Broker.BrokerConnections connections, ILogger<BrokerNodeWatch> logger) : IReceiveObserver, IPublishObserver, ISendObserver
 {
     private static readonly object Seen = new();
     private readonly TimeSpan _confirmTimeout = options.Value.PublishConfirmTimeout;
@@ -85,6 +85,7 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, ILogger
         }
 
         logger.LogWarning("Giving up broker node {Node}: {Reason}; reconnecting through the next of RabbitMq:ClusterNodes", Node(connection), reason);
+        connections.GiveUp(connection.Endpoint.HostName, connection.Endpoint.Port);
         try
         {
             // abort: a node that confirms nothing will not answer a close either; the socket is closed without waiting.
@@ -154,6 +155,7 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, ILogger
             ? $"the node closed the connection ({e.ReplyCode} {LogValue.Of(e.ReplyText, 200)})"
             : $"the connection failed ({LogValue.Of(Innermost(e.Exception)?.Message ?? e.ReplyText, 200)}; heartbeat {connection.Heartbeat.TotalSeconds:F0} s)";
         logger.LogWarning("Gave up broker node {Node}: {Reason}; reconnecting through the next of RabbitMq:ClusterNodes", Node(connection), why);
+        connections.GiveUp(connection.Endpoint.HostName, connection.Endpoint.Port);
         return Task.CompletedTask;
     }
 

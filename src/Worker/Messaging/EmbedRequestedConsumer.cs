@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using AkiDb.Queue.Contracts;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Batching;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Messaging.Edges;
-using AkiDb.Queue.Worker.Models;
+using AkiDb.Queue.Worker.Requests;
 using AkiDb.Queue.Worker.Telemetry;
-using AkiDb.Queue.Worker.Tokenization;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,25 +18,21 @@ namespace AkiDb.Queue.Worker.Messaging;
 /// by the broker: a crash at any point before leaves the message in the queue.
 /// </summary>
 internal sealed class EmbedRequestedConsumer(
-    RequestValidator validator,
-    ModelCatalog catalog,
+    RequestParser parser,
     EmbeddingScheduler scheduler,
-    IInferenceBackend backend,
     IOptions<LimitsOptions> limits,
     WorkerTelemetry telemetry,
-    ResultPublisher results,
+    RequestResults results,
     ILogger<EmbedRequestedConsumer> logger) : IConsumer<EmbedRequested>
 {
     public async Task Consume(ConsumeContext<EmbedRequested> context)
     {
-        var sentAt = context.SentTime ?? DateTime.UtcNow;
-        var message = context.Message;
         ProducerTraceLink.Apply(context);
         telemetry.RequestsConsumed.Add(1);
         telemetry.MessageStarted();
         try
         {
-            await ConsumeAsync(context, message, sentAt);
+            await ConsumeAsync(context);
         }
         finally
         {
@@ -44,70 +40,55 @@ internal sealed class EmbedRequestedConsumer(
         }
     }
 
-    private async Task ConsumeAsync(ConsumeContext<EmbedRequested> context, EmbedRequested message, DateTime sentAt)
+    private async Task ConsumeAsync(ConsumeContext<EmbedRequested> context)
     {
-        if (validator.Validate(message, context.ReceiveContext.Body.Length) is { } invalid)
+        var parse = parser.Parse(context.Message, RequestEnvelope.Of(context), DateTimeOffset.UtcNow);
+        if (parse.Kind == RejectionKind.UnknownModel)
         {
-            await PublishFailedAsync(context, invalid);
+            RecordTexts(context.Message.Texts!.Count);
+        }
+
+        if (parse.Request is not { } request)
+        {
+            await (parse.Kind == RejectionKind.Expired
+                ? results.ExpiredAsync(context, parse.Failure!, ExpiredWhere.Worker)
+                : results.FailedAsync(context, parse.Failure!));
             return;
         }
 
-        var (amqpPriority, amqpExpiration) = RequestUrgencyReader.AmqpProperties(context);
-        if (RequestUrgencyReader.TryRead(message, amqpPriority, amqpExpiration, DateTimeOffset.UtcNow, out var urgency) is { } badPriority)
-        {
-            await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.InvalidRequest, badPriority));
-            return;
-        }
-
-        if (urgency.IsExpired(DateTimeOffset.UtcNow))
-        {
-            await PublishExpiredAsync(context, message, new RequestExpiredException(urgency.Deadline!.Value, DateTimeOffset.UtcNow));
-            return;
-        }
-
-        var texts = message.Texts!;
-        telemetry.TextsConsumed.Add(texts.Count);
-        telemetry.Capacity.RecordRequest(texts.Count);
-        if (!catalog.TryGet(message.Model, out var model))
-        {
-            await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.UnknownModel,
-                $"Model '{LogValue.Cap(message.Model)}' is not served here. Known models: {string.Join(", ", catalog.All.Select(m => m.Name))}."));
-            return;
-        }
-
-        _ = RequestValidator.TryParseInputType(message.InputType, out var inputType);
-        var tokenized = new TokenizedText[texts.Count];
+        RecordTexts(request.Texts.Count);
+        var tokenized = new TokenizedText[request.Texts.Count];
         using (var tokenize = WorkerTelemetry.ActivitySource.StartActivity("embed tokenize"))
         {
-            for (var i = 0; i < texts.Count; i++)
+            for (var i = 0; i < tokenized.Length; i++)
             {
-                tokenized[i] = model.Tokenize(texts[i]!, inputType);
+                tokenized[i] = request.Model.Tokenize(request.Texts[i], request.InputType);
                 if (tokenized[i].Truncated && limits.Value.RejectOverlongTexts)
                 {
-                    await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.TooManyTokens,
-                        $"texts[{i}] is longer than {model.Definition.MaxTokens} tokens, the limit of model {model.Name}, and this worker rejects rather than truncates.", i));
+                    await results.FailedAsync(context, RequestParser.Failure(request, EmbedErrorCodes.TooManyTokens,
+                        $"texts[{i}] is longer than {request.Model.Definition.MaxTokens} tokens, the limit of model {request.Model.Name}, and this worker rejects rather than truncates.", i));
                     return;
                 }
             }
 
-            tokenize?.SetTag("akidb.texts", texts.Count);
+            tokenize?.SetTag("akidb.texts", tokenized.Length);
             tokenize?.SetTag("akidb.tokens", tokenized.Sum(t => t.Length));
         }
 
         EmbedJobResult result;
         try
         {
-            result = await scheduler.EmbedAsync(model, tokenized, Activity.Current?.Context ?? default, context.CancellationToken, urgency, sentAt);
+            result = await scheduler.EmbedAsync(request.Model, tokenized, Activity.Current?.Context ?? default, context.CancellationToken, request.Urgency, request.SentAt);
         }
         catch (RequestExpiredException e)
         {
-            await PublishExpiredAsync(context, message, e);
+            await results.ExpiredAsync(context, RequestParser.Failure(request, EmbedErrorCodes.Expired, e.Message), ExpiredWhere.Worker);
             return;
         }
         catch (PoisonTextException e)
         {
-            await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.InferenceFailed, e.Message, e.TextIndex));
-            logger.LogError("Request {RequestId}: {Error}; the message goes to the error queue", LogValue.Of(message.RequestId), LogValue.Of(e.Message, 300));
+            await results.FailedAsync(context, RequestParser.Failure(request, EmbedErrorCodes.InferenceFailed, e.Message, e.TextIndex));
+            logger.LogError("Request {RequestId}: {Error}; the message goes to the error queue", LogValue.Of(request.RequestId), LogValue.Of(e.Message, 300));
             telemetry.ErrorQueueMoves.Add(1, new KeyValuePair<string, object?>("reason", EmbedErrorCodes.InferenceFailed));
             throw;
         }
@@ -118,49 +99,12 @@ internal sealed class EmbedRequestedConsumer(
             throw new OperationCanceledException(e.Message, e, context.CancellationToken);
         }
 
-        var queuedMs = Math.Max(0, (DateTime.UtcNow - sentAt).TotalMilliseconds - Stopwatch.GetElapsedTime(result.LastBatchStarted).TotalMilliseconds);
-        var completed = new EmbedCompleted
-        {
-            RequestId = message.RequestId!,
-            Model = model.Name,
-            Dimensions = result.Dimensions,
-            Embeddings = result.Vectors,
-            TokenCounts = tokenized.Select(t => t.Length).ToArray(),
-            Truncated = tokenized.Select(t => t.Truncated).ToArray(),
-            Metadata = message.Metadata,
-            QueuedMs = Math.Round(queuedMs, 3),
-            InferenceMs = Math.Round(result.InferenceMs, 3),
-            Backend = backend.Name,
-            ExecutionProvider = result.Provider,
-            TraceParent = Activity.Current?.Id,
-            CorrelationId = ResultPublisher.CorrelationIdOf(context, message.RequestId),
-            Cached = result.Cached,
-            Precision = model.Definition.Precision.ToString().ToLowerInvariant(),
-        };
-        completed = Vectors.VectorEncoder.Apply(completed, message.Encoding);
-        await results.PublishAsync(context, completed, "embed-completed", completed.RequestId, completed.CorrelationId);
-
-        telemetry.RequestsCompleted.Add(1, new KeyValuePair<string, object?>("model", model.Name));
-        telemetry.QueuedTime.Record(queuedMs, new KeyValuePair<string, object?>("priority", WorkerTelemetry.PriorityTag(urgency.Priority)));
-        telemetry.EndToEndTime.Record((DateTime.UtcNow - sentAt).TotalMilliseconds);
+        await results.CompletedAsync(context, request, tokenized, result);
     }
 
-    private static EmbedFailed Failure(EmbedRequested message, string code, string reason, int? index = null) => new()
+    private void RecordTexts(int texts)
     {
-        RequestId = message.RequestId, Code = code, Message = reason, TextIndex = index, Metadata = message.Metadata,
-    };
-
-    private async Task PublishExpiredAsync(ConsumeContext context, EmbedRequested message, RequestExpiredException expired)
-    {
-        telemetry.RequestsExpired.Add(1, new KeyValuePair<string, object?>("where", "worker"));
-        await PublishFailedAsync(context, Failure(message, EmbedErrorCodes.Expired, expired.Message));
-    }
-
-    private async Task PublishFailedAsync(ConsumeContext context, EmbedFailed failure)
-    {
-        failure = failure with { TraceParent = Activity.Current?.Id, CorrelationId = ResultPublisher.CorrelationIdOf(context, failure.RequestId) };
-        await results.PublishAsync(context, failure, "embed-failed", failure.RequestId, failure.CorrelationId);
-        telemetry.RequestsFailed.Add(1, new KeyValuePair<string, object?>("code", failure.Code));
-        logger.LogInformation("Request {RequestId} failed with {Code}: {Reason}", LogValue.Of(failure.RequestId), failure.Code, LogValue.Of(failure.Message, 300));
+        telemetry.TextsConsumed.Add(texts);
+        telemetry.Capacity.RecordRequest(texts);
     }
 }

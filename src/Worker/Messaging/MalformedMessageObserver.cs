@@ -1,10 +1,12 @@
 using System.Runtime.Serialization;
 using System.Text.Json;
 using AkiDb.Queue.Contracts;
+using AkiDb.Queue.Worker.Messaging.Edges;
 using AkiDb.Queue.Worker.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AkiDb.Queue.Worker.Messaging;
 
@@ -14,10 +16,8 @@ namespace AkiDb.Queue.Worker.Messaging;
 /// <see cref="EmbedFailed"/> (malformed_message) whenever a request id can be read from the broken body, so a caller
 /// counting results is not left waiting.
 /// </summary>
-internal sealed class MalformedMessageObserver(IServiceProvider services, WorkerTelemetry telemetry, ILogger<MalformedMessageObserver> logger) : IReceiveObserver
+internal sealed class MalformedMessageObserver(IServiceProvider services, IOptions<LimitsOptions> limits, WorkerTelemetry telemetry, ILogger<MalformedMessageObserver> logger) : IReceiveObserver
 {
-    private const int MaxRequestIdLength = 256;
-
     public Task PreReceive(ReceiveContext context) => Task.CompletedTask;
 
     public Task PostReceive(ReceiveContext context) => Task.CompletedTask;
@@ -34,7 +34,7 @@ internal sealed class MalformedMessageObserver(IServiceProvider services, Worker
         }
 
         telemetry.ErrorQueueMoves.Add(1, new KeyValuePair<string, object?>("reason", EmbedErrorCodes.MalformedMessage));
-        var requestId = TryReadRequestId(context.Body.GetBytes());
+        var requestId = TryReadRequestId(context.Body.GetBytes(), limits.Value.MaxRequestIdLength);
         var reason = Describe(exception);
         // The one line for this message: MassTransit's own R-FAULT entry with the stack trace is dropped (MalformedFaultLogFilter).
         logger.LogWarning("Malformed message (request id {RequestId}) moved to the error queue: {Reason}", requestId is null ? "unknown" : LogValue.Of(requestId), LogValue.Of(reason, 300));
@@ -43,23 +43,7 @@ internal sealed class MalformedMessageObserver(IServiceProvider services, Worker
             return;
         }
 
-        var correlationId = Edges.ResultPublisher.CorrelationIdOf(context, requestId);
-        try
-        {
-            // Like every result: mandatory, parked when no queue is bound (see ResultPublisher).
-            await services.GetRequiredService<Edges.ResultPublisher>().PublishToExchangeAsync(new EmbedFailed
-            {
-                RequestId = requestId,
-                Code = EmbedErrorCodes.MalformedMessage,
-                Message = $"The message could not be read as an EmbedRequested: {reason}. It is kept in the error queue.",
-                TraceParent = System.Diagnostics.Activity.Current?.Id,
-                CorrelationId = correlationId,
-            }, "embed-failed", requestId, correlationId, context.CancellationToken);
-        }
-        catch (Exception e)
-        {
-            logger.LogError(e, "Could not publish EmbedFailed for malformed request {RequestId}", LogValue.Of(requestId));
-        }
+        await services.GetRequiredService<RequestResults>().MalformedAsync(context, requestId, reason);
     }
 
     internal static bool IsMalformed(Exception exception) => Chain(exception).Any(e => e is SerializationException or JsonException);
@@ -85,7 +69,7 @@ internal sealed class MalformedMessageObserver(IServiceProvider services, Worker
     }
 
     /// <summary>Reads a top-level "requestId" string (or one inside a MassTransit envelope's "message"), tolerating anything else being broken.</summary>
-    internal static string? TryReadRequestId(ReadOnlySpan<byte> body)
+    internal static string? TryReadRequestId(ReadOnlySpan<byte> body, int maxRequestIdLength)
     {
         if (body.StartsWith("\uFEFF"u8))
         {
@@ -104,10 +88,10 @@ internal sealed class MalformedMessageObserver(IServiceProvider services, Worker
                     var inMessage = inEnvelopeMessage && reader.CurrentDepth == 2;
                     if ((atTop || inMessage) && string.Equals(reader.GetString(), "requestId", StringComparison.OrdinalIgnoreCase))
                     {
-                        if (reader.Read() && reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length <= MaxRequestIdLength * 4)
+                        if (reader.Read() && reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length <= maxRequestIdLength * 4)
                         {
                             var value = reader.GetString();
-                            return string.IsNullOrWhiteSpace(value) || value.Length > MaxRequestIdLength ? null : value;
+                            return string.IsNullOrWhiteSpace(value) || value.Length > maxRequestIdLength ? null : value;
                         }
                     }
                     else if (atTop && reader.ValueTextEquals("message"))

@@ -3,6 +3,7 @@ using AkiDb.Queue.Contracts;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Messaging.Edges;
 using AkiDb.Queue.Worker.Messaging.Queues;
+using AkiDb.Queue.Worker.Requests;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,8 +21,9 @@ public static class MessagingRegistration
         builder.Services.AddValidatedOptions<RabbitMqOptions>(RabbitMqOptions.Section);
         // The one way to the broker, for every connection this worker opens (MassTransit's too, below).
         builder.Services.AddSingleton(sp => BrokerConnections.Create(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.ToConnectionSettings(), RabbitMqOptions.Key));
-        builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddValidatedOptions<LimitsOptions>(LimitsOptions.Section);
         builder.Services.AddSingleton<RequestValidator>();
+        builder.Services.AddSingleton<RequestParser>();
         builder.Services.AddSingleton<InferenceCircuitBreaker>();
         builder.Services.AddSingleton<MalformedMessageObserver>();
         builder.Services.AddSingleton<BrokerFlowState>();
@@ -33,10 +35,11 @@ public static class MessagingRegistration
         // Then the queues that already exist, before the bus is built (see DeferredBusHostedService): its configuration follows what this finds.
         builder.Services.TryAddSingleton<ExistingQueues>();
         builder.Services.AddHostedService<QueueArgumentCheck>();
-        var usageTelemetry = builder.Configuration.GetValue<bool>($"{Telemetry.TelemetryOptions.Section}:MassTransitUsageTelemetry");
-        builder.Services.AddOptions<ResultsOptions>().BindConfiguration(ResultsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var usageTelemetry = (builder.Configuration.GetSection(Telemetry.TelemetryOptions.Section).Get<Telemetry.TelemetryOptions>() ?? new()).MassTransitUsageTelemetry;
+        builder.Services.AddValidatedOptions<ResultsOptions>(ResultsOptions.Section);
         builder.Services.AddSingleton<EdgeTelemetry>();
         builder.Services.AddSingleton<ResultPublisher>();
+        builder.Services.AddSingleton<RequestResults>();
         builder.Services.AddSingleton<RefusedPublishObserver>();
 
         builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>

@@ -1,3 +1,4 @@
+using AkiDb.Queue.ModelText.Models;
 using Microsoft.Extensions.Logging;
 
 namespace AkiDb.Queue.Worker.Models;

@@ -1,5 +1,6 @@
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Inference;
-using AkiDb.Queue.Worker.Tokenization;
 
 namespace AkiDb.Queue.Worker.Models;
 
@@ -53,7 +54,7 @@ public sealed class EmbeddingModel(ModelDefinition definition, TextTokenizer tok
                 }
             }
 
-            throw new BatchFailedException("runtime_error", $"Preparing {Name}'s model file failed: {e.Message}", e);
+            throw new BatchFailedException(BatchFailureReason.RuntimeError, $"Preparing {Name}'s model file failed: {e.Message}", e);
         }
     }
 }

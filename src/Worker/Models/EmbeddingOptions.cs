@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AkiDb.Queue.ModelText.Models;
 
 namespace AkiDb.Queue.Worker.Models;
 
@@ -26,8 +27,11 @@ public sealed class EmbeddingOptions : IValidatableObject
     /// </summary>
     public Dictionary<string, ModelOptions> Models { get; set; } = BundledModels.Catalogue();
 
-    public IReadOnlyList<string> EffectiveExecutionProviders =>
-        ExecutionProviders is { Length: > 0 } configured ? configured : ["CoreML", "CUDA", "CPU"];
+    /// <summary>The configured order, parsed (the validation at start has rejected unknown names), or the default.</summary>
+    public IReadOnlyList<ExecutionProvider> EffectiveExecutionProviders =>
+        ExecutionProviders is { Length: > 0 } configured
+            ? configured.Select(name => KnownProviders.TryParse(name, out var provider) ? provider : ExecutionProvider.CPU).ToArray()
+            : KnownProviders.Default;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -36,11 +40,11 @@ public sealed class EmbeddingOptions : IValidatableObject
             yield return new ValidationResult($"Embedding:DefaultModel '{DefaultModel}' is not in Embedding:Models ({string.Join(", ", Models.Keys)}).", [nameof(DefaultModel)]);
         }
 
-        foreach (var provider in EffectiveExecutionProviders)
+        foreach (var provider in ExecutionProviders ?? [])
         {
-            if (provider is not ("CoreML" or "CUDA" or "CPU"))
+            if (!KnownProviders.TryParse(provider, out _))
             {
-                yield return new ValidationResult($"Embedding:ExecutionProviders has '{provider}'; known providers are CoreML, CUDA and CPU.", [nameof(ExecutionProviders)]);
+                yield return new ValidationResult($"Embedding:ExecutionProviders has '{provider}'; known providers are {string.Join(", ", KnownProviders.Default.SkipLast(1))} and {KnownProviders.Default[^1]}.", [nameof(ExecutionProviders)]);
             }
         }
 

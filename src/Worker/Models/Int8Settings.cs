@@ -1,4 +1,5 @@
 using AkiDb.Queue.Quantization;
+using AkiDb.Queue.ModelText.Models;
 
 namespace AkiDb.Queue.Worker.Models;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
-using AkiDb.Queue.Worker.Tokenization;
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

@@ -1,3 +1,4 @@
+using AkiDb.Queue.Worker.Models;
 using Microsoft.ML.OnnxRuntime;
 
 namespace AkiDb.Queue.Worker.Native;
@@ -11,36 +12,31 @@ public sealed record ProviderAttemptResult(string Name, bool Ok, string? Reason)
 /// </summary>
 public static class ExecutionProviderSelector
 {
-    public static (string Provider, IReadOnlyList<ProviderAttemptResult> Tried) Apply(SessionOptions options, IReadOnlyList<string> order)
+    public static (string Provider, IReadOnlyList<ProviderAttemptResult> Tried) Apply(SessionOptions options, IReadOnlyList<ExecutionProvider> order)
     {
         var available = OrtEnv.Instance().GetAvailableProviders();
         var tried = new List<ProviderAttemptResult>();
-        foreach (var provider in order.Append("CPU").Distinct())
+        foreach (var provider in order.Append(ExecutionProvider.CPU).Distinct())
         {
-            if (provider == "CPU")
+            if (provider == ExecutionProvider.CPU)
             {
-                tried.Add(new("CPU", true, null));
-                return ("CPU", tried);
+                tried.Add(new(nameof(ExecutionProvider.CPU), true, null));
+                return (nameof(ExecutionProvider.CPU), tried);
             }
 
-            var (ortName, reason) = provider switch
-            {
-                "CoreML" when !OperatingSystem.IsMacOS() => ("CoreMLExecutionProvider", "CoreML needs macOS"),
-                "CoreML" => ("CoreMLExecutionProvider", null),
-                "CUDA" => ("CUDAExecutionProvider", null),
-                _ => (provider, $"unknown provider {provider}"),
-            };
+            var ortName = provider.OrtName();
+            var reason = provider == ExecutionProvider.CoreML && !OperatingSystem.IsMacOS() ? "CoreML needs macOS" : null;
             if (reason is null && !available.Contains(ortName))
             {
                 reason = $"{ortName} is not in this ONNX Runtime build (available: {string.Join(", ", available)})" +
-                         (provider == "CUDA" ? "; reference Microsoft.ML.OnnxRuntime.Gpu instead of Microsoft.ML.OnnxRuntime" : "");
+                         (provider == ExecutionProvider.CUDA ? "; reference Microsoft.ML.OnnxRuntime.Gpu instead of Microsoft.ML.OnnxRuntime" : "");
             }
 
             if (reason is null)
             {
                 try
                 {
-                    if (provider == "CUDA")
+                    if (provider == ExecutionProvider.CUDA)
                     {
                         options.AppendExecutionProvider_CUDA(0);
                     }
@@ -49,8 +45,8 @@ public static class ExecutionProviderSelector
                         options.AppendExecutionProvider_CoreML();
                     }
 
-                    tried.Add(new(provider, true, null));
-                    return (provider, tried);
+                    tried.Add(new(provider.ToString(), true, null));
+                    return (provider.ToString(), tried);
                 }
                 catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or NotSupportedException or DllNotFoundException)
                 {
@@ -58,7 +54,7 @@ public static class ExecutionProviderSelector
                 }
             }
 
-            tried.Add(new(provider, false, reason));
+            tried.Add(new(provider.ToString(), false, reason));
         }
 
         throw new InvalidOperationException("unreachable: CPU is always appended");

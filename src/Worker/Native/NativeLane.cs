@@ -1,3 +1,4 @@
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 
@@ -10,20 +11,13 @@ internal sealed class NativeLane(int id, NativeOrtBackend backend) : IInferenceL
 
     public bool IsReady => true;
 
-    private int _largeBatchSinceRelease;
-
     public Task WaitUntilReadyAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task GoingIdleAsync(CancellationToken cancellationToken) =>
-        Interlocked.Exchange(ref _largeBatchSinceRelease, 0) == 1 ? Task.Run(backend.ReleaseIdleMemory, CancellationToken.None) : Task.CompletedTask;
+    public Task ReleaseMemoryAsync(CancellationToken cancellationToken) => Task.Run(backend.ReleaseIdleMemory, CancellationToken.None);
 
     public async Task<InferenceOutput> RunAsync(ModelDefinition model, InferenceBatch batch, CancellationToken cancellationToken)
     {
         var session = await backend.GetSessionAsync(model, cancellationToken);
-        if (batch.PaddedTokens >= backend.ReleaseMemoryAboveTokens)
-        {
-            Volatile.Write(ref _largeBatchSinceRelease, 1);
-        }
 
         try
         {
@@ -31,11 +25,7 @@ internal sealed class NativeLane(int id, NativeOrtBackend backend) : IInferenceL
         }
         catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or InvalidOperationException)
         {
-            throw new BatchFailedException("runtime_error", $"ONNX Runtime failed on a batch of model {model.Name}: {e.Message}", e);
-        }
-        finally
-        {
-            backend.BatchEnded();
+            throw new BatchFailedException(BatchFailureReason.RuntimeError, $"ONNX Runtime failed on a batch of model {model.Name}: {e.Message}", e);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using Microsoft.ML.OnnxRuntime;
@@ -24,7 +25,7 @@ internal sealed class NativeModelSession : IDisposable
     private readonly int _threads;
     private int _ranSinceRelease;
 
-    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<string> providers, bool allowSpinning, int wideThreads = 0, bool wideAllowSpinning = false)
+    public NativeModelSession(ModelDefinition model, int intraOpThreads, IReadOnlyList<ExecutionProvider> providers, bool allowSpinning, int wideThreads = 0, bool wideAllowSpinning = false)
     {
         _model = model;
         _threads = intraOpThreads;

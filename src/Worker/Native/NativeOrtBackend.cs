@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Telemetry;
@@ -22,13 +24,10 @@ internal sealed class NativeOrtBackend(
     ILogger<NativeOrtBackend> logger) : IInferenceBackend, IHostedService, IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<NativeModelSession>>> _sessions = new(StringComparer.OrdinalIgnoreCase);
-    private readonly CancellationTokenSource _stopping = new();
     private List<IInferenceLane> _lanes = [];
     private Task _startup = Task.CompletedTask;
-    private Task _releaser = Task.CompletedTask;
-    private long _lastBatchEnded = Stopwatch.GetTimestamp();
 
-    public string Name => "native";
+    public string Name => EnumSettings.Name(EmbeddingBackend.Native);
 
     public int LaneCount => nativeOptions.Value.EffectiveLanes;
 
@@ -48,40 +47,14 @@ internal sealed class NativeOrtBackend(
         _lanes = Enumerable.Range(0, LaneCount).Select(i => (IInferenceLane)new NativeLane(i, this)).ToList();
         telemetry.ObserveReadyLanes(() => _lanes.Count);
         _startup = LoadStartupModelsAsync();
-        _releaser = Task.Run(ReleaseWhileIdleAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
 
-    /// <summary>Called by a lane after each batch: the idle clock for the memory release starts again.</summary>
-    public void BatchEnded() => Interlocked.Exchange(ref _lastBatchEnded, Stopwatch.GetTimestamp());
-
     /// <summary>
-    /// ONNX Runtime's arena keeps the peak of the largest batch; once the lanes have been idle for
-    /// <see cref="NativeOptions.ReleaseMemoryAfterIdle"/>, each session that ran gives it back (the bridge does the
-    /// same on its idle ping).
+    /// ONNX Runtime's arena keeps the peak of the largest batch: a lane going idle after a large batch, and the lanes
+    /// after <see cref="NativeOptions.ReleaseMemoryAfterIdle"/> without a batch, give it back (the scheduler decides).
     /// </summary>
-    private async Task ReleaseWhileIdleAsync()
-    {
-        var idle = nativeOptions.Value.ReleaseMemoryAfterIdle;
-        using var timer = new PeriodicTimer(idle);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token))
-            {
-                if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastBatchEnded)) < idle)
-                {
-                    continue;
-                }
-
-                ReleaseIdleMemory();
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    public int ReleaseMemoryAboveTokens => nativeOptions.Value.ReleaseMemoryAboveTokens;
+    public IdleRelease IdleRelease => new(nativeOptions.Value.ReleaseMemoryAboveTokens, nativeOptions.Value.ReleaseMemoryAfterIdle);
 
     /// <summary>Each session that ran since the last release gives back its arena's unused memory.</summary>
     public void ReleaseIdleMemory()
@@ -115,11 +88,7 @@ internal sealed class NativeOrtBackend(
         logger.LogInformation("Native ONNX Runtime backend ready: {Describe}", Describe());
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        await _releaser.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public string Describe()
     {
@@ -135,7 +104,6 @@ internal sealed class NativeOrtBackend(
 
     public void Dispose()
     {
-        _stopping.Dispose();
         foreach (var session in _sessions.Values.Where(s => s.IsValueCreated && s.Value.IsCompletedSuccessfully))
         {
             session.Value.Result.Dispose();

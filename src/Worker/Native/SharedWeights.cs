@@ -18,7 +18,7 @@ namespace AkiDb.Queue.Worker.Native;
 /// </summary>
 internal sealed unsafe partial class SharedWeights : IDisposable
 {
-    private const int Varint = 0, Fixed64 = 1, Length = 2, Fixed32 = 5;
+    private const int Varint = ProtoFields.Varint, Length = ProtoFields.Length;
     private static readonly HashSet<int> OtherDataFields = [4, 5, 6, 7, 10, 11, 13, 14];
 
     private readonly MemoryMappedFile _file;
@@ -119,14 +119,14 @@ internal sealed unsafe partial class SharedWeights : IDisposable
         }
 
         var data = new ReadOnlySpan<byte>(_base, (int)_length);
-        foreach (var (number, wire, start, end) in Fields(data, 0, data.Length))
+        foreach (var (number, wire, start, end) in ProtoFields.Read(data, 0, data.Length))
         {
             if (number != 7 || wire != Length)
             {
                 continue;
             }
 
-            foreach (var (field, type, a, b) in Fields(data, start, end))
+            foreach (var (field, type, a, b) in ProtoFields.Read(data, start, end))
             {
                 if (field == 5 && type == Length && Tensor(data, a, b) is { } tensor)
                 {
@@ -142,7 +142,7 @@ internal sealed unsafe partial class SharedWeights : IDisposable
         var dataType = 0;
         string? name = null;
         (int Start, int End)? raw = null;
-        foreach (var (number, wire, a, b) in Fields(data, start, end))
+        foreach (var (number, wire, a, b) in ProtoFields.Read(data, start, end))
         {
             switch (number)
             {
@@ -152,7 +152,7 @@ internal sealed unsafe partial class SharedWeights : IDisposable
                 case 1 when wire == Length:
                     for (var i = a; i < b;)
                     {
-                        dims.Add((long)ReadVarint(data, ref i, b));
+                        dims.Add((long)ProtoFields.ReadVarint(data, ref i, b));
                     }
 
                     break;
@@ -209,66 +209,6 @@ internal sealed unsafe partial class SharedWeights : IDisposable
         7 or 11 => 8, // int64, double
         _ => null,
     };
-
-    /// <summary>(field number, wire type, value or start, end) for each field in data[start..end].</summary>
-    private static List<(int Number, int Wire, int A, int B)> Fields(ReadOnlySpan<byte> data, int start, int end)
-    {
-        var fields = new List<(int, int, int, int)>();
-        var i = start;
-        while (i < end)
-        {
-            var key = ReadVarint(data, ref i, end);
-            var (number, wire) = ((int)(key >> 3), (int)(key & 7));
-            switch (wire)
-            {
-                case Varint:
-                    var value = ReadVarint(data, ref i, end);
-                    fields.Add((number, wire, (int)Math.Min(value, int.MaxValue), i));
-                    break;
-                case Length:
-                    var size = (int)ReadVarint(data, ref i, end);
-                    if (size < 0 || i + size > end)
-                    {
-                        throw new InvalidDataException("A length-delimited protobuf field runs past its message.");
-                    }
-
-                    fields.Add((number, wire, i, i + size));
-                    i += size;
-                    break;
-                case Fixed64:
-                    i += 8;
-                    break;
-                case Fixed32:
-                    i += 4;
-                    break;
-                default:
-                    throw new InvalidDataException($"Unsupported protobuf wire type {wire}.");
-            }
-        }
-
-        return fields;
-    }
-
-    private static ulong ReadVarint(ReadOnlySpan<byte> data, ref int i, int end)
-    {
-        ulong result = 0;
-        for (var shift = 0; shift < 64; shift += 7)
-        {
-            if (i >= end)
-            {
-                throw new InvalidDataException("A protobuf varint is truncated.");
-            }
-
-            var b = data[i++];
-            result |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return result;
-            }
-        }
-
-        throw new InvalidDataException("A protobuf varint is too long.");
-    }
 
     private const int MadvDontNeed = 4;
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using AkiDb.Queue.Contracts;
 
 namespace AkiDb.Queue.Worker.Vectors;
 

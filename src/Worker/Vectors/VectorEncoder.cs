@@ -10,34 +10,10 @@ namespace AkiDb.Queue.Worker.Vectors;
 /// </summary>
 public static class VectorEncoder
 {
-    /// <summary>Parses a request's <c>encoding</c>: absent or empty means <see cref="VectorEncoding.Float"/>; case-insensitive.</summary>
-    public static bool TryParse(string? value, out VectorEncoding encoding)
+    /// <summary>The result with its vectors in the requested encoding (unchanged for float).</summary>
+    public static EmbedCompleted Apply(EmbedCompleted completed, VectorEncoding encoding)
     {
-        encoding = VectorEncoding.Float;
-        if (string.IsNullOrEmpty(value))
-        {
-            return true;
-        }
-
-        // Enum.TryParse would also take numbers ("2") and comma lists; only the four names are the contract.
-        foreach (var candidate in Enum.GetValues<VectorEncoding>())
-        {
-            if (value.Equals(WireName(candidate), StringComparison.OrdinalIgnoreCase))
-            {
-                encoding = candidate;
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    public static string WireName(VectorEncoding encoding) => encoding.ToString().ToLowerInvariant();
-
-    /// <summary>The result with its vectors in the requested encoding (unchanged for float or an invalid name, which the validator rejected earlier).</summary>
-    public static EmbedCompleted Apply(EmbedCompleted completed, string? requested)
-    {
-        if (!TryParse(requested, out var encoding) || encoding == VectorEncoding.Float)
+        if (encoding == VectorEncoding.Float)
         {
             return completed;
         }
@@ -55,7 +31,7 @@ public static class VectorEncoder
             };
         }
 
-        return completed with { Embeddings = [], Encoding = WireName(encoding), EncodedEmbeddings = encoded, Scales = scales };
+        return completed with { Embeddings = [], Encoding = VectorEncodings.WireName(encoding), EncodedEmbeddings = encoded, Scales = scales };
     }
 
     public static byte[] Float32LittleEndian(float[] vector)

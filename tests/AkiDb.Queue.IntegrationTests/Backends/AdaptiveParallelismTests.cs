@@ -1,8 +1,9 @@
 using AkiDb.Queue.IntegrationTests.Infrastructure;
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Inference;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Native;
-using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AkiDb.Queue.IntegrationTests.Backends;
@@ -32,7 +33,7 @@ public sealed class AdaptiveParallelismTests(BrokerFixture broker, ITestOutputHe
         var (onnx, vocab) = new BundledModelExtractor(cache, Path.Combine(AppContext.BaseDirectory, "models"), NullLogger.Instance).Extract(BundledModels.MiniLm);
         var definition = new ModelOptions { Output = "last_hidden_state" }.ToDefinition("all-MiniLM-L6-v2", onnx, vocab);
         var tokenizer = TextTokenizer.Load(vocab, lowerCase: true, maxTokens: 256);
-        using var session = new NativeModelSession(definition, intraOpThreads: 1, ["CPU"], allowSpinning: false, wideThreads: 2);
+        using var session = new NativeModelSession(definition, intraOpThreads: 1, [ExecutionProvider.CPU], allowSpinning: false, wideThreads: 2);
         Assert.Equal(2, session.WideThreads);
         Assert.Null(session.WeightsNotShared);
         Assert.False(session.ReleaseMemory()); // nothing ran yet

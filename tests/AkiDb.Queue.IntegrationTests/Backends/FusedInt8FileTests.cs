@@ -3,9 +3,10 @@ using AkiDb.Queue.Quantization;
 using AkiDb.Queue.Quantization.Onnx;
 using AkiDb.Queue.Testing;
 using AkiDb.Queue.Worker.Inference;
+using AkiDb.Queue.ModelText.Models;
 using AkiDb.Queue.Worker.Models;
 using AkiDb.Queue.Worker.Native;
-using AkiDb.Queue.Worker.Tokenization;
+using AkiDb.Queue.ModelText.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AkiDb.Queue.IntegrationTests.Backends;
@@ -51,7 +52,7 @@ public sealed class FusedInt8FileTests(ITestOutputHelper output)
         var initializers = model.Graph.Initializer.Select(t => t.Name).ToHashSet();
         Assert.DoesNotContain(model.Graph.Node, n => n.OpType == "MatMul" && initializers.Contains(n.Input[1])); // no fp32 weight MatMul left
 
-        using var session = new NativeModelSession(int8, intraOpThreads: 1, ["CPU"], allowSpinning: false);
+        using var session = new NativeModelSession(int8, intraOpThreads: 1, [ExecutionProvider.CPU], allowSpinning: false);
         Assert.Equal("CPU", session.Provider);
         var vector = session.Run(Batch(tokenizer, ["A man is playing a guitar on stage."])).Vectors;
         Assert.Equal(384, vector.Length);
@@ -68,7 +69,7 @@ public sealed class FusedInt8FileTests(ITestOutputHelper output)
         try
         {
             OnnxQuantizer.QuantizeFile(fp32.OnnxPath, path, new QuantizationOptions { FuseFirst = false });
-            using var session = new NativeModelSession(fp32 with { OnnxPath = path }, intraOpThreads: 1, ["CPU"], allowSpinning: false);
+            using var session = new NativeModelSession(fp32 with { OnnxPath = path }, intraOpThreads: 1, [ExecutionProvider.CPU], allowSpinning: false);
             Assert.Equal(384, session.Dimensions);
             string[] texts = ["refund", "A man is playing a guitar on stage.", string.Join(' ', Walking.EndToEndTests.Sentences)];
             var together = session.Run(Batch(tokenizer, texts));
@@ -87,8 +88,8 @@ public sealed class FusedInt8FileTests(ITestOutputHelper output)
     public void On_a_sample_of_every_kind_of_text_int8_stays_within_the_quality_floor()
     {
         var (fp32, int8, tokenizer) = Files.Value;
-        using var reference = new NativeModelSession(fp32, intraOpThreads: 1, ["CPU"], allowSpinning: false);
-        using var quantized = new NativeModelSession(int8, intraOpThreads: 1, ["CPU"], allowSpinning: false);
+        using var reference = new NativeModelSession(fp32, intraOpThreads: 1, [ExecutionProvider.CPU], allowSpinning: false);
+        using var quantized = new NativeModelSession(int8, intraOpThreads: 1, [ExecutionProvider.CPU], allowSpinning: false);
         var kinds = File.ReadLines(Path.Combine(RepoPaths.Root, "bench", "data", "quality-set.tsv"))
             .Select(l => l.Split('\t', 2)).GroupBy(p => p[0], p => Unescape(p[1])).ToList();
         Assert.Equal(8, kinds.Count);

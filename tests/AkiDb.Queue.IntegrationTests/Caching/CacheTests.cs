@@ -49,7 +49,21 @@ public sealed class CacheTests(BrokerFixture broker, ITestOutputHelper output)
         await using (var workerA = await WorkerHost.StartAsync(url, WithRedis(redis)))
         {
             first = await EmbedCorpusAsync(results, "a");
-            Assert.All(first.Values, r => Assert.All(Cached(r), Assert.False));
+            // Every text's first occurrence is a miss. The corpus repeats its footer in a second request, which may
+            // find the first one's vector already stored (when that request finished first) or not: either is right.
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < Corpus.Length; i++)
+            {
+                var cached = Cached(first[$"a-{i}"]);
+                for (var t = 0; t < Corpus[i].Length; t++)
+                {
+                    if (seen.Add(Corpus[i][t]))
+                    {
+                        Assert.False(cached[t], $"request a-{i} text {t}, seen for the first time, came from the cache");
+                    }
+                }
+            }
+
             // The writes happen after the results are published; wait until all of them are in Redis.
             await WaitUntilAsync(async () => await redis.CountKeysAsync() >= DistinctTexts, "every distinct text stored in Redis");
         }

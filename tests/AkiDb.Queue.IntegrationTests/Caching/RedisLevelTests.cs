@@ -1,8 +1,9 @@
 using AkiDb.Queue.IntegrationTests.Infrastructure;
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Caching;
 using AkiDb.Queue.Worker.Hosting;
 using AkiDb.Queue.Worker.Models;
-using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -62,10 +63,10 @@ public sealed class RedisLevelTests(ITestOutputHelper output)
         await first.WaitUntilRedisUsedAsync();
         await second.WaitUntilRedisUsedAsync();
 
-        await first.Embeddings.Store(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
+        await first.Embeddings.StoreTokensAsync(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
         Assert.Equal(20, await redis.CountKeysAsync());
 
-        var found = await second.Embeddings.LookupAsync(Model, texts);
+        var found = (await second.Embeddings.LookupAsync(Model, texts)).Vectors;
         Assert.All(found.Select((v, i) => (v, i)), x => Assert.Equal(Vector(x.i), x.v));
     }
 
@@ -85,7 +86,7 @@ public sealed class RedisLevelTests(ITestOutputHelper output)
         _ = trusted.Embeddings;
         await trusted.WaitUntilRedisUsedAsync();
         var texts = Texts(0, 3);
-        await trusted.Embeddings.Store(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
+        await trusted.Embeddings.StoreTokensAsync(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
         Assert.Equal(3, await redis.CountKeysAsync());
     }
 
@@ -97,7 +98,7 @@ public sealed class RedisLevelTests(ITestOutputHelper output)
         _ = cache.Embeddings;
         await cache.WaitUntilRedisUsedAsync();
         var stored = Texts(0, 4);
-        await cache.Embeddings.Store(Model, stored.Select(t => t.Ids).ToList(), stored.Select((_, i) => Vector(i)).ToList());
+        await cache.Embeddings.StoreTokensAsync(Model, stored.Select(t => t.Ids).ToList(), stored.Select((_, i) => Vector(i)).ToList());
 
         Signals.Send(redis.Pid!.Value, Signals.Stop); // the connection stays up; nothing answers
         try
@@ -106,7 +107,7 @@ public sealed class RedisLevelTests(ITestOutputHelper output)
             var clock = System.Diagnostics.Stopwatch.StartNew();
             for (var round = 0; round < 3; round++)
             {
-                var found = await cache.Embeddings.LookupAsync(Model, Texts(100 + (round * 4), 4));
+                var found = (await cache.Embeddings.LookupAsync(Model, Texts(100 + (round * 4), 4))).Vectors;
                 Assert.All(found, Assert.Null);
             }
 
@@ -115,7 +116,7 @@ public sealed class RedisLevelTests(ITestOutputHelper output)
             Assert.False(cache.Redis.IsAvailable);
 
             // While the circuit is open the memory level still answers what this worker stored.
-            Assert.All(await cache.Embeddings.LookupAsync(Model, stored), v => Assert.NotNull(v));
+            Assert.All((await cache.Embeddings.LookupAsync(Model, stored)).Vectors, v => Assert.NotNull(v));
         }
         finally
         {
@@ -139,21 +140,20 @@ public sealed class RedisLevelTests(ITestOutputHelper output)
         await first.WaitUntilRedisUsedAsync();
 
         redis.Kill();
-        await WaitUntilAsync(() => !first.Redis.IsAvailable, "the lost connection seen");
-        Assert.True(first.Logged("lost Redis at"), "the loss is logged");
+        // The client's state flips before its event handler logs: wait for both (the log line is still required).
+        await WaitUntilAsync(() => !first.Redis.IsAvailable && first.Logged("lost Redis at"), "the lost connection seen and logged");
         var texts = Texts(0, 10);
-        await first.Embeddings.Store(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
-        Assert.All(await first.Embeddings.LookupAsync(Model, Texts(50, 5)), Assert.Null);
+        await first.Embeddings.StoreTokensAsync(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
+        Assert.All((await first.Embeddings.LookupAsync(Model, Texts(50, 5))).Vectors, Assert.Null);
 
         await redis.RestartAsync();
-        await WaitUntilAsync(() => first.Redis.IsAvailable, "the connection restored");
-        Assert.True(first.Logged("answers again"), "the return is logged");
-        await first.Embeddings.Store(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
+        await WaitUntilAsync(() => first.Redis.IsAvailable && first.Logged("answers again"), "the connection restored and logged");
+        await first.Embeddings.StoreTokensAsync(Model, texts.Select(t => t.Ids).ToList(), texts.Select((_, i) => Vector(i)).ToList());
         Assert.Equal(10, await redis.CountKeysAsync());
         using var second = Start(redis);
         _ = second.Embeddings;
         await second.WaitUntilRedisUsedAsync();
-        Assert.All((await second.Embeddings.LookupAsync(Model, texts)).Select((v, i) => (v, i)), x => Assert.Equal(Vector(x.i), x.v));
+        Assert.All((await second.Embeddings.LookupAsync(Model, texts)).Vectors.Select((v, i) => (v, i)), x => Assert.Equal(Vector(x.i), x.v));
     }
 
     /// <summary>Polls a condition of the cache's own state, not a clock.</summary>

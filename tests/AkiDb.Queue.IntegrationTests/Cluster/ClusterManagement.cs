@@ -23,6 +23,15 @@ public sealed class ClusterManagement : IDisposable
             .Select(n => n.GetProperty("name").GetString()!).ToList();
     }
 
+    /// <summary>The nodes the node answering counts as partitioned from (its "Network Partitions"); empty in a whole cluster.</summary>
+    public async Task<IReadOnlyList<string>> PartitionsAsync()
+    {
+        using var json = await GetAsync("api/nodes");
+        return json.RootElement.EnumerateArray()
+            .SelectMany(n => n.TryGetProperty("partitions", out var p) && p.ValueKind == JsonValueKind.Array ? p.EnumerateArray().Select(x => x.GetString()!) : [])
+            .Distinct().ToList();
+    }
+
     /// <summary>The node leading a quorum queue (its Raft leader), or null while it has none.</summary>
     public async Task<string?> QueueLeaderAsync(string vhost, string queue)
     {

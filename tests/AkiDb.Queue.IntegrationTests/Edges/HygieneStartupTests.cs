@@ -41,6 +41,8 @@ public sealed class HygieneStartupTests(BrokerFixture broker, ITestOutputHelper 
     [InlineData("Bridge:Processes", "many")]
     [InlineData("RabbitMq:QueueType", "fanout")]
     [InlineData("RabbitMq:ErrorQueueMaxLength", "-5")]
+    [InlineData("RabbitMq:CaFile", "/nonexistent/akidb-ca.pem")]
+    [InlineData("RabbitMq:Heartbeat", "01:00:00")]
     public async Task A_bad_setting_exits_1_with_one_line_that_names_it(string key, string value)
     {
         var (_, url) = await broker.CreateVirtualHostAsync("badsetting");

@@ -1,5 +1,6 @@
+using AkiDb.Queue.ModelText.Models;
+using AkiDb.Queue.ModelText.Tokenization;
 using AkiDb.Queue.Worker.Models;
-using AkiDb.Queue.Worker.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AkiDb.Queue.IntegrationTests.Infrastructure;

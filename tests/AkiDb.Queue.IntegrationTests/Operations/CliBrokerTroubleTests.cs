@@ -90,7 +90,7 @@ public sealed class CliBrokerTroubleTests(ITestOutputHelper output) : IDisposabl
             var text = run.StandardOutput + run.StandardError;
 
             Assert.NotEqual(0, run.ExitCode);
-            Assert.Single(text.Split('\n'), l => l.Contains("Cannot reach the broker", StringComparison.Ordinal));
+            Assert.Single(text.Split('\n'), l => l.Contains("is not reachable", StringComparison.Ordinal));
             Assert.Contains("Connection refused", text, StringComparison.Ordinal);
             Assert.DoesNotContain("   at ", text, StringComparison.Ordinal); // no stack trace
         }

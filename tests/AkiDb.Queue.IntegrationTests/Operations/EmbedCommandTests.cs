@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using AkiDb.Queue.Contracts;
 using AkiDb.Queue.IntegrationTests.Infrastructure;
 using AkiDb.Queue.Worker.Vectors;
 
@@ -60,13 +61,13 @@ public sealed class EmbedCommandTests(BrokerFixture broker, ITestOutputHelper ou
         foreach (var encoding in new[] { VectorEncoding.Base64, VectorEncoding.Int8, VectorEncoding.Binary })
         {
             var encodedFile = Path.Combine(_work.FullName, $"out-{encoding}.jsonl");
-            var encoded = await CliRunner.RunAsync(output, "embed", input, "--out", encodedFile, "--url", url, "--chunk-tokens", "64", "--overlap-tokens", "8", "--encoding", VectorEncoder.WireName(encoding));
+            var encoded = await CliRunner.RunAsync(output, "embed", input, "--out", encodedFile, "--url", url, "--chunk-tokens", "64", "--overlap-tokens", "8", "--encoding", VectorEncodings.WireName(encoding));
             Assert.Equal(0, encoded.ExitCode);
             var encodedLines = ReadLines(encodedFile);
             Assert.Equal(lines.Select(l => (l.Id, l.Chunk)), encodedLines.Select(l => (l.Id, l.Chunk)));
             foreach (var (plain, compact) in lines.Zip(encodedLines))
             {
-                Assert.Equal(VectorEncoder.WireName(encoding), compact.Json.GetProperty("encoding").GetString());
+                Assert.Equal(VectorEncodings.WireName(encoding), compact.Json.GetProperty("encoding").GetString());
                 var scale = compact.Json.TryGetProperty("scale", out var s) ? s.GetSingle() : 1f;
                 var decoded = VectorDecoder.Decode(encoding, compact.Json.GetProperty("embedding").GetString()!, 384, scale);
                 switch (encoding)

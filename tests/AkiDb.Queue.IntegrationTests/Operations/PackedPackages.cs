@@ -86,8 +86,8 @@ internal sealed partial class PackedPackages
 
     private static async Task<PackedPackages> PackAsync()
     {
-        var folder = Path.Combine(RepoPaths.Artifacts, "packages");
-        Directory.CreateDirectory(folder); // a clean clone has none: File.Delete below throws for a missing folder
+        // A clean clone has no .artifacts/packages yet: File.Delete throws for a missing folder, not a missing file.
+        var folder = Directory.CreateDirectory(Path.Combine(RepoPaths.Artifacts, "packages")).FullName;
         var version = RepositoryVersion();
         foreach (var stale in new[] { CliId, ContractsId }.Select(id => Path.Combine(folder, $"{id}.{version}.nupkg")))
         {

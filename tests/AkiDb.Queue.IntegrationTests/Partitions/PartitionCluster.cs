@@ -80,18 +80,25 @@ public sealed class PartitionCluster : RabbitMqCluster, IAsyncLifetime
         }
     }
 
-    /// <summary>The nodes no other node sees running.</summary>
+    /// <summary>The nodes no other node sees running, and the nodes that record a partition the majority does not.</summary>
     private async Task<IReadOnlyList<ClusterNode>> OutsidersAsync()
     {
         var seen = new Dictionary<ClusterNode, int>();
+        var partitioned = new HashSet<ClusterNode>();
         foreach (var via in Nodes)
         {
             try
             {
-                var running = await RunningNodesAsync(via);
+                using var management = new ClusterManagement(via.ManagementUrl);
+                var running = await management.RunningNodesAsync();
                 foreach (var node in Nodes.Where(n => n != via && running.Contains(n.Name)))
                 {
                     seen[node] = seen.GetValueOrDefault(node) + 1;
+                }
+
+                if ((await management.PartitionsAsync()).Count > 0 && running.Count < Nodes.Count / 2 + 1)
+                {
+                    partitioned.Add(via);
                 }
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
@@ -99,13 +106,17 @@ public sealed class PartitionCluster : RabbitMqCluster, IAsyncLifetime
             }
         }
 
-        return [.. Nodes.Where(n => seen.GetValueOrDefault(n) == 0)];
+        return [.. Nodes.Where(n => seen.GetValueOrDefault(n) == 0 || partitioned.Contains(n))];
     }
 
-    /// <summary>Polls until every node's management API answers and sees all three nodes running.</summary>
+    /// <summary>
+    /// Polls until every node's management API answers, sees all three nodes running and records no partition, ten polls
+    /// in a row (a node coming back from a partition may look whole for a moment before it reports the partition).
+    /// </summary>
     public async Task WaitWholeAsync(TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);
+        var inARow = 0;
         while (true)
         {
             var whole = true;
@@ -113,7 +124,8 @@ public sealed class PartitionCluster : RabbitMqCluster, IAsyncLifetime
             {
                 try
                 {
-                    whole &= (await RunningNodesAsync(node)).Count == Nodes.Count;
+                    using var management = new ClusterManagement(node.ManagementUrl);
+                    whole &= (await management.RunningNodesAsync()).Count == Nodes.Count && (await management.PartitionsAsync()).Count == 0;
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !cancel.IsCancellationRequested)
                 {
@@ -121,7 +133,8 @@ public sealed class PartitionCluster : RabbitMqCluster, IAsyncLifetime
                 }
             }
 
-            if (whole)
+            inARow = whole ? inARow + 1 : 0;
+            if (inARow >= 10)
             {
                 return;
             }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AkiDb.Queue.Contracts;
 using AkiDb.Queue.IntegrationTests.Infrastructure;
 using AkiDb.Queue.Worker.Vectors;
 
@@ -26,9 +27,9 @@ public sealed class EncodingTests(BrokerFixture broker)
         var plain = (await results.WaitForAsync("float", Patience)).Embeddings;
         foreach (var encoding in new[] { VectorEncoding.Base64, VectorEncoding.Int8, VectorEncoding.Binary })
         {
-            var result = await results.WaitForAsync(VectorEncoder.WireName(encoding), Patience);
+            var result = await results.WaitForAsync(VectorEncodings.WireName(encoding), Patience);
             Assert.True(result.IsCompleted, result.Message);
-            Assert.Equal(VectorEncoder.WireName(encoding), result.Body.GetProperty("encoding").GetString());
+            Assert.Equal(VectorEncodings.WireName(encoding), result.Body.GetProperty("encoding").GetString());
             Assert.Equal(0, result.Body.GetProperty("embeddings").GetArrayLength());
             var encoded = result.Body.GetProperty("encodedEmbeddings").EnumerateArray().Select(e => e.GetString()!).ToArray();
             Assert.Equal(texts.Length, encoded.Length);

@@ -27,12 +27,34 @@ internal sealed class ParkingQueueDeclarer(
             return;
         }
 
-        await using var connection = await connections.ConnectAsync(rabbit.Value.ConnectionName + " (declare)", cancellationToken);
-        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-        await channel.QueueDeclareAsync(options.ParkingQueue, durable: true, exclusive: false, autoDelete: false, Arguments(options), cancellationToken: cancellationToken);
-        logger.LogInformation("Results no queue is bound for are kept in queue {ParkingQueue} (at most {MaxLength} results, {MaxBytes} bytes)",
-            options.ParkingQueue, options.ParkingMaxLength, options.ParkingMaxBytes);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = await connections.ConnectAsync(rabbit.Value.ConnectionName + " (declare)", cancellationToken);
+                await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+                await channel.QueueDeclareAsync(options.ParkingQueue, durable: true, exclusive: false, autoDelete: false, Arguments(options), cancellationToken: cancellationToken);
+                logger.LogInformation("Results no queue is bound for are kept in queue {ParkingQueue} (at most {MaxLength} results, {MaxBytes} bytes)",
+                    options.ParkingQueue, options.ParkingMaxLength, options.ParkingMaxBytes);
+                return;
+            }
+            // Handled here, never stopping the worker: a result that needs the queue while it is missing goes back to
+            // its queue, and ResultPublisher says so (its line names the queue).
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (attempt == MaxAttempts)
+                {
+                    logger.LogWarning("Queue {ParkingQueue} could not be declared ({Error}); results no queue is bound for wait until it exists",
+                        options.ParkingQueue, connections.Explain(e).Reason);
+                    return;
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(attempt), cancellationToken);
+        }
     }
+
+    private const int MaxAttempts = 3;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
