@@ -90,7 +90,8 @@ public sealed partial class DotnetExampleTests(BrokerFixture broker, ITestOutput
             var prefix = member switch
             {
                 PropertyInfo => "P",
-                FieldInfo => "F",
+                // An enum's value__ is the compiler's backing field (special name): nothing a producer reads.
+                FieldInfo { IsSpecialName: false } => "F",
                 MethodInfo { IsSpecialName: false } method when method.GetCustomAttribute<System.Runtime.CompilerServices.CompilerGeneratedAttribute>() is null => "M",
                 _ => null,
             };
