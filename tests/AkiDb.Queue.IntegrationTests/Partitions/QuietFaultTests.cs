@@ -12,7 +12,7 @@ public sealed class QuietFaultTests(PartitionCluster cluster, ITestOutputHelper 
 {
     private readonly FaultScenario _scenario = new(cluster, output);
 
-    [NetworkLabFact]
+    [QuietFaultFact]
     public async Task The_worker_moves_on_from_its_frozen_node_and_nothing_is_lost()
     {
         var a = _scenario.A;
@@ -21,7 +21,7 @@ public sealed class QuietFaultTests(PartitionCluster cluster, ITestOutputHelper 
             "./test.sh --filter FullyQualifiedName~The_worker_moves_on_from_its_frozen_node");
     }
 
-    [NetworkLabFact]
+    [QuietFaultFact]
     public async Task The_worker_moves_on_when_its_node_is_cut_from_the_other_two_and_nothing_is_lost()
     {
         var (a, b, c) = (_scenario.A, _scenario.B, _scenario.C);
