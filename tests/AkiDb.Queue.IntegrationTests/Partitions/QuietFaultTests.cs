@@ -73,7 +73,8 @@ public sealed class QuietFaultTests(PartitionCluster cluster, ITestOutputHelper 
     public async Task A_slow_lossy_link_to_the_worker_loses_nothing()
     {
         var lab = cluster.Lab!;
-        await _scenario.RunAsync("200 ms latency and 5 % loss on the worker's link", "tc netem on both ends of the worker's link, removed after the hold",
+        await _scenario.RunAsync("200 ms latency and 5 % loss on the worker's link",
+            $"{Testing.Network.NetworkLab.DescribeImpairment(TimeSpan.FromMilliseconds(200), 5)} on both ends of the worker's link, removed after the hold",
             TimeSpan.FromSeconds(60), () => lab.ImpairAsync(cluster.WorkerHost, TimeSpan.FromMilliseconds(200), 5), () => lab.ClearImpairmentAsync(cluster.WorkerHost),
             givenUp: null, "AKIDB_RELIABILITY_FULL=1 ./test.sh --filter FullyQualifiedName~A_slow_lossy_link_to_the_worker");
     }

@@ -122,10 +122,10 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
                 await lab.UnblockAsync(cluster.WorkerHost, target.Place!);
                 return $"cut the worker from {target.Name} for {FaultLength.TotalSeconds:F0} s";
             case 3:
-                await lab.ImpairAsync(cluster.WorkerHost, TimeSpan.FromMilliseconds(200), 5);
+                var impairment = await lab.ImpairAsync(cluster.WorkerHost, TimeSpan.FromMilliseconds(200), 5);
                 await held;
                 await lab.ClearImpairmentAsync(cluster.WorkerHost);
-                return $"200 ms + 5 % loss on the worker's link for {FaultLength.TotalSeconds:F0} s";
+                return $"{impairment} on the worker's link for {FaultLength.TotalSeconds:F0} s";
             default:
                 var node = cluster.Nodes[minute / 5 % cluster.Nodes.Count];
                 await node.RestartAsync(FaultScenario.Patience);
