@@ -41,9 +41,11 @@ registrations=$(code 'AddValidatedOptions<\w+>\(' src/Worker src/Broker)
 row settings-helper "sections registered with the one helper (AddValidatedOptions)" "$registrations"
 row settings-bindconfiguration "sections bound with AddOptions().BindConfiguration() instead" "$(code 'BindConfiguration\(' src/Worker src/Broker)"
 row settings-validator-classes "separate IValidateOptions<> validator classes" "$(code ':\s*IValidateOptions<' src/Worker src/Broker)"
-row settings-raw-reads "settings read raw from IConfiguration with GetValue<>" "$(code 'Configuration\.GetValue<' src/Worker src/Broker)"
+# (OTEL_EXPORTER_OTLP_ENDPOINT, read as the OpenTelemetry SDK documents it, is not a setting of ours.)
+raw='Configuration\.(GetValue\b|GetSection\([^)]*\)\.Get<)'
+row settings-raw-reads "sections or keys read raw from IConfiguration (GetValue, GetSection().Get<>)" "$(code "$raw" src/Worker src/Broker)"
 mechanisms=0
-for pattern in 'AddValidatedOptions<\w+>\(' 'BindConfiguration\(' ':\s*IValidateOptions<' 'Configuration\.GetValue<'; do
+for pattern in 'AddValidatedOptions<\w+>\(' 'BindConfiguration\(' ':\s*IValidateOptions<' "$raw"; do
     [[ -n $(code "$pattern" src/Worker src/Broker) ]] && mechanisms=$((mechanisms + 1))
 done
 printf '%s\t%s\t%s\n' settings-mechanisms "$mechanisms" "distinct ways of the four above in use"
