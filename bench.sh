@@ -8,7 +8,7 @@
 #   ./bench.sh int8      in-process limit, fp32 against int8 side by side, arithmetic vs this CPU's peak (docs/benchmarks-int8.md, ~5 min)
 #   ./bench.sh compare   this tree's worker against a baseline commit's (--baseline, default fd64925), alternating in pairs
 #                        through one broker: saturation and p95 at 10 % load, plus scripts/architecture-counts.sh of both
-#                        trees (docs/benchmarks-architecture.md, ~25 min for 3 pairs)
+#                        trees (docs/benchmarks-architecture.md, ~30 min for 3 pairs)
 #   ./bench.sh quality   int8 variants against fp32 (docs/quality.md); `quality --sensitivity`: what stays fp32 (docs/quality-sensitivity.md)
 # AKIDB_BENCH_RABBITMQ_URL (+ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL) selects an existing broker; otherwise a private
 # one is started by the benchmark (data in .artifacts/bench/broker) and stopped at the end.

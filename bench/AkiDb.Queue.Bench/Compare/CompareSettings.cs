@@ -21,7 +21,9 @@ public sealed record CompareSettings(CompareSide Baseline, CompareSide Current, 
         var bench = quick
             ? new BenchSettings { ShortTexts = 64, LongTexts = 16, MixedTexts = 32, WarmupMessages = 8, WarmupDuration = TimeSpan.FromSeconds(1), MinSamples = 5,
                 MinRateDuration = TimeSpan.FromSeconds(2), MaxRateDuration = TimeSpan.FromSeconds(2) }
-            : new BenchSettings();
+            // The full run's seed and kinds of text, half as many of each: a saturation phase still lasts seconds, and
+            // three pairs of six runs fit in half an hour on a loaded machine.
+            : new BenchSettings { ShortTexts = 500, LongTexts = 100, MixedTexts = 200 };
         if (Value("--corpora") is { } corpora)
         {
             bench = bench with { Corpora = corpora.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
