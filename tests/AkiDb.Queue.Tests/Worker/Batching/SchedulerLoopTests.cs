@@ -199,18 +199,6 @@ public sealed class SchedulerLoopTests : IDisposable
         Assert.Equal([lane], _effects.Released);
     }
 
-    [Fact]
-    public async Task A_snapshot_is_answered_by_the_loop()
-    {
-        var loop = Loop();
-        Add(loop, texts: 2);
-        var reply = new TaskCompletionSource<SchedulerSnapshot>();
-        loop.Handle(new TakeSnapshot(reply), T0);
-        var snapshot = await reply.Task;
-        Assert.Equal(2, snapshot.Backlog.TotalTexts);
-        Assert.Equal(0, snapshot.Running);
-    }
-
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     private static long Ticks(int seconds) => seconds * Stopwatch.Frequency;
