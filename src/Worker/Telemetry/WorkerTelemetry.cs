@@ -36,6 +36,7 @@ public sealed class WorkerTelemetry
         Stage = meter.CreateHistogram<double>("akidb.request.stage", "ms",
             "Time a request spent in each stage of the worker (delivery, parse, tokenize, cache, wait, batch, result, publish): where the path around the model goes.");
         BridgeRecovery = meter.CreateHistogram<double>("akidb.bridge.recovery", "ms", "From a bridge process ending to its replacement being ready.");
+        BridgeMemoryReleased = meter.CreateCounter<long>("akidb.bridge.memory_released", "By", "Resident bytes the bridge processes gave back when pinged idle (after a burst).");
         BridgeRestarts = meter.CreateCounter<long>("akidb.bridge.restarts", "{restart}", "Bridge processes that ended and were restarted, by reason.");
         RequestsExpired = meter.CreateCounter<long>("akidb.requests.expired", "{request}", "Requests answered 'expired' without inference, by where the deadline passed (worker, broker).");
         ErrorQueueMoves = meter.CreateCounter<long>("akidb.error_queue.moves", "{message}", "Messages moved to the _error queue, by reason (malformed_message, inference_failed).");
@@ -59,6 +60,9 @@ public sealed class WorkerTelemetry
     public Histogram<double> TransportTime { get; }
     public Histogram<double> EndToEndTime { get; }
     public Counter<long> BridgeRestarts { get; }
+
+    /// <summary><c>akidb.bridge.memory_released</c>: bytes the bridges reported giving back on idle pings.</summary>
+    public Counter<long> BridgeMemoryReleased { get; }
 
     /// <summary><c>akidb.request.stage</c>, tagged <c>stage</c>: see <see cref="RecordStage"/>.</summary>
     public Histogram<double> Stage { get; }
