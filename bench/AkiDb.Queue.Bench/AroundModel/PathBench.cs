@@ -38,6 +38,9 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
 
     private int LoneRequests => settings.Quick ? 20 : 200;
 
+    // Two rounds, not the benchmark's usual three: each round is two 20,000-text passes and two fresh workers (minutes on 2 cores).
+    private int Rounds => settings.Quick ? 1 : Math.Min(settings.Repetitions, 2);
+
     public async Task<PathResults> RunAsync()
     {
         var cli = Path.Combine(Paths.Root, "src", "Cli", "bin", "Release", "net10.0", "akidb-queue.dll");
@@ -54,9 +57,9 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         var input = Path.Combine(Paths.Artifacts, "path-input.jsonl");
         Directory.CreateDirectory(Paths.Artifacts);
         await File.WriteAllLinesAsync(input, texts.Select((t, i) => JsonSerializer.Serialize(new { id = $"t{i}", text = t })));
-        var limitCorpus = new Corpus("path", "the embed texts", texts.Take(settings.Quick ? 500 : 4_000).Select(t => new CorpusText(t, model.Tokenizer.Encode(t).Ids)).ToList());
+        var limitCorpus = new Corpus("path", "the embed texts", texts.Take(settings.Quick ? 500 : 2_000).Select(t => new CorpusText(t, model.Tokenizer.Encode(t).Ids)).ToList());
 
-        Log.Section($"Path around the model: embed of {texts.Count} short texts, first pass and re-ingestion through a second worker sharing Redis, {settings.Repetitions} rounds");
+        Log.Section($"Path around the model: embed of {texts.Count} short texts, first pass and re-ingestion through a second worker sharing Redis, {Rounds} rounds");
         using var native = new NativeModelSession(model.Definition, Environment.ProcessorCount, [ExecutionProvider.CPU], new NativeOptions().AllowSpinning);
         var batches = limitCorpus.SortedBatches(32, model.Name);
         foreach (var b in batches.Take(8))
@@ -68,7 +71,7 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         Cleanup.Track(redis.Pid!.Value);
         var passes = new List<EmbedPass>();
         var limits = new List<double>();
-        for (var round = 0; round < settings.Repetitions; round++)
+        for (var round = 0; round < Rounds; round++)
         {
             limits.Add(Limit(native, batches, limitCorpus.Count));
             Log.Info($"  round {round + 1} in-process fp32 limit: {limits[^1]:F0} texts/s");
@@ -92,7 +95,7 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
             Log.Info($"  priorities FAILED: {e.Message}");
         }
 
-        return new PathResults(texts.Count, settings.Repetitions, limits, passes, lone, loneCached, inference, priorities, memory);
+        return new PathResults(texts.Count, Rounds, limits, passes, lone, loneCached, inference, priorities, memory);
     }
 
     private static double Limit(NativeModelSession native, IReadOnlyList<AkiDb.Queue.Worker.Inference.InferenceBatch> batches, int count)

@@ -28,7 +28,7 @@ internal static class PathSection
         }
 
         var minutes = (DateTime.UtcNow - started).TotalMinutes;
-        var conditions = string.Create(CultureInfo.InvariantCulture, $"Run {started:yyyy-MM-dd HH:mm} UTC{(settings.Quick ? " (--quick smoke run)" : "")}, {minutes:F1} min, on {ProcStat.CpuModel()}, {Environment.ProcessorCount} cores; load average {load} at the start, {ProcStat.LoadAverage()} at the end (the machine is shared with other work); broker: {broker.Source}; medians of {settings.Repetitions} rounds. The CLI, broker, worker, bridges, Redis and the benchmark share the cores; nothing is pinned.");
+        var conditions = string.Create(CultureInfo.InvariantCulture, $"Run {started:yyyy-MM-dd HH:mm} UTC{(settings.Quick ? " (--quick smoke run)" : "")}, {minutes:F1} min, on {ProcStat.CpuModel()}, {Environment.ProcessorCount} cores; load average {load} at the start, {ProcStat.LoadAverage()} at the end (the machine is shared with other work); broker: {broker.Source}; medians of {results.Rounds} rounds. The CLI, broker, worker, bridges, Redis and the benchmark share the cores; nothing is pinned.");
         Directory.CreateDirectory(settings.OutputDirectory);
         var path = Path.Combine(settings.OutputDirectory, "benchmarks-path.md");
         await File.WriteAllTextAsync(path, results.ToMarkdown(conditions));

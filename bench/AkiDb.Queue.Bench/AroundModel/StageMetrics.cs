@@ -14,6 +14,8 @@ internal sealed partial record StageMetrics(IReadOnlyDictionary<string, (double 
 
     public static async Task<StageMetrics> ScrapeAsync(int port)
     {
+        // The exporter answers a scrape from a copy it keeps for a moment: a scrape right after another could show nothing new.
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"));
         var stages = new Dictionary<string, (double Sum, double Count)>(StringComparer.Ordinal);
