@@ -108,7 +108,7 @@ internal sealed record PathResults(int Texts, int Rounds, IReadOnlyList<double> 
         md.AppendLine();
         md.AppendLine("### The worker's stages over a pass (milliseconds summed over its requests, median of the rounds)");
         md.AppendLine();
-        md.AppendLine("`akidb.request.stage`: delivery (the producer's send time to the consumer's first line: the broker and MassTransit's receive pipeline; 0 when the message carries no send time, as the raw JSON of these clients does, and then that time is in the lone table's "rest"), parse, tokenize, cache (the lookup), wait (for a batch to start), batch (model, pipe, the loop's delivery, the hop back), result (building the message), publish (serialising, sending, the broker's confirm). Requests overlap, so the sums exceed the wall time; they say where the requests' time went, not where the CPU went.");
+        md.AppendLine("`akidb.request.stage`: delivery (the producer's send time to the consumer's first line: the broker and MassTransit's receive pipeline; 0 when the message carries no send time, as the raw JSON of these clients does, and then that time is in the lone table's \"rest\"), parse, tokenize, cache (the lookup), wait (for a batch to start), batch (model, pipe, the loop's delivery, the hop back), result (building the message), publish (serialising, sending, the broker's confirm). Requests overlap, so the sums exceed the wall time; they say where the requests' time went, not where the CPU went.");
         md.AppendLine();
         md.AppendLine("| pass | " + string.Join(" | ", StageMetrics.Order) + " |");
         md.AppendLine("|---|" + string.Concat(StageMetrics.Order.Select(_ => "---|")));
@@ -127,7 +127,7 @@ internal sealed record PathResults(int Texts, int Rounds, IReadOnlyList<double> 
         md.AppendLine(F($"| through the broker and the worker | {Lone.Latency.P50:F2} | {Lone.Latency.P95:F2} | {Lone.Latency.P99:F2} |"));
         md.AppendLine(F($"| the same texts again (in-process cache hits) | {LoneCached.Latency.P50:F2} | {LoneCached.Latency.P95:F2} | {LoneCached.Latency.P99:F2} |"));
         md.AppendLine();
-        md.AppendLine("Where a lone request's milliseconds go (means per request, from the worker's `akidb.request.stage`; "rest" is the client's mean minus the worker's stages: the request's way to the consumer through the broker and MassTransit, and the result's way back to the client):");
+        md.AppendLine("Where a lone request's milliseconds go (means per request, from the worker's `akidb.request.stage`; \"rest\" is the client's mean minus the worker's stages: the request's way to the consumer through the broker and MassTransit, and the result's way back to the client):");
         md.AppendLine();
         md.AppendLine("| | " + string.Join(" | ", StageMetrics.Order) + " | worker total | client mean | rest |");
         md.AppendLine("|---|" + string.Concat(StageMetrics.Order.Select(_ => "---|")) + "---|---|---|");
