@@ -6,6 +6,9 @@
 #   ./bench.sh --quick   smoke run (~2 min) of every section, written to .artifacts/bench/quick/
 #   ./bench.sh --help    other options (--out DIR, --skip-*, --e2e-configs, --corpora, --render-only)
 #   ./bench.sh int8      in-process limit, fp32 against int8 side by side, arithmetic vs this CPU's peak (docs/benchmarks-int8.md, ~5 min)
+#   ./bench.sh compare   this tree's worker against a baseline commit's (--baseline, default fd64925), alternating in pairs
+#                        through one broker: saturation and p95 at 10 % load, plus scripts/architecture-counts.sh of both
+#                        trees (docs/benchmarks-architecture.md, ~30 min for 3 pairs)
 #   ./bench.sh quality   int8 variants against fp32 (docs/quality.md); `quality --sensitivity`: what stays fp32 (docs/quality-sensitivity.md)
 # AKIDB_BENCH_RABBITMQ_URL (+ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL) selects an existing broker; otherwise a private
 # one is started by the benchmark (data in .artifacts/bench/broker) and stopped at the end.
@@ -32,6 +35,35 @@ say "Publishing the worker as it is deployed (Release, ReadyToRun for this machi
 rid=$(dotnet --info | awk '/ RID:/ {print $2; exit}')
 dotnet publish src/Worker -c Release -r "$rid" --self-contained false --disable-build-servers -nologo -clp:ErrorsOnly -v:q \
     -o .artifacts/bench/worker
+
+if [[ ${1:-} == compare ]]; then
+    # The baseline's worker, published the same way from a temporary worktree (removed at the end), beside this tree's.
+    shift
+    baseline=fd64925
+    pass=()
+    while (($#)); do
+        case $1 in
+            --baseline) baseline=$2; shift 2 ;;
+            *) pass+=("$1"); shift ;;
+        esac
+    done
+    baseline=$(git rev-parse --short "$baseline^{commit}")
+    tree=.artifacts/bench/baseline-tree
+    git worktree remove --force "$tree" 2>/dev/null || rm -rf "$tree"
+    git worktree prune
+    say "Publishing the baseline worker ($baseline) from a temporary worktree ($tree)"
+    git worktree add --detach --quiet "$tree" "$baseline"
+    trap 'git worktree remove --force "$tree" || true' EXIT
+    dotnet publish "$tree/src/Worker" -c Release -r "$rid" --self-contained false --disable-build-servers -nologo -clp:ErrorsOnly -v:q \
+        -o .artifacts/bench/worker-baseline
+    current=$(git rev-parse --short HEAD)$([[ -z $(git status --porcelain) ]] || echo "+uncommitted")
+    say "Running the comparison (baseline $baseline, current $current); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    # No exec: the trap removes the worktree after the comparison ends.
+    dotnet bench/AkiDb.Queue.Bench/bin/Release/net10.0/AkiDb.Queue.Bench.dll compare "${pass[@]}" \
+        --baseline-commit "$baseline" --baseline-dll "$PWD/.artifacts/bench/worker-baseline/AkiDb.Queue.Worker.dll" \
+        --baseline-root "$PWD/$tree" --current-commit "$current"
+    exit
+fi
 
 say "Running the benchmark"
 # exec: Ctrl+C reaches the benchmark, which then stops the workers and the broker it started.

@@ -26,6 +26,12 @@ if (args is ["int8", .. var int8Args])
     return await AkiDb.Queue.Bench.Inference.Int8Bench.RunAsync(int8Args);
 }
 
+if (args is ["compare", .. var compareArgs])
+{
+    // ./bench.sh compare: a baseline commit's worker against this tree's, side by side in pairs (Compare/WorkerCompare.cs).
+    return await AkiDb.Queue.Bench.Compare.WorkerCompare.RunAsync(compareArgs);
+}
+
 BenchSettings settings;
 try
 {

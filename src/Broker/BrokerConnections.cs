@@ -261,7 +261,4 @@ public sealed class BrokerConnections
 public sealed record BrokerFailure(bool Permanent, string Reason, string? Cause = null);
 
 /// <summary>The broker settings are not usable; every problem is listed, each naming its key.</summary>
-public sealed class BrokerSettingsException(IReadOnlyList<string> problems) : Exception(string.Join(" ", problems))
-{
-    public IReadOnlyList<string> Problems { get; } = problems;
-}
+public sealed class BrokerSettingsException(IReadOnlyList<string> problems) : Exception(string.Join(" ", problems));

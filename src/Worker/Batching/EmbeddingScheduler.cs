@@ -45,14 +45,6 @@ internal sealed class EmbeddingScheduler : BackgroundService, ISchedulerEffects
     /// <summary>What waits here for a batch, for the back-pressure gauges: as of the last tick (at most a second old).</summary>
     public BacklogSnapshot Backlog => Volatile.Read(ref _latest).Backlog;
 
-    /// <summary>The loop's state now (answered by the loop itself, between two commands).</summary>
-    public async Task<SchedulerSnapshot> SnapshotAsync(CancellationToken cancellationToken)
-    {
-        var reply = new TaskCompletionSource<SchedulerSnapshot>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Post(new TakeSnapshot(reply));
-        return await reply.Task.WaitAsync(cancellationToken);
-    }
-
     /// <summary>
     /// Embeds the texts of one request; completes when every text has its vector, or fails with
     /// <see cref="RequestExpiredException"/> when the request's deadline passes before its texts start.
@@ -117,7 +109,7 @@ internal sealed class EmbeddingScheduler : BackgroundService, ISchedulerEffects
             await foreach (var command in _commands.Reader.ReadAllAsync(CancellationToken.None))
             {
                 _loop.Handle(command, Stopwatch.GetTimestamp());
-                if (command is Tick or StopScheduling or TakeSnapshot)
+                if (command is Tick or StopScheduling)
                 {
                     Volatile.Write(ref _latest, _loop.Snapshot());
                 }

@@ -35,9 +35,6 @@ internal sealed record FailWaiting(Exception Error) : SchedulerCommand;
 /// <summary>The clock moved: idle decisions and the published snapshot are made on it (<c>Stopwatch</c> ticks).</summary>
 internal sealed record Tick(long Timestamp) : SchedulerCommand;
 
-/// <summary>Answer with the loop's state now.</summary>
-internal sealed record TakeSnapshot(TaskCompletionSource<SchedulerSnapshot> Reply) : SchedulerCommand;
-
 /// <summary>The host is stopping: start nothing new, cancel what waits, finish what runs.</summary>
 internal sealed record StopScheduling : SchedulerCommand;
 

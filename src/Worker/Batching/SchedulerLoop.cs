@@ -74,9 +74,6 @@ internal sealed class SchedulerLoop(BatchingOptions options, IdleRelease idleRel
             case Tick tick:
                 OnTick(tick.Timestamp);
                 break;
-            case TakeSnapshot snapshot:
-                snapshot.Reply.TrySetResult(Snapshot());
-                break;
             case StopScheduling:
                 _stopping = true;
                 _free.Clear();

@@ -26,7 +26,7 @@ public static class CacheRegistration
         services.AddHostedService<CacheWarmup>();
 
         // Read here as well as bound above: whether HybridCache and Redis are registered at all is decided now.
-        var settings = builder.Configuration.GetSection(CacheOptions.Section).Get<CacheOptions>() ?? new CacheOptions();
+        var settings = builder.Configuration.ReadForComposition<CacheOptions>(CacheOptions.Section);
         if (!settings.Enabled)
         {
             return builder;

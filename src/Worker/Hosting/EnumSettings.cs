@@ -32,6 +32,34 @@ public static class EnumSettings
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
+    /// <summary>
+    /// The section as it binds now, for the few decisions composition makes before the container exists (whether Redis,
+    /// an exporter or a consumer is registered at all): the same binding as <see cref="AddValidatedOptions{TOptions}"/>,
+    /// not a second way to read settings. Not validated here: a section that does not bind gives the defaults, and the
+    /// registration above reports it, naming the key, when the host starts.
+    /// </summary>
+    public static TOptions ReadForComposition<TOptions>(this IConfiguration configuration, string section)
+        where TOptions : class, new()
+    {
+        var settings = configuration.GetSection(section);
+        var problems = new List<string>();
+        Check(typeof(TOptions), settings, problems);
+        var options = new TOptions();
+        try
+        {
+            if (problems.Count == 0)
+            {
+                settings.Bind(options);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            return new TOptions();
+        }
+
+        return options;
+    }
+
     /// <summary>The name a value has in configuration and on the wire to the bridge: lower-case.</summary>
     public static string Name<TEnum>(TEnum value)
         where TEnum : struct, Enum => value.ToString().ToLowerInvariant();

@@ -25,7 +25,7 @@ public static class TelemetryRegistration
         builder.Services.AddHostedService<ReadinessReporter>();
         ConsoleLogFormat.Configure(builder.Services);
 
-        var options = builder.Configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
+        var options = builder.Configuration.ReadForComposition<TelemetryOptions>(TelemetryOptions.Section);
         var otlp = options.OtlpEndpoint ?? builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
         var exporting = !string.IsNullOrWhiteSpace(otlp) || options.ConsoleExporter || !string.IsNullOrWhiteSpace(options.PrometheusUrl);
         if (!exporting)

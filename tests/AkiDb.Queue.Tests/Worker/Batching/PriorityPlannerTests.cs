@@ -271,17 +271,5 @@ public sealed class PriorityPlannerTests
         return text;
     }
 
-    // Distinct ids per text (so nothing de-duplicates).
-    private long[] Ids(int length)
-    {
-        var ids = new long[length];
-        ids[0] = 101;
-        for (var i = 1; i < length; i++)
-        {
-            ids[i] = 1000 + ((_sequence * 31 + i) % 20000);
-        }
-
-        ids[^1] = 102;
-        return ids;
-    }
+    private long[] Ids(int length) => PlannerTexts.Ids(length, _sequence);
 }

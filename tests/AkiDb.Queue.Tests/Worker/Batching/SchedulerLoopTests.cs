@@ -223,18 +223,6 @@ public sealed class SchedulerLoopTests : IDisposable
         Assert.True(loop.Snapshot().Backlog.TotalTexts > 0, "the backlog still waits after the interactive request was answered");
     }
 
-    [Fact]
-    public async Task A_snapshot_is_answered_by_the_loop()
-    {
-        var loop = Loop();
-        Add(loop, texts: 2);
-        var reply = new TaskCompletionSource<SchedulerSnapshot>();
-        loop.Handle(new TakeSnapshot(reply), T0);
-        var snapshot = await reply.Task;
-        Assert.Equal(2, snapshot.Backlog.TotalTexts);
-        Assert.Equal(0, snapshot.Running);
-    }
-
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     private static long Ticks(int seconds) => seconds * Stopwatch.Frequency;

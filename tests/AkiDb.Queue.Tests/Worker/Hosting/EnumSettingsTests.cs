@@ -67,6 +67,25 @@ public sealed class EnumSettingsTests
         Assert.Equal(7, EmbedRequestedConsumerDefinition.EffectivePrefetch(new RabbitMqOptions { PrefetchCount = 7 }, batching, lanes: 3));
     }
 
+    [Fact]
+    public void Composition_reads_a_section_with_the_same_binding_and_leaves_a_bad_one_to_the_check_at_start()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["RabbitMq:AnswerBrokerExpired"] = "false",
+            ["RabbitMq:QueueType"] = "QUORUM",
+            ["Telemetry:MassTransitUsageTelemetry"] = "not a boolean",
+        }).Build();
+
+        var rabbit = configuration.ReadForComposition<RabbitMqOptions>(RabbitMqOptions.Section);
+        var telemetry = configuration.ReadForComposition<Worker.Telemetry.TelemetryOptions>(Worker.Telemetry.TelemetryOptions.Section);
+
+        Assert.False(rabbit.AnswerBrokerExpired);
+        Assert.Equal(QueueType.Quorum, rabbit.QueueType);
+        Assert.False(telemetry.MassTransitUsageTelemetry); // the default; AddValidatedOptions names the key at start
+        Assert.Throws<InvalidOperationException>(() => Bind<Worker.Telemetry.TelemetryOptions>(Worker.Telemetry.TelemetryOptions.Section, ("Telemetry:MassTransitUsageTelemetry", "not a boolean")));
+    }
+
     private static TOptions Bind<TOptions>(string section, params (string Key, string Value)[] settings)
         where TOptions : class
     {
