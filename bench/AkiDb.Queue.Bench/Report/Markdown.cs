@@ -11,7 +11,8 @@ internal static class Markdown
 {
     private static readonly string[] CorpusNames = ["short", "long", "mixed"];
 
-    public static string Render(BenchReport report)
+    /// <param name="int8Section">The int8 targets of the latest <c>./bench.sh int8</c> run (<see cref="Int8Summary.MainReportSection"/>), shown under the targets.</param>
+    public static string Render(BenchReport report, string int8Section = "")
     {
         var md = new StringBuilder();
         var c = report.Conditions;
@@ -83,6 +84,7 @@ internal static class Markdown
         md.AppendLine();
         Table(md, ["target", "measured (this run)", "met", "why (measured)"],
             report.Targets.Select(t => new[] { t.Target, t.Measured, t.Met switch { true => "**yes**", false => "**no**", _ => "-" }, t.Why }));
+        md.Append(int8Section);
 
         md.AppendLine($"![Throughput per corpus and method]({Plots.ThroughputFile})");
         md.AppendLine();
