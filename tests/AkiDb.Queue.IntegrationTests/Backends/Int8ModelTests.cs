@@ -34,10 +34,13 @@ public sealed class Int8ModelTests(BrokerFixture broker, ITestOutputHelper outpu
         var (_, nativeUrl) = await broker.CreateVirtualHostAsync("int8-native");
         _pythonResults = await ResultCollector.StartAsync(pythonUrl);
         _nativeResults = await ResultCollector.StartAsync(nativeUrl);
-        _python = await WorkerHost.StartAsync(pythonUrl, new Dictionary<string, string?> { ["Embedding:Backend"] = "python" });
+        // The embedding cache off: with it, a text sent alone after its batch would be answered from the cache with the
+        // batch's vector, and the batch-invariance test below would compare a vector with itself.
+        _python = await WorkerHost.StartAsync(pythonUrl, new Dictionary<string, string?> { ["Embedding:Backend"] = "python", ["Cache:Enabled"] = "false" });
         _native = await WorkerHost.StartAsync(nativeUrl, new Dictionary<string, string?>
         {
             ["Embedding:Backend"] = "native",
+            ["Cache:Enabled"] = "false",
             ["Embedding:Models:all-MiniLM-L6-v2-int8:LoadAtStartup"] = "true",
             ["Embedding:Models:snowflake-arctic-embed-xs-int8:LoadAtStartup"] = "true",
         });
