@@ -231,8 +231,11 @@ internal sealed class Int8UserPath(ModelFiles model, NativeModelSession fp32, Na
 /// <summary>CPU cores each process used during an embed run (CPU seconds / wall seconds) and the machine's busy cores.</summary>
 public sealed record EmbedCores(double Worker, double Bridges, double Broker, double Cli, double MachineBusy)
 {
+    /// <summary>Cores busy with anything else on the machine (other engineers' work on a shared host).</summary>
+    public double Other => Math.Max(0, MachineBusy - Bridges - Worker - Broker - Cli);
+
     public override string ToString() =>
-        FormattableString.Invariant($"bridges {Bridges:F2}, worker {Worker:F2}, broker {Broker:F2}, embed CLI {Cli:F2}, other {Math.Max(0, MachineBusy - Bridges - Worker - Broker - Cli):F2} (machine {MachineBusy:F2})");
+        FormattableString.Invariant($"bridges {Bridges:F2}, worker {Worker:F2}, broker {Broker:F2}, embed CLI {Cli:F2}, other {Other:F2} (machine {MachineBusy:F2})");
 }
 
 public sealed record StartupRow(string Config, IReadOnlyList<double> ReadyMs, IReadOnlyList<double> FirstResultMs, IReadOnlyDictionary<string, double> Steps, bool Quantised)
