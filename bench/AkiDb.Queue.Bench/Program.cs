@@ -88,6 +88,11 @@ var python = await new PythonLocator(
     .LocateAsync(null, CancellationToken.None);
 Log.Info($"Bridge Python: {python.Path} (Python {python.Version}, numpy {python.NumpyVersion})");
 
+if (settings.RunPath)
+{
+    return await AkiDb.Queue.Bench.AroundModel.PathSection.RunAsync(settings, model, builder, python.Path);
+}
+
 if (settings.RunPriorities)
 {
     return await AkiDb.Queue.Bench.Priorities.PriorityScenario.RunAsync(settings, builder, python.Path);

@@ -35,6 +35,7 @@ internal static class Markdown
         md.AppendLine("./bench.sh --quick   # smoke run (~2 min) of every section, written to .artifacts/bench/quick/");
         md.AppendLine("./bench.sh int8      # int8 against fp32: the in-process limit, the arithmetic against this CPU's peak, start-up, akidb-queue embed: docs/benchmarks-int8.md, and the int8 targets here");
         md.AppendLine("./bench.sh quality   # the int8 models' quality on every kind of text: docs/quality.md");
+        md.AppendLine("./bench.sh --path    # the path around the model: embed first pass and cached re-ingestion vs the fp32 limit, CPU per process and time per stage, lone requests, interactive behind bulk, memory after a burst: docs/benchmarks-path.md");
         md.AppendLine("AKIDB_BENCH_RABBITMQ_URL=amqp://guest:guest@host:5672/ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL=http://host:15672/ ./bench.sh   # an existing broker");
         md.AppendLine("```");
         md.AppendLine();
