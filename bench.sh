@@ -5,7 +5,8 @@
 #   ./bench.sh           full run (~10-15 min on 2 cores); rewrites docs/benchmarks.md, docs/benchmarks.json, docs/benchmarks-*.png
 #   ./bench.sh --quick   smoke run (~2 min) of every section, written to .artifacts/bench/quick/
 #   ./bench.sh --help    other options (--out DIR, --skip-*, --e2e-configs, --corpora, --render-only)
-#   ./bench.sh int8      in-process limit, fp32 against int8 side by side, arithmetic vs this CPU's peak (docs/benchmarks-int8.md, ~5 min)
+#   ./bench.sh int8      int8 against fp32 side by side: in-process limit, arithmetic vs this CPU's peak, start-up, akidb-queue embed
+#                        (docs/benchmarks-int8.md + .json, and docs/benchmarks.md re-rendered with its targets; ~10 min; --skip-user-path: limit only)
 #   ./bench.sh compare   this tree's worker against a baseline commit's (--baseline, default fd64925), alternating in pairs
 #                        through one broker: saturation and p95 at 10 % load, plus scripts/architecture-counts.sh of both
 #                        trees (docs/benchmarks-architecture.md, ~30 min for 3 pairs)

@@ -356,7 +356,9 @@ class BridgeServer:
             heap.trim()
             self.log.debug("memory released while idle", rss_before_mib=round(before / 2**20, 1),
                            rss_mib=round(current_rss_bytes() / 2**20, 1))
-        self.send({"type": "pong", "id": header["id"], "rss_bytes": current_rss_bytes(),
+        after = current_rss_bytes()
+        self.send({"type": "pong", "id": header["id"], "rss_bytes": after,
+                   "released_bytes": max(0, before - after) if any(released) else 0,
                    "uptime_ms": round((time.monotonic() - self.started) * 1000, 1),
                    "batches": self.batches})
 

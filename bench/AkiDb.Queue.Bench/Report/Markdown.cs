@@ -11,7 +11,8 @@ internal static class Markdown
 {
     private static readonly string[] CorpusNames = ["short", "long", "mixed"];
 
-    public static string Render(BenchReport report)
+    /// <param name="int8Section">The int8 targets of the latest <c>./bench.sh int8</c> run (<see cref="Int8Summary.MainReportSection"/>), shown under the targets.</param>
+    public static string Render(BenchReport report, string int8Section = "")
     {
         var md = new StringBuilder();
         var c = report.Conditions;
@@ -32,8 +33,9 @@ internal static class Markdown
         md.AppendLine("```bash");
         md.AppendLine("./bench.sh           # the full run (~10-15 min on 2 cores): rewrites docs/benchmarks.md, docs/benchmarks.json, docs/benchmarks-*.png");
         md.AppendLine("./bench.sh --quick   # smoke run (~2 min) of every section, written to .artifacts/bench/quick/");
-        md.AppendLine("./bench.sh int8      # the in-process limit, fp32 against int8, and the arithmetic against this CPU's peak: docs/benchmarks-int8.md");
+        md.AppendLine("./bench.sh int8      # int8 against fp32: the in-process limit, the arithmetic against this CPU's peak, start-up, akidb-queue embed: docs/benchmarks-int8.md, and the int8 targets here");
         md.AppendLine("./bench.sh quality   # the int8 models' quality on every kind of text: docs/quality.md");
+        md.AppendLine("./bench.sh --path    # the path around the model: embed first pass and cached re-ingestion vs the fp32 limit, CPU per process and time per stage, lone requests, interactive behind bulk, memory after a burst: docs/benchmarks-path.md");
         md.AppendLine("AKIDB_BENCH_RABBITMQ_URL=amqp://guest:guest@host:5672/ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL=http://host:15672/ ./bench.sh   # an existing broker");
         md.AppendLine("```");
         md.AppendLine();
@@ -83,6 +85,7 @@ internal static class Markdown
         md.AppendLine();
         Table(md, ["target", "measured (this run)", "met", "why (measured)"],
             report.Targets.Select(t => new[] { t.Target, t.Measured, t.Met switch { true => "**yes**", false => "**no**", _ => "-" }, t.Why }));
+        md.Append(int8Section);
 
         md.AppendLine($"![Throughput per corpus and method]({Plots.ThroughputFile})");
         md.AppendLine();

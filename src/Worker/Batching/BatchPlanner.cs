@@ -46,10 +46,14 @@ internal sealed class BatchPlanner(BatchingOptions options)
     }
 
     /// <summary>The next batch to run, or null when nothing waits.</summary>
-    public PlannedBatch? TryTake() => TryTake(DateTimeOffset.UtcNow);
+    public PlannedBatch? TryTake(int largeBulkRunning = 0) => TryTake(DateTimeOffset.UtcNow, largeBulkRunning);
 
-    /// <summary>The next batch to start at <paramref name="now"/>, or null when nothing waits.</summary>
-    public PlannedBatch? TryTake(DateTimeOffset now)
+    /// <summary>
+    /// The next batch to start at <paramref name="now"/>, or null when nothing waits. <paramref name="largeBulkRunning"/>:
+    /// bulk batches running now that were not capped (<see cref="PlannedBatch.IsLargeBulk"/>); while interactive requests
+    /// arrive and one of those runs, the next bulk batch is capped by <see cref="BatchingOptions.BulkTokensWhileInteractive"/>.
+    /// </summary>
+    public PlannedBatch? TryTake(DateTimeOffset now, int largeBulkRunning = 0)
     {
         while (_isolation.First is { } first)
         {
@@ -74,9 +78,14 @@ internal sealed class BatchPlanner(BatchingOptions options)
         var (model, queue, anchor, oldest) = chosen;
 
         var interactive = anchor.Priority == RequestPriority.Interactive;
-        var maxTexts = !interactive && options.BulkBatchTextsWhileInteractive > 0 && now - _lastInteractiveBatch < InteractiveActivity
+        var interactiveActive = now - _lastInteractiveBatch < InteractiveActivity || WaitingInteractive(queue, anchor);
+        var maxTexts = !interactive && options.BulkBatchTextsWhileInteractive > 0 && interactiveActive
             ? Math.Min(options.MaxBatchTexts, options.BulkBatchTextsWhileInteractive)
             : options.MaxBatchTexts;
+        // One lane keeps full bulk batches (throughput); the batch for another lane is held short by its predicted model
+        // time, so an interactive request arriving behind the backlog finds a lane free within one short batch.
+        var capped = !interactive && interactiveActive && options.BulkTokensWhileInteractive > 0 && largeBulkRunning > 0;
+        var tokenBudget = capped ? Math.Min(options.TokenBudget, options.BulkTokensWhileInteractive) : options.TokenBudget;
         if (interactive)
         {
             _lastInteractiveBatch = now;
@@ -108,7 +117,7 @@ internal sealed class BatchPlanner(BatchingOptions options)
 
             var newMax = Math.Max(maxLength, text.Length);
             var padded = (rows.Count + 1) * newMax;
-            if (padded > options.TokenBudget || (double)(realTokens + text.Length) / padded < options.MinPaddingEfficiency)
+            if (padded > tokenBudget || (double)(realTokens + text.Length) / padded < options.MinPaddingEfficiency)
             {
                 continue;
             }
@@ -131,8 +140,12 @@ internal sealed class BatchPlanner(BatchingOptions options)
             _longestPassOver = now - since;
         }
 
-        return new PlannedBatch(model, rows, duplicates);
+        return new PlannedBatch(model, rows, duplicates) { Capped = capped };
     }
+
+    // Another interactive text waits behind the anchor (it is taken in arrival order within its class).
+    private static bool WaitingInteractive(List<PendingText> queue, PendingText anchor) =>
+        queue.Exists(t => t != anchor && t.Priority == RequestPriority.Interactive);
 
     /// <summary>Texts waiting here by class, and the send time of the oldest request among them.</summary>
     public BacklogSnapshot Backlog()

@@ -50,6 +50,15 @@ public sealed class BatchingOptions
     public int BulkBatchTextsWhileInteractive { get; set; }
 
     /// <summary>
+    /// While interactive requests are arriving and another lane already runs a full bulk batch, the next bulk batch holds
+    /// at most this many padded tokens (rows x longest row: what its model time grows with), so one lane is never
+    /// long busy and an interactive request waits at most for that short batch; the other lane keeps running full
+    /// batches. 0 turns it off. Measured in docs/benchmarks-path.md (interactive p95 behind a backlog, bulk throughput).
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int BulkTokensWhileInteractive { get; set; } = 96;
+
+    /// <summary>
     /// A lone batch (no other batch running, nothing waiting) runs on every core through the lane's wide session;
     /// batches that run side by side get one lane's share each (<see cref="ParallelismPolicy"/>). Off: always the
     /// lane's share, the layout before adaptive parallelism.

@@ -26,6 +26,7 @@ internal sealed class EmbeddingScheduler : BackgroundService, ISchedulerEffects
     private readonly IInferenceBackend _backend;
     private readonly EmbeddingCache? _cache;
     private readonly BatchRunner _runner;
+    private readonly WorkerTelemetry _telemetry;
     private readonly SchedulerLoop _loop;
     private readonly ILogger<EmbeddingScheduler> _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -36,6 +37,7 @@ internal sealed class EmbeddingScheduler : BackgroundService, ISchedulerEffects
         _backend = backend;
         _cache = cache;
         _logger = logger;
+        _telemetry = telemetry;
         _runner = new BatchRunner(telemetry, logger, cache);
         _loop = new SchedulerLoop(options.Value, backend.IdleRelease, this, logger);
     }
@@ -52,9 +54,10 @@ internal sealed class EmbeddingScheduler : BackgroundService, ISchedulerEffects
     {
         var job = new EmbedJob(texts.Count, trace, urgency, sentAt);
         // Cache hits skip the batch; a request whose texts all hit is answered without a lane, even while none is up.
+        var lookupStarted = Stopwatch.GetTimestamp();
         var lookup = _cache is { Enabled: true } ? await _cache.LookupAsync(model.Definition, texts) : null;
         List<TextToAdd> missed = new(texts.Count);
-        var foundAt = Stopwatch.GetTimestamp();
+        var foundAt = lookup is null ? lookupStarted : _telemetry.RecordStage("cache", lookupStarted);
         for (var i = 0; i < texts.Count; i++)
         {
             if (lookup?.Vectors[i] is { } vector)
@@ -72,6 +75,7 @@ internal sealed class EmbeddingScheduler : BackgroundService, ISchedulerEffects
             return await job.Completion;
         }
 
+        var posted = Stopwatch.GetTimestamp();
         if (!_backend.IsAvailable)
         {
             throw new BackendUnavailableException("Inference is unavailable: no bridge process could be started.");
@@ -79,7 +83,12 @@ internal sealed class EmbeddingScheduler : BackgroundService, ISchedulerEffects
 
         Post(new AddTexts(model, job, missed));
         await using var registration = cancellationToken.Register(() => job.Cancel(cancellationToken));
-        return await job.Completion;
+        var result = await job.Completion;
+        // wait: posted to the loop until the request's last batch started; batch: from then until this consumer runs
+        // again (the model, the pipe, the loop delivering the vectors, the hop back to this task).
+        _telemetry.Stage.Record(Stopwatch.GetElapsedTime(posted, Math.Max(posted, result.LastBatchStarted)).TotalMilliseconds, new KeyValuePair<string, object?>("stage", "wait"));
+        _telemetry.Stage.Record(Stopwatch.GetElapsedTime(Math.Max(posted, result.LastBatchStarted)).TotalMilliseconds, new KeyValuePair<string, object?>("stage", "batch"));
+        return result;
     }
 
     /// <summary>Fails every job still waiting (not those in a running batch); the circuit breaker calls it when it opens.</summary>

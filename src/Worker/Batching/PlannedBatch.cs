@@ -10,6 +10,15 @@ internal sealed class PlannedBatch(string model, List<PendingText> rows, List<(P
 {
     public string Model { get; } = model;
 
+    /// <summary>
+    /// A bulk batch held short by <see cref="BatchingOptions.BulkTokensWhileInteractive"/>; the loop counts the
+    /// batches that are not (<see cref="IsLargeBulk"/>) while they run.
+    /// </summary>
+    public bool Capped { get; init; }
+
+    /// <summary>A batch of non-interactive texts, not capped: the kind that keeps a lane busy longest.</summary>
+    public bool IsLargeBulk => !Capped && Rows.Count > 0 && Rows[0].Priority != RequestPriority.Interactive;
+
     public List<PendingText> Rows { get; } = rows;
 
     public List<(PendingText Text, int Row)> Duplicates { get; } = duplicates;

@@ -33,6 +33,7 @@ internal sealed class SchedulerLoop(BatchingOptions options, IdleRelease idleRel
     private readonly List<IInferenceLane> _free = []; // ready and with nothing to run, in the order they came free
     private long _sequence;
     private int _running;
+    private int _largeBulkRunning; // running bulk batches that were not capped (PlannedBatch.IsLargeBulk)
     private bool _stopping;
 
     /// <summary>Stopping and nothing running: the loop can end.</summary>
@@ -56,11 +57,13 @@ internal sealed class SchedulerLoop(BatchingOptions options, IdleRelease idleRel
                 break;
             case BatchDone done:
                 _running--;
+                _largeBulkRunning -= done.Batch.IsLargeBulk ? 1 : 0;
                 _idle.BatchEnded(done.Lane, done.Batch, now, ranToAnswer: true);
                 Deliver(done);
                 break;
             case BatchFailed failed:
                 _running--;
+                _largeBulkRunning -= failed.Batch.IsLargeBulk ? 1 : 0;
                 _idle.BatchEnded(failed.Lane, failed.Batch, now, ranToAnswer: false);
                 Failed(failed);
                 Dispatch();
@@ -116,8 +119,9 @@ internal sealed class SchedulerLoop(BatchingOptions options, IdleRelease idleRel
     /// <summary>Gives free lanes the best batches while both last; narrow or wide is chosen here, per batch.</summary>
     private void Dispatch()
     {
-        while (!_stopping && _free.Count > 0 && _planner.TryTake() is { } batch)
+        while (!_stopping && _free.Count > 0 && _planner.TryTake(_largeBulkRunning) is { } batch)
         {
+            _largeBulkRunning += batch.IsLargeBulk ? 1 : 0;
             var lane = _free[0];
             _free.RemoveAt(0);
             var parallelism = ParallelismPolicy.Choose(options.AdaptiveParallelism, _running, othersWaiting: _planner.HasWork);

@@ -50,8 +50,11 @@ internal sealed class BridgeClient(int laneId, BridgeOptions options, TimeProvid
         }
     }
 
-    /// <summary>An idle health check: a process that answers anything but <c>pong</c> is killed.</summary>
-    public async Task PingAsync(BridgeSession session, CancellationToken cancellationToken)
+    /// <summary>
+    /// An idle health check: a process that answers anything but <c>pong</c> is killed. The pong says the bridge's
+    /// resident bytes after the ping and how many it gave back (a ping is when it releases memory).
+    /// </summary>
+    public async Task<(long? RssBytes, long? ReleasedBytes)> PingAsync(BridgeSession session, CancellationToken cancellationToken)
     {
         var id = Interlocked.Increment(ref _nextRequestId);
         var (reply, _) = await session.Connection.RequestAsync(
@@ -59,7 +62,10 @@ internal sealed class BridgeClient(int laneId, BridgeOptions options, TimeProvid
         if (reply.Type != BridgeReplyType.Pong)
         {
             session.Connection.Kill($"answered a ping with '{BridgeProtocol.Name(reply.Type)}'");
+            return (null, null);
         }
+
+        return (reply.RssBytes, reply.ReleasedBytes);
     }
 
     internal static BridgeModelSpec ToSpec(ModelDefinition model) =>

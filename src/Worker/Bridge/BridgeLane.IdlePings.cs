@@ -44,7 +44,13 @@ internal sealed partial class BridgeLane
         {
             if (State.Session is { } session)
             {
-                await _client.PingAsync(session, _stopping.Token);
+                var (rss, released) = await _client.PingAsync(session, _stopping.Token);
+                if (released is > 0)
+                {
+                    _telemetry.BridgeMemoryReleased.Add(released.Value);
+                    _logger.LogInformation("Bridge lane {Lane} gave back {ReleasedMiB:F1} MiB while idle; {RssMiB:F1} MiB resident now",
+                        Id, released.Value / 1048576.0, (rss ?? 0) / 1048576.0);
+                }
             }
         }
         catch (Exception e) when (e is BridgeTimeoutException or BridgeExitedException or BridgeProtocolException)

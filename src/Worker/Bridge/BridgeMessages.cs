@@ -106,6 +106,7 @@ internal sealed record BridgeReply
 
     // pong
     public long? RssBytes { get; init; }
+    public long? ReleasedBytes { get; init; }
     public double? UptimeMs { get; init; }
     public long? Batches { get; init; }
 

@@ -12,8 +12,9 @@ namespace AkiDb.Queue.Worker.Caching;
 
 /// <summary>
 /// The scheduler's view of the cache: look a request's texts up after tokenising, store what a batch computed.
-/// Built on HybridCache (an in-process level, and Redis when <c>Cache:Redis</c> is set). The two levels are asked
-/// in two steps so each one's hits and misses are counted; an entry is used only if
+/// Two levels: HybridCache's in-process level, then Redis when <c>Cache:Redis</c> is set (<see cref="ResilientRedisCache"/>),
+/// asked once per request for all the texts the first level missed (one round trip, not one per text); each level's
+/// hits and misses are counted; an entry is used only if
 /// <see cref="CachedVectorCodec"/> accepts it for this model and these token ids. Nothing here throws into the
 /// request path: a cache that fails is a cache that misses.
 /// </summary>
@@ -25,18 +26,13 @@ internal sealed class EmbeddingCache
         Flags = HybridCacheEntryFlags.DisableDistributedCache | HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite,
     };
 
-    // Redis only; a hit is copied into the memory level by HybridCache.
-    private static readonly HybridCacheEntryOptions RedisProbe = new()
-    {
-        Flags = HybridCacheEntryFlags.DisableLocalCacheRead | HybridCacheEntryFlags.DisableUnderlyingData,
-    };
-
     private readonly HybridCache? _hybrid;
     private readonly ResilientRedisCache? _redis;
     private readonly ModelIdentities _identities;
     private readonly CacheTelemetry _telemetry;
     private readonly ILogger<EmbeddingCache> _logger;
     private readonly HybridCacheEntryOptions _write;
+    private readonly TimeSpan _timeToLive;
     private readonly ConcurrentDictionary<string, int> _dimensions = new(StringComparer.Ordinal);
 
     public EmbeddingCache(IOptions<CacheOptions> options, IServiceProvider services, ModelIdentities identities, CacheTelemetry telemetry, ILogger<EmbeddingCache> logger)
@@ -45,6 +41,7 @@ internal sealed class EmbeddingCache
         _identities = identities;
         _telemetry = telemetry;
         _logger = logger;
+        _timeToLive = settings.TimeToLive;
         _write = new HybridCacheEntryOptions
         {
             Expiration = settings.TimeToLive,
@@ -92,23 +89,56 @@ internal sealed class EmbeddingCache
         }
 
         using var activity = WorkerTelemetry.ActivitySource.StartActivity("embed cache lookup");
-        var lookups = new Task<float[]?>[texts.Count];
+        List<int>? missed = null;
         for (var i = 0; i < texts.Count; i++)
         {
             var key = EmbeddingCacheKey.For(identity, texts[i].Ids);
             keys[i] = key;
-            lookups[i] = LookupOneAsync(model.Name, identity, key);
+            vectors[i] = await LookupMemoryAsync(model.Name, identity, key);
+            if (vectors[i] is null)
+            {
+                (missed ??= []).Add(i);
+            }
         }
 
-        for (var i = 0; i < texts.Count; i++)
+        if (missed is not null && _redis is { IsAvailable: true } redis)
         {
-            vectors[i] = await lookups[i];
+            await LookupRedisAsync(redis, model.Name, identity, keys, missed, vectors);
         }
 
         activity?.SetTag("akidb.texts", texts.Count);
         activity?.SetTag("akidb.cache.hits", vectors.Count(v => v is not null));
 
         return new CacheLookup(vectors, keys);
+    }
+
+    /// <summary>The texts the memory level missed, from Redis in one <c>MGET</c>; each hit is copied into the memory level.</summary>
+    private async Task LookupRedisAsync(ResilientRedisCache redis, string model, ModelIdentity identity, EmbeddingCacheKey?[] keys, List<int> missed, float[]?[] vectors)
+    {
+        var entries = await redis.GetManyAsync(missed.ConvertAll(i => keys[i]!.Value.Value));
+        for (var j = 0; j < missed.Count; j++)
+        {
+            var key = keys[missed[j]]!.Value;
+            if (entries[j] is not { } entry)
+            {
+                _telemetry.Misses.Add(1, CacheTelemetry.Level(CacheLevel.Redis));
+                continue;
+            }
+
+            vectors[missed[j]] = Accept(CacheLevel.Redis, model, identity, key, entry);
+            if (vectors[missed[j]] is not null)
+            {
+                try
+                {
+                    await _hybrid!.SetAsync(key.Value, entry, _write);
+                }
+                catch (Exception e)
+                {
+                    _telemetry.Error(CacheLevel.Memory, "error");
+                    _logger.LogWarning("Embedding cache: copying a Redis hit into memory failed ({Error})", e.Message);
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -144,13 +174,21 @@ internal sealed class EmbeddingCache
         try
         {
             var identity = await _identities.GetAsync(model);
-            var writes = new List<Task>(vectors.Count);
+            var writes = new List<Task>(vectors.Count + 1);
+            var shared = new List<(string, byte[])>(vectors.Count);
             for (var i = 0; i < vectors.Count; i++)
             {
                 if (keys[i] is { } key)
                 {
-                    writes.Add(hybrid.SetAsync(key.Value, CachedVectorCodec.Encode(identity, key.TokenHash, vectors[i]), _write).AsTask());
+                    var entry = CachedVectorCodec.Encode(identity, key.TokenHash, vectors[i]);
+                    writes.Add(hybrid.SetAsync(key.Value, entry, _write).AsTask());
+                    shared.Add((key.Value, entry));
                 }
+            }
+
+            if (shared.Count > 0 && _redis is { IsAvailable: true } redis)
+            {
+                writes.Add(redis.SetManyAsync(shared, _timeToLive)); // never throws: a lost write is a later miss
             }
 
             await Task.WhenAll(writes);
@@ -162,12 +200,11 @@ internal sealed class EmbeddingCache
         }
     }
 
-    private async Task<float[]?> LookupOneAsync(string model, ModelIdentity identity, EmbeddingCacheKey key)
+    private async Task<float[]?> LookupMemoryAsync(string model, ModelIdentity identity, EmbeddingCacheKey key)
     {
         try
         {
-            // CancellationToken.None: HybridCache then runs the probe inline instead of on another thread; the Redis
-            // call is bounded by Cache:RedisTimeout either way.
+            // CancellationToken.None: HybridCache then runs the probe inline instead of on another thread.
             var entry = await _hybrid!.GetOrCreateAsync<byte[]?>(key.Value, static _ => default, MemoryProbe, cancellationToken: CancellationToken.None);
             if (entry is not null)
             {
@@ -175,18 +212,6 @@ internal sealed class EmbeddingCache
             }
 
             _telemetry.Misses.Add(1, CacheTelemetry.Level(CacheLevel.Memory));
-            if (_redis is not { IsAvailable: true })
-            {
-                return null;
-            }
-
-            entry = await _hybrid.GetOrCreateAsync<byte[]?>(key.Value, static _ => default, RedisProbe, cancellationToken: CancellationToken.None);
-            if (entry is not null)
-            {
-                return Accept(CacheLevel.Redis, model, identity, key, entry);
-            }
-
-            _telemetry.Misses.Add(1, CacheTelemetry.Level(CacheLevel.Redis));
             return null;
         }
         catch (Exception e)

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Caching.Distributed;
-using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
@@ -9,10 +7,12 @@ using StackExchange.Redis;
 namespace AkiDb.Queue.Worker.Caching;
 
 /// <summary>
-/// The Redis level as HybridCache sees it, made safe to lose. HybridCache already treats a failed L2 read as a miss
-/// and a failed L2 write as logged-and-ignored (DefaultHybridCache.StampedeStateT, BackgroundFetchAsync), but it has
-/// no timeout of its own and tries Redis again on every call, so a slow or dead Redis would delay every text by
-/// the client's timeout, and log one error each. Here:
+/// The cache's Redis level, made safe to lose: one round trip per request's lookup (<c>MGET</c> of all its keys) and
+/// one per batch's store (pipelined <c>SET ... PX</c>). Not HybridCache's distributed level: that asks Redis one key
+/// at a time (a hash read per text, in HybridCache's own payload), which made a cached re-ingestion spend most of its
+/// time waiting on Redis round trips (measured in docs/benchmarks-path.md). Entries are plain strings holding
+/// <see cref="CachedVectorCodec"/>'s bytes; an entry of the older layout (a hash) reads as a miss (<c>MGET</c> answers
+/// nil for a key of another type) and is replaced by the next store. Here:
 /// <list type="bullet">
 /// <item>the connection is made in the background from the start and kept by StackExchange.Redis; while it is down
 /// (not yet up, killed, restarting) Redis is skipped without a call, with one log line when it goes and one when it
@@ -22,10 +22,9 @@ namespace AkiDb.Queue.Worker.Caching;
 /// <item>no call ever throws: a failure is a miss, a lost write is a later miss.</item>
 /// </list>
 /// </summary>
-internal sealed class ResilientRedisCache : IDistributedCache, IDisposable
+internal sealed class ResilientRedisCache : IDisposable
 {
     private readonly Task<ConnectionMultiplexer> _connection;
-    private readonly RedisCache _inner;
     private readonly ResiliencePipeline _pipeline;
     private readonly CircuitBreakerStateProvider _circuit = new();
     private readonly CacheTelemetry _telemetry;
@@ -58,10 +57,6 @@ internal sealed class ResilientRedisCache : IDistributedCache, IDisposable
 
         configuration.ReconnectRetryPolicy = new LinearRetry(1000);
         _connection = ConnectAsync(configuration, logger);
-        _inner = new RedisCache(Microsoft.Extensions.Options.Options.Create(new RedisCacheOptions
-        {
-            ConnectionMultiplexerFactory = async () => await _connection,
-        }));
 
         _pipeline = new ResiliencePipelineBuilder()
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
@@ -115,30 +110,30 @@ internal sealed class ResilientRedisCache : IDistributedCache, IDisposable
         }
     }
 
-    public Task<byte[]?> GetAsync(string key, CancellationToken token = default) =>
-        RunAsync(ct => _inner.GetAsync(key, ct), token);
+    /// <summary>Each key's value, null where there is none (or Redis was skipped, failed or timed out): one <c>MGET</c>.</summary>
+    public async Task<byte[]?[]> GetManyAsync(IReadOnlyList<string> keys)
+    {
+        var found = await RunAsync(async ct =>
+        {
+            var values = await _connection.Result.GetDatabase().StringGetAsync(keys.Select(k => (RedisKey)k).ToArray()).WaitAsync(ct);
+            return values.Select(v => v.IsNull ? null : (byte[]?)v).ToArray();
+        }, CancellationToken.None);
+        return found ?? new byte[]?[keys.Count];
+    }
 
-    public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default) =>
-        RunAsync<bool>(async ct => { await _inner.SetAsync(key, value, options, ct).WaitAsync(ct); return true; }, token);
-
-    public Task RefreshAsync(string key, CancellationToken token = default) =>
-        RunAsync<bool>(async ct => { await _inner.RefreshAsync(key, ct).WaitAsync(ct); return true; }, token);
-
-    public Task RemoveAsync(string key, CancellationToken token = default) =>
-        RunAsync<bool>(async ct => { await _inner.RemoveAsync(key, ct).WaitAsync(ct); return true; }, token);
-
-    // HybridCache calls only the asynchronous methods; these keep the same bounds for anyone else.
-    public byte[]? Get(string key) => GetAsync(key).GetAwaiter().GetResult();
-
-    public void Set(string key, byte[] value, DistributedCacheEntryOptions options) => SetAsync(key, value, options).GetAwaiter().GetResult();
-
-    public void Refresh(string key) => RefreshAsync(key).GetAwaiter().GetResult();
-
-    public void Remove(string key) => RemoveAsync(key).GetAwaiter().GetResult();
+    /// <summary>Stores each entry for <paramref name="timeToLive"/>: the <c>SET</c>s go out together, one round trip. A failure is a later miss.</summary>
+    public Task SetManyAsync(IReadOnlyList<(string Key, byte[] Value)> entries, TimeSpan timeToLive) =>
+        RunAsync<bool>(async ct =>
+        {
+            var batch = _connection.Result.GetDatabase().CreateBatch();
+            var sets = entries.Select(e => batch.StringSetAsync(e.Key, e.Value, timeToLive)).ToArray();
+            batch.Execute();
+            await Task.WhenAll(sets).WaitAsync(ct);
+            return true;
+        }, CancellationToken.None);
 
     public void Dispose()
     {
-        _inner.Dispose();
         if (_connection.IsCompletedSuccessfully)
         {
             _connection.Result.Dispose();

@@ -1,5 +1,4 @@
 using AkiDb.Queue.Worker.Caching;
-using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Configuration;
@@ -49,7 +48,7 @@ public static class CacheRegistration
                 sp.GetRequiredService<IOptions<CacheOptions>>().Value,
                 sp.GetRequiredService<CacheTelemetry>(),
                 sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ResilientRedisCache>>()));
-            services.AddSingleton<IDistributedCache>(sp => sp.GetRequiredService<ResilientRedisCache>());
+            // Not HybridCache's distributed level (no IDistributedCache): EmbeddingCache asks Redis for a request's keys in one round trip.
         }
 
         return builder;

@@ -42,6 +42,8 @@ internal sealed class EmbedRequestedConsumer(
 
     private async Task ConsumeAsync(ConsumeContext<EmbedRequested> context)
     {
+        // Stage clock (akidb.request.stage): every millisecond between delivery and the publish confirm is in one stage.
+        var stage = Stopwatch.GetTimestamp();
         var parse = parser.Parse(context.Message, RequestEnvelope.Of(context), DateTimeOffset.UtcNow);
         if (parse.Kind == RejectionKind.UnknownModel)
         {
@@ -57,6 +59,10 @@ internal sealed class EmbedRequestedConsumer(
         }
 
         RecordTexts(request.Texts.Count);
+        // Sent (the producer's clock, this machine's in the bench) to the consumer's first line: two broker hops and MassTransit's receive pipeline.
+        telemetry.Stage.Record(Math.Max(0, (DateTime.UtcNow - request.SentAt).TotalMilliseconds - Stopwatch.GetElapsedTime(stage).TotalMilliseconds),
+            new KeyValuePair<string, object?>("stage", "delivery"));
+        stage = telemetry.RecordStage("parse", stage);
         var tokenized = new TokenizedText[request.Texts.Count];
         using (var tokenize = WorkerTelemetry.ActivitySource.StartActivity("embed tokenize"))
         {
@@ -75,6 +81,7 @@ internal sealed class EmbedRequestedConsumer(
             tokenize?.SetTag("akidb.tokens", tokenized.Sum(t => t.Length));
         }
 
+        stage = telemetry.RecordStage("tokenize", stage);
         EmbedJobResult result;
         try
         {

@@ -27,7 +27,7 @@ public sealed class ModelCatalog
         _models = new Dictionary<string, EmbeddingModel>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, entry) in settings.Models)
         {
-            var definition = Resolve(name, entry, extractor);
+            var definition = Resolve(name, entry, extractor, string.Equals(name, settings.DefaultModel, StringComparison.OrdinalIgnoreCase));
             var tokenizer = TextTokenizer.Load(definition.VocabPath, definition.LowerCase, definition.MaxTokens);
             _models[name] = entry.Precision == ModelPrecision.Int8
                 ? Int8Model(name, entry, definition, tokenizer, quantized)
@@ -72,7 +72,7 @@ public sealed class ModelCatalog
         return new EmbeddingModel(definition, tokenizer, Prepare);
     }
 
-    private static ModelDefinition Resolve(string name, ModelOptions entry, BundledModelExtractor extractor)
+    private static ModelDefinition Resolve(string name, ModelOptions entry, BundledModelExtractor extractor, bool isDefault)
     {
         string onnx, vocab;
         if (entry.Bundled is { } bundledName)
@@ -93,6 +93,6 @@ public sealed class ModelCatalog
             }
         }
 
-        return entry.ToDefinition(name, onnx, vocab);
+        return entry.ToDefinition(name, onnx, vocab, isDefault);
     }
 }

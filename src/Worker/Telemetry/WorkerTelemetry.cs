@@ -33,7 +33,10 @@ public sealed class WorkerTelemetry
         BatchThreads = meter.CreateHistogram<int>("akidb.batch.threads", "{thread}", "Intra-op threads of the session that ran each call: the lane's share (narrow) or every core (wide, a lone batch).");
         TransportTime = meter.CreateHistogram<double>("akidb.batch.transport", "ms", "Per call time beyond the model: framing, pipes, and pooling.");
         EndToEndTime = meter.CreateHistogram<double>("akidb.request.duration", "ms", "Time from the request being sent until its result was published.");
+        Stage = meter.CreateHistogram<double>("akidb.request.stage", "ms",
+            "Time a request spent in each stage of the worker (delivery, parse, tokenize, cache, wait, batch, result, publish): where the path around the model goes.");
         BridgeRecovery = meter.CreateHistogram<double>("akidb.bridge.recovery", "ms", "From a bridge process ending to its replacement being ready.");
+        BridgeMemoryReleased = meter.CreateCounter<long>("akidb.bridge.memory_released", "By", "Resident bytes the bridge processes gave back when pinged idle (after a burst).");
         BridgeRestarts = meter.CreateCounter<long>("akidb.bridge.restarts", "{restart}", "Bridge processes that ended and were restarted, by reason.");
         RequestsExpired = meter.CreateCounter<long>("akidb.requests.expired", "{request}", "Requests answered 'expired' without inference, by where the deadline passed (worker, broker).");
         ErrorQueueMoves = meter.CreateCounter<long>("akidb.error_queue.moves", "{message}", "Messages moved to the _error queue, by reason (malformed_message, inference_failed).");
@@ -57,6 +60,12 @@ public sealed class WorkerTelemetry
     public Histogram<double> TransportTime { get; }
     public Histogram<double> EndToEndTime { get; }
     public Counter<long> BridgeRestarts { get; }
+
+    /// <summary><c>akidb.bridge.memory_released</c>: bytes the bridges reported giving back on idle pings.</summary>
+    public Counter<long> BridgeMemoryReleased { get; }
+
+    /// <summary><c>akidb.request.stage</c>, tagged <c>stage</c>: see <see cref="RecordStage"/>.</summary>
+    public Histogram<double> Stage { get; }
     public Histogram<double> BridgeRecovery { get; }
     public Counter<long> RequestsExpired { get; }
     public Counter<long> ErrorQueueMoves { get; }
@@ -74,6 +83,17 @@ public sealed class WorkerTelemetry
 
     /// <summary>The backend says how to count its ready lanes (bridge processes or native lanes) for <c>akidb.bridge.ready</c>.</summary>
     public void ObserveReadyLanes(Func<int> count) => Volatile.Write(ref _lanesReady, count);
+
+    /// <summary>
+    /// Records the time from <paramref name="since"/> (a <c>Stopwatch</c> timestamp) to now under <paramref name="stage"/>,
+    /// and returns now, the start of the next stage.
+    /// </summary>
+    public long RecordStage(string stage, long since)
+    {
+        var now = Stopwatch.GetTimestamp();
+        Stage.Record(Stopwatch.GetElapsedTime(since, now).TotalMilliseconds, new KeyValuePair<string, object?>("stage", stage));
+        return now;
+    }
 
     public void MessageStarted() => Interlocked.Increment(ref _messagesInFlight);
 

@@ -41,14 +41,20 @@ internal sealed class PythonAndNativeWorkers : IAsyncDisposable
     /// <param name="broker">The shared broker.</param>
     /// <param name="name">Prefix of the two virtual hosts (<c>NAME-py</c>, <c>NAME-native</c>).</param>
     /// <param name="nativeSettings">The native worker's settings besides <c>Embedding:Backend</c>.</param>
-    public static async Task<PythonAndNativeWorkers> StartAsync(BrokerFixture broker, string name, IReadOnlyDictionary<string, string?> nativeSettings)
+    /// <param name="bothSettings">Settings for both workers (the native one's own settings win).</param>
+    public static async Task<PythonAndNativeWorkers> StartAsync(
+        BrokerFixture broker, string name, IReadOnlyDictionary<string, string?> nativeSettings, IReadOnlyDictionary<string, string?>? bothSettings = null)
     {
+        var pythonSettings = new Dictionary<string, string?>(bothSettings ?? new Dictionary<string, string?>()) { ["Embedding:Backend"] = "python" };
+        var nativeAll = new Dictionary<string, string?>(bothSettings ?? new Dictionary<string, string?>());
+        foreach (var (key, value) in nativeSettings) nativeAll[key] = value;
+        nativeAll["Embedding:Backend"] = "native";
         var (_, pythonUrl) = await broker.CreateVirtualHostAsync($"{name}-py");
         var (_, nativeUrl) = await broker.CreateVirtualHostAsync($"{name}-native");
         var pythonResults = await ResultCollector.StartAsync(pythonUrl);
         var nativeResults = await ResultCollector.StartAsync(nativeUrl);
-        var python = await WorkerHost.StartAsync(pythonUrl, new Dictionary<string, string?> { ["Embedding:Backend"] = "python" });
-        var native = await WorkerHost.StartAsync(nativeUrl, new Dictionary<string, string?>(nativeSettings) { ["Embedding:Backend"] = "native" });
+        var python = await WorkerHost.StartAsync(pythonUrl, pythonSettings);
+        var native = await WorkerHost.StartAsync(nativeUrl, nativeAll);
         return new PythonAndNativeWorkers(pythonResults, nativeResults, python, native);
     }
 

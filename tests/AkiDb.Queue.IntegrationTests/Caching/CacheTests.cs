@@ -129,15 +129,15 @@ public sealed class CacheTests(BrokerFixture broker, ITestOutputHelper output)
         var byLength = new List<(string Key, byte[] Data)>();
         foreach (var key in keys)
         {
-            byLength.Add((key, (byte[])(await db.HashGetAsync(key, "data"))!));
+            byLength.Add((key, (byte[])(await db.StringGetAsync(key))!));
         }
 
-        // Entries are HybridCache payloads around the worker's own codec; the vector is near the end of each.
+        // Entries are the worker's own codec's bytes; the vector is at the end of each.
         var corrupted = byLength[0];
         corrupted.Data[^30] ^= 0x40;
-        await db.HashSetAsync(corrupted.Key, "data", corrupted.Data);
+        await db.StringSetAsync(corrupted.Key, corrupted.Data);
         var truncated = byLength[1];
-        await db.HashSetAsync(truncated.Key, "data", truncated.Data[..^8]);
+        await db.StringSetAsync(truncated.Key, truncated.Data[..^8]);
 
         await using var workerB = await WorkerHost.StartAsync(url, WithRedis(redis));
         await results.PublishAsync(ResultCollector.Request("again", texts));
@@ -149,8 +149,8 @@ public sealed class CacheTests(BrokerFixture broker, ITestOutputHelper output)
         // The broken entries were overwritten with the fresh vectors: a third ask is all hits.
         await WaitUntilAsync(async () =>
         {
-            var corruptedNow = (byte[])(await db.HashGetAsync(corrupted.Key, "data"))!;
-            var truncatedNow = (byte[])(await db.HashGetAsync(truncated.Key, "data"))!;
+            var corruptedNow = (byte[])(await db.StringGetAsync(corrupted.Key))!;
+            var truncatedNow = (byte[])(await db.StringGetAsync(truncated.Key))!;
             return corruptedNow.Length == corrupted.Data.Length && corruptedNow[^30] != corrupted.Data[^30] && truncatedNow.Length == truncated.Data.Length;
         }, "the broken entries rewritten");
         await using var workerC = await WorkerHost.StartAsync(url, WithRedis(redis));

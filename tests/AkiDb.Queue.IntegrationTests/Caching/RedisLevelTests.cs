@@ -71,6 +71,41 @@ public sealed class RedisLevelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_request_with_memory_hits_redis_hits_and_misses_asks_redis_once_for_what_memory_missed()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        using var first = Start(redis);
+        using var second = Start(redis);
+        _ = first.Embeddings;
+        _ = second.Embeddings;
+        await first.WaitUntilRedisUsedAsync();
+        await second.WaitUntilRedisUsedAsync();
+        var texts = Texts(0, 15);
+        await first.Embeddings.StoreTokensAsync(Model, texts[..10].Select(t => t.Ids).ToList(), Enumerable.Range(0, 10).Select(Vector).ToList());
+        _ = await second.Embeddings.LookupAsync(Model, texts[..5]); // 0-4 now in the second cache's memory too
+
+        var db = await redis.DatabaseAsync();
+        await db.ExecuteAsync("CONFIG", "RESETSTAT");
+        var found = (await second.Embeddings.LookupAsync(Model, texts)).Vectors;
+
+        // 0-4 from memory, 5-9 from Redis, 10-14 nowhere: every text answered, each with its own vector.
+        Assert.All(Enumerable.Range(0, 10), i => Assert.Equal(Vector(i), found[i]));
+        Assert.All(found[10..], Assert.Null);
+        var stats = (string)(await db.ExecuteAsync("INFO", "commandstats"))!;
+        output.WriteLine(stats);
+        Assert.Contains("cmdstat_mget:calls=1,", stats, StringComparison.Ordinal); // one round trip for the ten memory misses
+        Assert.DoesNotContain("cmdstat_get:", stats, StringComparison.Ordinal);
+        Assert.DoesNotContain("cmdstat_hget", stats, StringComparison.Ordinal);
+        Assert.DoesNotContain("cmdstat_hmget", stats, StringComparison.Ordinal);
+
+        // And what the second cache found in Redis it now holds itself: asking again does not go to Redis.
+        await db.ExecuteAsync("CONFIG", "RESETSTAT");
+        var again = (await second.Embeddings.LookupAsync(Model, texts[5..10])).Vectors;
+        Assert.All(Enumerable.Range(0, 5), i => Assert.Equal(Vector(i + 5), again[i]));
+        Assert.DoesNotContain("cmdstat_mget", (string)(await db.ExecuteAsync("INFO", "commandstats"))!, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_tls_redis_whose_ca_is_not_trusted_is_refused_with_the_reason_and_trusted_through_the_ca_setting()
     {
         await using var redis = await PrivateRedis.StartAsync(tls: true, password: "s3cret-for-tls");

@@ -21,6 +21,7 @@ internal sealed class RequestResults(ResultPublisher publisher, IInferenceBacken
 {
     public async Task CompletedAsync(ConsumeContext context, EmbedRequest request, IReadOnlyList<TokenizedText> tokenized, EmbedJobResult result)
     {
+        var resumed = Stopwatch.GetTimestamp();
         var queuedMs = Math.Max(0, (DateTime.UtcNow - request.SentAt).TotalMilliseconds - Stopwatch.GetElapsedTime(result.LastBatchStarted).TotalMilliseconds);
         var completed = new EmbedCompleted
         {
@@ -41,7 +42,9 @@ internal sealed class RequestResults(ResultPublisher publisher, IInferenceBacken
             Precision = request.Model.Definition.Precision.ToString().ToLowerInvariant(),
         };
         completed = VectorEncoder.Apply(completed, request.Encoding);
+        var stage = telemetry.RecordStage("result", resumed);
         await publisher.PublishAsync(context, completed, QueueNames.EmbedCompleted, completed.RequestId, completed.CorrelationId);
+        telemetry.RecordStage("publish", stage);
 
         telemetry.RequestsCompleted.Add(1, new KeyValuePair<string, object?>("model", request.Model.Name));
         telemetry.QueuedTime.Record(queuedMs, new KeyValuePair<string, object?>("priority", WorkerTelemetry.PriorityTag(request.Urgency.Priority)));

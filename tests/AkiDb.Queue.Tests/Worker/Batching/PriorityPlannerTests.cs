@@ -97,6 +97,58 @@ public sealed class PriorityPlannerTests
     }
 
     [Fact]
+    public void While_interactive_requests_arrive_and_a_full_bulk_batch_runs_the_next_bulk_batch_is_held_to_the_token_cap()
+    {
+        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkTokensWhileInteractive = 96 });
+        Enumerable.Range(0, 200).ToList().ForEach(_ => Add(planner, 10, RequestPriority.Normal));
+
+        // No interactive traffic yet: full batches on every lane, whatever runs.
+        var full = planner.TryTake(T0, largeBulkRunning: 1)!;
+        Assert.Equal(32, full.Rows.Count);
+        Assert.True(full.IsLargeBulk);
+
+        Add(planner, 10, RequestPriority.Interactive);
+        var query = planner.TryTake(T0, largeBulkRunning: 1)!;
+        Assert.Equal(RequestPriority.Interactive, Assert.Single(query.Rows).Priority);
+        Assert.False(query.IsLargeBulk);
+
+        // Interactive traffic now: beside a full bulk batch, the next holds at most 96 padded tokens (9 rows of 10) ...
+        var capped = planner.TryTake(T0.AddMilliseconds(200), largeBulkRunning: 1)!;
+        Assert.Equal(9, capped.Rows.Count);
+        Assert.True(capped.Capped);
+        Assert.False(capped.IsLargeBulk);
+        // ... while a lane with no full batch beside it still gets one (throughput), and so does everyone once it is quiet.
+        Assert.Equal(32, planner.TryTake(T0.AddMilliseconds(300), largeBulkRunning: 0)!.Rows.Count);
+        Assert.Equal(32, planner.TryTake(T0.AddSeconds(2), largeBulkRunning: 1)!.Rows.Count);
+    }
+
+    [Fact]
+    public void A_text_longer_than_the_interactive_token_cap_still_runs_alone()
+    {
+        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkTokensWhileInteractive = 96 });
+        var longText = Add(planner, 200, RequestPriority.Normal);
+        Enumerable.Range(0, 10).ToList().ForEach(_ => Add(planner, 200, RequestPriority.Normal));
+        Add(planner, 10, RequestPriority.Interactive);
+        planner.TryTake(T0, largeBulkRunning: 1);
+
+        var batch = planner.TryTake(T0.AddMilliseconds(100), largeBulkRunning: 1)!;
+
+        Assert.Equal([longText], batch.Rows);
+        Assert.True(batch.Capped);
+    }
+
+    [Fact]
+    public void The_cap_off_leaves_bulk_batches_full_beside_interactive_traffic()
+    {
+        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkTokensWhileInteractive = 0 });
+        Enumerable.Range(0, 100).ToList().ForEach(_ => Add(planner, 10, RequestPriority.Normal));
+        Add(planner, 10, RequestPriority.Interactive);
+        planner.TryTake(T0, largeBulkRunning: 1);
+
+        Assert.Equal(32, planner.TryTake(T0.AddMilliseconds(100), largeBulkRunning: 1)!.Rows.Count);
+    }
+
+    [Fact]
     public void Without_interactive_traffic_a_bulk_text_is_never_counted_as_passed_over()
     {
         var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 2, MaxPassOver = TimeSpan.FromSeconds(1) });

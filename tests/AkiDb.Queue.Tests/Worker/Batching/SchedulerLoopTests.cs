@@ -199,6 +199,30 @@ public sealed class SchedulerLoopTests : IDisposable
         Assert.Equal([lane], _effects.Released);
     }
 
+    [Fact]
+    public void An_interactive_request_behind_a_backlog_starts_before_the_backlogs_later_texts()
+    {
+        var loop = Loop();
+        var lanes = new[] { new FakeLane(0), new FakeLane(1) };
+        var backlog = Enumerable.Range(0, 10).Select(j => AddDistinct(loop, texts: 16, first: 100 * j)).ToList();
+        loop.Handle(new LaneFree(lanes[0]), T0);
+        loop.Handle(new LaneFree(lanes[1]), T0);
+        Assert.Equal(2, _effects.Started.Count); // both lanes busy with the backlog's first texts
+
+        var query = Add(loop, texts: 1, priority: RequestPriority.Interactive);
+        loop.Handle(Done(lanes[0], _effects.Started[0].Batch), T0 + 1);
+        loop.Handle(new LaneFree(lanes[0]), T0 + 1);
+
+        // The next batch to start is the interactive request's, alone; the backlog's later texts wait behind it.
+        var next = _effects.Started[2].Batch;
+        Assert.Same(query, Assert.Single(next.Rows).Job);
+        Assert.Contains(backlog, j => !j.IsFinished);
+        Assert.DoesNotContain(_effects.Started.Take(2).SelectMany(s => s.Batch.AllTexts), t => t.Job == query);
+        loop.Handle(Done(lanes[0], next), T0 + 2);
+        Assert.True(query.Completion.IsCompletedSuccessfully);
+        Assert.True(loop.Snapshot().Backlog.TotalTexts > 0, "the backlog still waits after the interactive request was answered");
+    }
+
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     private static long Ticks(int seconds) => seconds * Stopwatch.Frequency;
@@ -212,10 +236,18 @@ public sealed class SchedulerLoopTests : IDisposable
 
     private EmbeddingModel Other() => new(_model.Definition with { Name = "other" }, TextTokenizer.Load(_model.Definition.VocabPath, true, 16));
 
-    private EmbedJob Add(SchedulerLoop loop, int texts, EmbeddingModel? model = null)
+    private EmbedJob Add(SchedulerLoop loop, int texts, EmbeddingModel? model = null, RequestPriority priority = RequestPriority.Normal)
+    {
+        var job = new EmbedJob(texts, default, new RequestUrgency(priority, null));
+        loop.Handle(new AddTexts(model ?? _model, job, Enumerable.Range(0, texts).Select(i => new TextToAdd(i, [2, 4 + i, 3], null)).ToList()), T0);
+        return job;
+    }
+
+    // Texts distinct across requests (Add's repeat across requests, and the loop computes a repeated text once).
+    private EmbedJob AddDistinct(SchedulerLoop loop, int texts, int first)
     {
         var job = new EmbedJob(texts, default);
-        loop.Handle(new AddTexts(model ?? _model, job, Enumerable.Range(0, texts).Select(i => new TextToAdd(i, [2, 4 + i, 3], null)).ToList()), T0);
+        loop.Handle(new AddTexts(_model, job, Enumerable.Range(0, texts).Select(i => new TextToAdd(i, [2, 1000 + first + i, 3], null)).ToList()), T0);
         return job;
     }
 

@@ -24,9 +24,47 @@ public sealed class Int8CatalogueTests
             var int8 = catalogue[bundled.Name + "-int8"];
             Assert.Equal(ModelPrecision.Int8, int8.Precision);
             Assert.Equal(bundled.Name, int8.Bundled);
-            Assert.False(int8.LoadAtStartup);
+            Assert.Null(int8.LoadAtStartup);
+            Assert.False(int8.ToDefinition(int8.Bundled!, "/m/model.onnx", "/m/vocab.txt", isDefault: false).LoadAtStartup);
             Assert.Equal(catalogue[bundled.Name].Pooling, int8.Pooling);
             Assert.Equal(catalogue[bundled.Name].QueryPrefix, int8.QueryPrefix);
+        }
+    }
+
+    [Theory]
+    [InlineData("b", false, true)]
+    [InlineData("a", true, false)]
+    public void An_entry_without_LoadAtStartup_loads_at_start_up_only_as_the_default_model(string defaultModel, bool aAtStartup, bool bAtStartup)
+    {
+        // The bundled entries leave it unset: a worker whose default is an int8 variant preloads that, not its fp32 source too.
+        var folder = Directory.CreateTempSubdirectory("akidb-preload-");
+        try
+        {
+            var vocab = Path.Combine(folder.FullName, "vocab.txt");
+            var onnx = Path.Combine(folder.FullName, "m.onnx");
+            File.WriteAllText(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+            File.WriteAllText(onnx, "not read");
+            var embedding = new EmbeddingOptions
+            {
+                DefaultModel = defaultModel,
+                Models = new Dictionary<string, ModelOptions>
+                {
+                    ["a"] = new() { OnnxPath = onnx, VocabPath = vocab, LoadAtStartup = null },
+                    ["b"] = new() { OnnxPath = onnx, VocabPath = vocab, LoadAtStartup = null },
+                    ["pinned"] = new() { OnnxPath = onnx, VocabPath = vocab, LoadAtStartup = true },
+                },
+            };
+
+            var catalog = new ModelCatalog(Options.Create(embedding), NullLogger<ModelCatalog>.Instance);
+
+            Assert.Equal(aAtStartup, catalog.All.Single(m => m.Name == "a").Definition.LoadAtStartup);
+            Assert.Equal(bAtStartup, catalog.All.Single(m => m.Name == "b").Definition.LoadAtStartup);
+            Assert.True(catalog.All.Single(m => m.Name == "pinned").Definition.LoadAtStartup);
+            Assert.Null(new EmbeddingOptions().Models[BundledModels.MiniLm.Name].LoadAtStartup);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
         }
     }
 
