@@ -32,6 +32,18 @@ public sealed class ClusterManagement : IDisposable
             .Distinct().ToList();
     }
 
+    /// <summary>
+    /// Each node's own record of the nodes it is partitioned from, by node name (a node that answers lists every node it
+    /// knows, each with its own record; <see cref="PartitionsAsync"/> is their union).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> PartitionsByNodeAsync()
+    {
+        using var json = await GetAsync("api/nodes");
+        return json.RootElement.EnumerateArray().ToDictionary(
+            n => n.GetProperty("name").GetString()!,
+            n => (IReadOnlyList<string>)(n.TryGetProperty("partitions", out var p) && p.ValueKind == JsonValueKind.Array ? [.. p.EnumerateArray().Select(x => x.GetString()!)] : []));
+    }
+
     /// <summary>The node leading a quorum queue (its Raft leader), or null while it has none.</summary>
     public async Task<string?> QueueLeaderAsync(string vhost, string queue)
     {

@@ -9,7 +9,7 @@ namespace AkiDb.Queue.IntegrationTests.Partitions;
 /// <summary>
 /// Every result the workers publish, with the moment it arrived, read from a quorum queue bound to both result
 /// exchanges (so it outlives any one node, a rolling restart included) through a connection that fails over between the
-/// nodes and recovers by itself. What the CLI run does not show: duplicates (it drops them by requestId) and pauses.
+/// nodes, in the order given, and recovers by itself. What the CLI run does not show: duplicates (it drops them by requestId) and pauses.
 /// </summary>
 public sealed class ResultTimeline : IAsyncDisposable
 {
@@ -41,7 +41,7 @@ public sealed class ResultTimeline : IAsyncDisposable
             RequestedHeartbeat = TimeSpan.FromSeconds(5),
             NetworkRecoveryInterval = TimeSpan.FromSeconds(1),
         };
-        var connection = await factory.CreateConnectionAsync(nodes.Select(AmqpTcpEndpoint.Parse).ToList());
+        var connection = await factory.CreateConnectionAsync(new InOrderEndpoints(nodes), factory.ClientProvidedName);
         var timeline = new ResultTimeline(connection);
         var channel = await connection.CreateChannelAsync();
         await channel.BasicQosAsync(0, 500, false);

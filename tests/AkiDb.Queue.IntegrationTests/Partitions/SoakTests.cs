@@ -54,13 +54,17 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
         var clock = Stopwatch.StartNew();
         for (var minute = 0; !stop.IsCancellationRequested; minute++)
         {
+            var minuteStart = clock.Elapsed;
             samples.Add(Sample(minute, clock.Elapsed, worker, published.Count, timeline));
             var fault = await InjectAsync(minute, vhost, stop.Token);
-            faults.Add($"{clock.Elapsed.TotalMinutes:F1} min: {fault}");
+            // A node its peers called down comes back split or stuck; the operator's restart (PartitionCluster.SettleAsync).
+            var restarted = await cluster.SettleAsync(FaultScenario.Patience);
+            faults.Add($"{minuteStart.TotalMinutes:F1} min: {fault}{(restarted.Count > 0 ? $"; then restarted {string.Join(", ", restarted)} to rejoin" : "")}");
             output.WriteLine(faults[^1]);
             try
             {
-                await Task.Delay(TimeSpan.FromMinutes(1) - FaultLength, stop.Token);
+                var rest = TimeSpan.FromMinutes(1) - (clock.Elapsed - minuteStart);
+                await Task.Delay(rest > TimeSpan.Zero ? rest : TimeSpan.Zero, stop.Token);
             }
             catch (OperationCanceledException)
             {
@@ -118,10 +122,10 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
                 await lab.UnblockAsync(cluster.WorkerHost, target.Place!);
                 return $"cut the worker from {target.Name} for {FaultLength.TotalSeconds:F0} s";
             case 3:
-                await lab.ImpairAsync(cluster.WorkerHost, TimeSpan.FromMilliseconds(200), 5);
+                var impairment = await lab.ImpairAsync(cluster.WorkerHost, TimeSpan.FromMilliseconds(200), 5);
                 await held;
                 await lab.ClearImpairmentAsync(cluster.WorkerHost);
-                return $"200 ms + 5 % loss on the worker's link for {FaultLength.TotalSeconds:F0} s";
+                return $"{impairment} on the worker's link for {FaultLength.TotalSeconds:F0} s";
             default:
                 var node = cluster.Nodes[minute / 5 % cluster.Nodes.Count];
                 await node.RestartAsync(FaultScenario.Patience);
@@ -155,7 +159,7 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
     private static async Task PublishSteadilyAsync(string url, IEnumerable<string> nodes, ConcurrentDictionary<string, bool> published, CancellationToken stop)
     {
         var factory = new ConnectionFactory { Uri = new Uri(url), RequestedHeartbeat = TimeSpan.FromSeconds(5), NetworkRecoveryInterval = TimeSpan.FromSeconds(1) };
-        await using var connection = await factory.CreateConnectionAsync(nodes.Select(AmqpTcpEndpoint.Parse).ToList(), CancellationToken.None);
+        await using var connection = await factory.CreateConnectionAsync(new InOrderEndpoints(nodes), "akidb-soak-load", CancellationToken.None);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), CancellationToken.None);
         var sentences = Walking.EndToEndTests.Sentences;
         var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(100));

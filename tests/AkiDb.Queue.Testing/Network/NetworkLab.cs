@@ -130,13 +130,65 @@ public sealed class NetworkLab : IAsyncDisposable
         await IpAllowFailure("-n", b.Namespace, "route", "del", "blackhole", a.Address + "/32");
     }
 
-    /// <summary>Delay and loss (tc netem) on both ends of the host's link, so both directions see them.</summary>
-    public async Task ImpairAsync(LabHost host, TimeSpan delay, double lossPercent)
+    /// <summary>
+    /// Delay and loss (tc netem) on both ends of the host's link, so both directions see them. Where the kernel has no
+    /// netem (some VM kernels ship without sch_netem: "Specified qdisc kind is unknown"), a token bucket (tc tbf) at
+    /// <see cref="SlowLinkRate"/> whose queue holds at most <paramref name="delay"/> of traffic instead: a slow link that
+    /// delays by up to that much and drops what would wait longer. Returns what was applied, for the report.
+    /// </summary>
+    public async Task<string> ImpairAsync(LabHost host, TimeSpan delay, double lossPercent)
     {
         host = Own(host);
-        var netem = new[] { "netem", "delay", $"{(int)delay.TotalMilliseconds}ms", "loss", lossPercent.ToString("0.##", CultureInfo.InvariantCulture) + "%" };
-        await Run("tc", ["qdisc", "replace", "dev", host.OuterLink, "root", .. netem]);
-        await Run("ip", ["netns", "exec", host.Namespace, "tc", "qdisc", "replace", "dev", host.InnerLink, "root", .. netem]);
+        var ms = $"{(int)delay.TotalMilliseconds}ms";
+        string[] qdisc = await HasNetemAsync()
+            ? ["netem", "delay", ms, "loss", lossPercent.ToString("0.##", CultureInfo.InvariantCulture) + "%"]
+            : ["tbf", "rate", SlowLinkRate, "burst", "16kbit", "latency", ms];
+        await Run("tc", ["qdisc", "replace", "dev", host.OuterLink, "root", .. qdisc]);
+        await Run("ip", ["netns", "exec", host.Namespace, "tc", "qdisc", "replace", "dev", host.InnerLink, "root", .. qdisc]);
+        return DescribeImpairment(delay, lossPercent);
+    }
+
+    /// <summary>The rate of the token-bucket fallback of <see cref="ImpairAsync"/>.</summary>
+    public const string SlowLinkRate = "256kbit";
+
+    /// <summary>What <see cref="ImpairAsync"/> applies on this machine, in words.</summary>
+    public static string DescribeImpairment(TimeSpan delay, double lossPercent) =>
+        HasNetemAsync().GetAwaiter().GetResult()
+            ? $"tc netem delay {(int)delay.TotalMilliseconds} ms, loss {lossPercent.ToString("0.##", CultureInfo.InvariantCulture)} %"
+            : $"tc tbf {SlowLinkRate}/s with at most {(int)delay.TotalMilliseconds} ms queued, excess dropped (this kernel has no netem, so not {(int)delay.TotalMilliseconds} ms + {lossPercent.ToString("0.##", CultureInfo.InvariantCulture)} % loss)";
+
+    private static Task<bool>? _hasNetem;
+
+    /// <summary>Whether this kernel has the netem qdisc: tried once on the loopback of a throwaway namespace.</summary>
+    public static Task<bool> HasNetemAsync() => _hasNetem ??= ProbeNetemAsync();
+
+    private static async Task<bool> ProbeNetemAsync()
+    {
+        var name = "akidb-probe-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
+        try
+        {
+            if ((await Run("ip", ["netns", "add", name], allowFailure: true)).ExitCode != 0)
+            {
+                return false;
+            }
+
+            var added = await Run("ip", ["netns", "exec", name, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], allowFailure: true);
+            return added.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+        finally
+        {
+            try
+            {
+                await Run("ip", ["netns", "del", name], allowFailure: true);
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+            }
+        }
     }
 
     public async Task ClearImpairmentAsync(LabHost host)
