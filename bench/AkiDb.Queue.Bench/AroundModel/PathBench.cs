@@ -136,7 +136,7 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
 
         processes.AddRange(worker.BridgePids.Values.Select(pid => ("bridges", pid)));
         var cpu = ProcessCpu.Start(processes);
-        var run = await RunEmbedAsync(cli, input, url, $"{kind}-{round}");
+        var run = await EmbedCli.RunAsync(cli, input, url, $"path-{kind}-{round}");
         var (seconds, busy) = cpu.Stop("cli");
         var stages = (await StageMetrics.ScrapeAsync(metricsPort)).TotalSince(stagesBefore);
         Log.Info($"  round {round + 1} embed {kind,-6}: {run.Seconds:F2} s ({count / run.Seconds:F0} texts/s, exit {run.ExitCode}, {run.Lines} lines{(run.InOrder ? "" : ", NOT IN ORDER")}); CPU s: " +
@@ -253,44 +253,6 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         var worker = await WorkerProcess.StartAsync($"{name}-{++_workers}", url, workerSettings, stopGrace: TimeSpan.FromSeconds(30), workerDll: Paths.WorkerDll, logDirectory: Paths.WorkerLogs);
         Cleanup.Track(worker.Pid);
         return worker;
-    }
-
-    private static async Task<(double Seconds, int ExitCode, int Lines, bool InOrder)> RunEmbedAsync(string cli, string input, string url, string tag)
-    {
-        var output = Path.Combine(Paths.Artifacts, $"path-output-{tag}.jsonl");
-        File.Delete(output);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { cli, "embed", input, "--out", output, "--url", url })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        Cleanup.Track(process.Id);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        var seconds = clock.Elapsed.TotalSeconds;
-        if (process.ExitCode != 0)
-        {
-            Log.Info($"  embed failed: {await stdout}{await stderr}");
-        }
-
-        var lines = 0;
-        var inOrder = true;
-        if (File.Exists(output))
-        {
-            foreach (var line in File.ReadLines(output))
-            {
-                using var doc = JsonDocument.Parse(line);
-                inOrder &= doc.RootElement.GetProperty("id").GetString() == $"t{lines}";
-                lines++;
-            }
-        }
-
-        File.Delete(output);
-        return (seconds, process.ExitCode, lines, inOrder);
     }
 
     private static int FreePort()

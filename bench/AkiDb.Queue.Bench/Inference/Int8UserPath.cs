@@ -187,42 +187,15 @@ internal sealed class Int8UserPath(ModelFiles model, NativeModelSession fp32, Na
     /// </summary>
     private static async Task<EmbedRun> RunEmbedAsync(string cli, string input, string url, WorkerProcess worker, int? brokerPid, int round)
     {
-        var output = Path.Combine(Paths.Artifacts, $"int8-embed-output-{round}.jsonl");
-        File.Delete(output);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { cli, "embed", input, "--out", output, "--url", url, "--model", Int8Name })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         var bridges = worker.BridgePids.Values.ToList();
         double Cpu(int? pid) => pid is { } p ? ProcStat.CpuSeconds(p) ?? 0 : 0;
         var before = (Worker: Cpu(worker.Pid), Bridges: bridges.Sum(b => Cpu(b)), Broker: Cpu(brokerPid), Machine: ProcStat.MachineCpu());
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        Cleanup.Track(process.Id);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        var cliCpu = 0.0;
-        while (!process.HasExited)
-        {
-            cliCpu = Math.Max(cliCpu, Cpu(process.Id));
-            await Task.WhenAny(process.WaitForExitAsync(), Task.Delay(100));
-        }
-
-        await process.WaitForExitAsync();
-        var seconds = clock.Elapsed.TotalSeconds;
+        var run = await EmbedCli.RunAsync(cli, input, url, $"int8-{round}", "--model", Int8Name);
+        var seconds = run.Seconds;
         var (busy, _) = ProcStat.MachineUse(before.Machine, ProcStat.MachineCpu());
         var cores = new EmbedCores((Cpu(worker.Pid) - before.Worker) / seconds, (bridges.Sum(b => Cpu(b)) - before.Bridges) / seconds,
-            (Cpu(brokerPid) - before.Broker) / seconds, cliCpu / seconds, busy);
-        if (process.ExitCode != 0)
-        {
-            Log.Info($"  embed failed: {await stdout}{await stderr}");
-        }
-
-        var lines = File.Exists(output) ? File.ReadLines(output).Count() : 0;
-        File.Delete(output);
-        return new EmbedRun(seconds, process.ExitCode, lines, cores);
+            (Cpu(brokerPid) - before.Broker) / seconds, run.CpuSeconds / seconds, busy);
+        return new EmbedRun(seconds, run.ExitCode, run.Lines, cores);
     }
 
     private sealed record EmbedRun(double Seconds, int ExitCode, int Lines, EmbedCores Cores);

@@ -36,7 +36,7 @@ internal sealed class UserPathBench(BenchSettings settings, BrokerFixture broker
         await File.WriteAllLinesAsync(input, embedTexts.Select((t, i) => JsonSerializer.Serialize(new { id = $"t{i}", text = t })));
         var encodings = Encodings.ToDictionary(e => e, _ => new List<DrainResult>());
         var saturation = new List<DrainResult>();
-        var embed = new List<EmbedRun>();
+        var embed = new List<EmbedCli.Run>();
         try
         {
             await using var worker = await WorkerProcess.StartAsync("user-path", url,
@@ -67,7 +67,7 @@ internal sealed class UserPathBench(BenchSettings settings, BrokerFixture broker
                     }
                     else
                     {
-                        var run = await RunEmbedAsync(cli, input, url, round);
+                        var run = await EmbedCli.RunAsync(cli, input, url, $"user-path-{round}");
                         embed.Add(run);
                         Log.Info($"  round {round + 1} akidb-queue embed:       {run.Seconds:F1} s wall ({run.Lines} lines, exit {run.ExitCode})");
                     }
@@ -91,35 +91,6 @@ internal sealed class UserPathBench(BenchSettings settings, BrokerFixture broker
             embed.All(e => e.ExitCode == 0 && e.Lines == embedTexts.Count && e.InOrder));
     }
 
-    private static async Task<EmbedRun> RunEmbedAsync(string cli, string input, string url, int round)
-    {
-        var output = Path.Combine(Paths.Artifacts, $"user-path-output-{round}.jsonl");
-        File.Delete(output);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { cli, "embed", input, "--out", output, "--url", url })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        Cleanup.Track(process.Id);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        var seconds = clock.Elapsed.TotalSeconds;
-        if (process.ExitCode != 0)
-        {
-            Log.Info($"  embed failed: {await stdout}{await stderr}");
-        }
-
-        var ids = File.Exists(output) ? File.ReadLines(output).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("id").GetString()).ToList() : [];
-        var inOrder = ids.Select((id, i) => id == $"t{i}").All(x => x);
-        File.Delete(output);
-        return new EmbedRun(seconds, process.ExitCode, ids.Count, inOrder);
-    }
-
-    private sealed record EmbedRun(double Seconds, int ExitCode, int Lines, bool InOrder);
 }
 
 internal sealed record EncodingRow(string Encoding, double ResultsPerSecond, double VsFloat, double BytesPerResult, double BytesPerVector, int Failed);
