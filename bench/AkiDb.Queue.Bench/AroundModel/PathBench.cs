@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using AkiDb.Queue.Bench.Corpora;
 using AkiDb.Queue.Bench.EndToEnd;
@@ -118,7 +116,7 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         }
 
         var url = broker.UrlFor(vhost);
-        var metricsPort = FreePort();
+        var metricsPort = FreePorts.Take(1)[0];
         await using var worker = await StartWorkerAsync($"path-{kind}-{round}", url, metricsPort, new() { ["Cache:Redis"] = redis.Configuration, ["Cache:RedisTimeout"] = RedisTimeout });
         await using (var client = await DrainClient.ConnectAsync(url))
         {
@@ -170,7 +168,7 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         try
         {
             var url = broker.UrlFor(vhost);
-            var metricsPort = FreePort();
+            var metricsPort = FreePorts.Take(1)[0];
             await using var worker = await StartWorkerAsync("path-lone", url, metricsPort, []);
             await using var client = await PriorityClient.ConnectAsync(url);
             var warm = Enumerable.Range(0, settings.Quick ? 64 : 1_500).Select(i => $"warm-{i}").ToList();
@@ -253,12 +251,5 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         var worker = await WorkerProcess.StartAsync($"{name}-{++_workers}", url, workerSettings, stopGrace: TimeSpan.FromSeconds(30), workerDll: Paths.WorkerDll, logDirectory: Paths.WorkerLogs);
         Cleanup.Track(worker.Pid);
         return worker;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using AkiDb.Queue.Bench.Corpora;
 using AkiDb.Queue.Bench.EndToEnd;
 using AkiDb.Queue.Bench.Harness;
@@ -25,7 +23,7 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
         try
         {
             var url = broker.UrlFor(vhost);
-            var metricsPort = FreePort();
+            var metricsPort = FreePorts.Take(1)[0];
             await using var client = await PriorityClient.ConnectAsync(url);
             LatencyStats idle;
             PhaseNumbers alone, mixed;
@@ -165,12 +163,5 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
         {
             throw new InvalidOperationException($"not every result of the {what} phase arrived in time");
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
