@@ -105,7 +105,15 @@ public sealed class BrokerConnections
     public void Apply(ConnectionFactory factory)
     {
         factory.Ssl = CreateSslOption(_nodes[0].Host);
-        factory.EndpointResolverFactory = _ => new InOrder(CreateEndpoints(), Volatile.Read(ref _first));
+        // The node being tried, for the socket's handshake deadline (the resolver hands RabbitMQ.Client one node at a time).
+        InOrder? trying = null;
+        factory.EndpointResolverFactory = _ => trying = new InOrder(CreateEndpoints(), Volatile.Read(ref _first));
+        factory.SocketFactory = addressFamily =>
+        {
+            var node = trying?.Current;
+            var socket = new System.Net.Sockets.Socket(addressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+            return new HandshakeDeadlineTcpClient(socket, Settings.ConnectionTimeout, () => Silent(node));
+        };
         factory.RequestedHeartbeat = Settings.Heartbeat;
         factory.RequestedConnectionTimeout = Settings.ConnectionTimeout;
         factory.SocketReadTimeout = Settings.ConnectionTimeout;
@@ -132,6 +140,23 @@ public sealed class BrokerConnections
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// A node accepted a TCP connection and sent nothing within <see cref="BrokerConnectionSettings.ConnectionTimeout"/>
+    /// (frozen): the attempt was ended and the node given up (<see cref="GiveUp"/>). The argument is the node, <c>host:port</c>.
+    /// </summary>
+    public event Action<string>? NodeSilent;
+
+    private void Silent(AmqpTcpEndpoint? node)
+    {
+        if (node is null)
+        {
+            return;
+        }
+
+        GiveUp(node.HostName, node.Port);
+        NodeSilent?.Invoke($"{node.HostName}:{node.Port}");
     }
 
     /// <summary>The nodes as endpoints, each with its own TLS options (the server name is the node's, unless one is set).</summary>
@@ -250,7 +275,19 @@ public sealed class BrokerConnections
     /// </summary>
     private sealed class InOrder(IReadOnlyList<AmqpTcpEndpoint> endpoints, int first) : IEndpointResolver
     {
-        public IEnumerable<AmqpTcpEndpoint> All() => endpoints.Skip(first).Concat(endpoints.Take(first));
+        private AmqpTcpEndpoint? _current;
+
+        /// <summary>The node handed out last: the one RabbitMQ.Client is connecting to (it tries them one after another).</summary>
+        public AmqpTcpEndpoint? Current => Volatile.Read(ref _current);
+
+        public IEnumerable<AmqpTcpEndpoint> All()
+        {
+            foreach (var endpoint in endpoints.Skip(first).Concat(endpoints.Take(first)))
+            {
+                Volatile.Write(ref _current, endpoint);
+                yield return endpoint;
+            }
+        }
     }
 }
 

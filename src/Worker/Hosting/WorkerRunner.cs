@@ -36,7 +36,8 @@ public static partial class WorkerRunner
                 // catalogue extracts files or the bridge starts.
                 ((IStartupValidator?)host.Services.GetService(typeof(IStartupValidator)))?.Validate();
                 await host.RunAsync();
-                return 0;
+                // 0, or what a component that stopped the worker on purpose set (Messaging.ConsumingWatchdog.ExitCode).
+                return Environment.ExitCode;
             }
             catch (OperationCanceledException) when (lifetime?.ApplicationStopping.IsCancellationRequested == true)
             {

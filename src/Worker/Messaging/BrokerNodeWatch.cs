@@ -35,6 +35,28 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, AkiDb.Q
     private readonly Lock _gate = new();
     private IConnection? _current;
     private (string Node, long At) _lastGivenUp;
+    private int _watchingHandshakes;
+
+    /// <summary>
+    /// Logs a node that took a TCP connection and sent nothing (frozen), once; <see cref="AkiDb.Queue.Broker.BrokerConnections"/>
+    /// has ended that attempt and moved on. Called once, when the bus is configured (the one place that has this watch).
+    /// </summary>
+    public void WatchHandshakes()
+    {
+        if (Interlocked.Exchange(ref _watchingHandshakes, 1) == 1)
+        {
+            return;
+        }
+
+        connections.NodeSilent += node =>
+        {
+            if (FirstWord(node))
+            {
+                logger.LogWarning("Giving up broker node {Node}: it accepted a connection and sent nothing within {Seconds:F0} s (RabbitMq:ConnectionTimeout); reconnecting through the next of RabbitMq:ClusterNodes",
+                    node, connections.Settings.ConnectionTimeout.TotalSeconds);
+            }
+        };
+    }
 
     /// <summary>The node of the connection messages last arrived through, <c>host:port</c>; null before the first.</summary>
     public string? CurrentNode => Volatile.Read(ref _current) is { } connection ? Node(connection) : null;

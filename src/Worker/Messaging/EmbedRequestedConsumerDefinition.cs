@@ -55,6 +55,7 @@ internal sealed class EmbedRequestedConsumerDefinition : ConsumerDefinition<Embe
         }
 
         endpointConfigurator.ConnectReceiveEndpointObserver(context.GetRequiredService<InferenceCircuitBreaker>());
+        endpointConfigurator.ConnectReceiveEndpointObserver(context.GetRequiredService<ConsumingWatchdog>());
 
         // Every request that fails is answered with an EmbedFailed, so MassTransit's Fault<EmbedRequested> would only be
         // a second, unrequested answer, sent where a producer's MT-Fault-Address or MT-Response-Address says.

@@ -29,6 +29,10 @@ public static class MessagingRegistration
         builder.Services.AddSingleton<BrokerFlowState>();
         builder.Services.AddSingleton<BrokerFlowFilter>();
         builder.Services.AddSingleton<BrokerNodeWatch>();
+        // Never idle with a reachable broker: restarts the bus (or, failing that, stops the worker) when the input endpoint stays without a consumer.
+        builder.Services.AddSingleton<ConsumingWatchdog>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ConsumingWatchdog>());
+        builder.Services.AddHealthChecks().AddCheck<ConsumingWatchdog>("consuming", tags: ["ready"]);
         MalformedFaultLogFilter.Register(builder.Services);
         // Before MassTransit's hosted service: a refused login or an unreachable broker is reported here, plainly.
         builder.Services.AddHostedService<BrokerConnectionProbe>();
@@ -124,6 +128,7 @@ public static class MessagingRegistration
                 // MT-Fault-Address must not pick where anything is sent (see ProducerHeaders).
                 cfg.ConnectReceiveObserver(new ProducerHeadersObserver());
                 var nodeWatch = context.GetRequiredService<BrokerNodeWatch>();
+                nodeWatch.WatchHandshakes();
                 cfg.ConnectReceiveObserver(nodeWatch);
                 cfg.ConnectSendObserver(nodeWatch);
                 cfg.ConnectPublishObserver(nodeWatch);

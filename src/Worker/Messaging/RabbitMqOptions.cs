@@ -91,6 +91,15 @@ public sealed class RabbitMqOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan PublishConfirmTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// The longest the input endpoint may go without consuming (its connection lost and not back) while a node of the
+    /// broker takes a new connection: past this the worker restarts its bus, so it never sits idle with a queue it could
+    /// reach; readiness reports "not consuming" meanwhile. A restart that fails, or three in a row that bring no consumer
+    /// back, stop the worker with exit code 75 for its supervisor to restart. 0 turns this watchdog off.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan NotConsumingTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>How often the input queue's depth is read for the back-pressure gauges; 0 turns that off.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan QueueDepthPollInterval { get; set; } = TimeSpan.FromSeconds(5);

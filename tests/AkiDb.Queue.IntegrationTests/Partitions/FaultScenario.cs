@@ -39,7 +39,12 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
     /// <param name="inject">The fault.</param>
     /// <param name="heal">Its end; null for a fault that ends by itself (a rolling restart).</param>
     /// <param name="givenUp">The node whose giving-up the worker must log (a quiet fault of the worker's node); null when none.</param>
-    public async Task RunAsync(string scenario, string injection, TimeSpan hold, Func<Task> inject, Func<Task>? heal, ClusterNode? givenUp, string reproduce)
+    /// <param name="beforeFirstResult">
+    /// The fault starts once the worker is ready and before the client sends anything, so the worker's first result (and
+    /// MassTransit's declaration of the result exchange) meets it; otherwise once a quarter of the results are in.
+    /// </param>
+    public async Task RunAsync(string scenario, string injection, TimeSpan hold, Func<Task> inject, Func<Task>? heal, ClusterNode? givenUp, string reproduce,
+        bool beforeFirstResult = false)
     {
         await cluster.HealAllAsync(Patience);
         var vhost = await cluster.CreateVirtualHostAsync("fault", C);
@@ -64,14 +69,25 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
                 JsonSerializer.Serialize(new { id = $"d{i}", text = $"{i}: {sentences[i % sentences.Length]}" })));
             var outFile = Path.Combine(work.FullName, "out.jsonl");
             var log = new StringBuilder();
+            var faultAt = timeline.Now;
+            if (beforeFirstResult)
+            {
+                Console.WriteLine($"{scenario}: fault before the first result");
+                await inject();
+            }
+
             var cli = CliRunner.Start(log, Patience, "embed", input, "--out", outFile, "--url", C.AmqpUrl(vhost), "--cluster-nodes", string.Join(',', nodes),
                 "--texts-per-message", "1", "--max-in-flight", requests.ToString(CultureInfo.InvariantCulture), "--result-timeout", "900");
 
-            Assert.True(await timeline.WaitForAsync(requests / 4, Patience), $"{timeline.Count} results before the fault\n{log}");
-            var faultAt = timeline.Now;
+            if (!beforeFirstResult)
+            {
+                Assert.True(await timeline.WaitForAsync(requests / 4, Patience), $"{timeline.Count} results before the fault\n{log}");
+                faultAt = timeline.Now;
+                Console.WriteLine($"{scenario}: fault after {timeline.Count} results");
+                await inject();
+            }
+
             var before = timeline.Count;
-            Console.WriteLine($"{scenario}: fault after {before} results");
-            await inject();
             if (Full)
             {
                 // The fault's length is the scenario (a 90 s freeze, a 60 s cut), not a wait for something to happen.
@@ -115,6 +131,8 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
             // that comes back split or stuck is restarted, as an operator would).
             await cluster.SettleAsync(Patience);
             Assert.True(await DrainedAsync(vhost), "the input queue still holds messages");
+            // The worker is connected and consuming again (a worker that only failed over in part would sit here with no consumer).
+            Assert.True(await QueueAsync(vhost, q => q.Consumers > 0), $"the input queue has no consumer at the end\n{string.Join('\n', worker.Lines.TakeLast(30))}");
 
             var arrivals = timeline.Snapshot().Where(a => a.Id.StartsWith("embed-", StringComparison.Ordinal)).ToList();
             var answered = arrivals.Select(a => a.Id).Distinct().Count();
@@ -144,7 +162,10 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
     }
 
     /// <summary>Polls until the input queue is empty, through any node that answers; false after <see cref="Patience"/>.</summary>
-    private async Task<bool> DrainedAsync(string vhost)
+    private Task<bool> DrainedAsync(string vhost) => QueueAsync(vhost, q => q.Messages == 0);
+
+    /// <summary>Polls until the input queue, as any node that answers sees it, meets <paramref name="condition"/>; false after <see cref="Patience"/>.</summary>
+    private async Task<bool> QueueAsync(string vhost, Func<QueueInfo, bool> condition)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (clock.Elapsed < Patience)
@@ -154,7 +175,7 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
                 try
                 {
                     using var management = new ManagementClient(node.ManagementUrl);
-                    if (await management.GetQueueAsync(vhost, "embed-requested") is { Messages: 0 })
+                    if (await management.GetQueueAsync(vhost, "embed-requested") is { } queue && condition(queue))
                     {
                         return true;
                     }

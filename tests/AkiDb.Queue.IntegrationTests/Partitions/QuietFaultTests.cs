@@ -32,6 +32,30 @@ public sealed class QuietFaultTests(PartitionCluster cluster, ITestOutputHelper 
             "./test.sh --filter FullyQualifiedName~The_worker_moves_on_from_its_frozen_node");
     }
 
+    /// <summary>
+    /// The soak's first fault (docs/reliability.md, "Soak"): the node frozen before the worker has published anything, so
+    /// its first result publish (and MassTransit's declaration of the result exchange on that connection) meets the
+    /// frozen node. The worker gave the node up and then answered nothing for the rest of the run, with no consumer on
+    /// the input queue and no connection attempt.
+    /// </summary>
+    [NetworkLabFact]
+    public async Task The_worker_moves_on_from_a_node_frozen_before_its_first_result_and_nothing_is_lost()
+    {
+        var a = _scenario.A;
+        await _scenario.RunAsync("the worker's node frozen before the first result", "SIGSTOP of the node the worker consumes through once the worker is ready and before any request is sent, SIGCONT after the hold; the node restarted if it does not rejoin within 30 s",
+            TimeSpan.FromSeconds(20), () => Task.Run(a.Freeze),
+            async () =>
+            {
+                a.Resume();
+                if ((await cluster.SettleAsync(FaultScenario.Patience)).Count > 0)
+                {
+                    Console.WriteLine($"{a.Name} was restarted to rejoin the cluster");
+                }
+            },
+            givenUp: a,
+            "./test.sh --filter FullyQualifiedName~The_worker_moves_on_from_a_node_frozen_before_its_first_result", beforeFirstResult: true);
+    }
+
     [NetworkLabFact]
     public async Task The_worker_moves_on_when_its_node_is_cut_from_the_other_two_and_nothing_is_lost()
     {

@@ -120,5 +120,36 @@ public sealed class BrokerConnectionsTests : IDisposable
         Assert.NotNull(Assert.Single(external.CreateEndpoints()).Ssl.Certs);
     }
 
+    /// <summary>
+    /// A frozen node: its kernel completes the TCP handshake, the node never sends AMQP's connection.start. Without a
+    /// token (as MassTransit connects) the attempt must still end, give that node up and say so.
+    /// </summary>
+    [Fact]
+    public async Task A_node_that_takes_the_connection_and_says_nothing_is_given_up_and_the_attempt_ends()
+    {
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        var connections = BrokerConnections.Create(new BrokerConnectionSettings
+        {
+            Url = $"amqp://u:p@127.0.0.1:{port}/", ClusterNodes = $"127.0.0.1:{port},127.0.0.2:{port}", ConnectionTimeout = TimeSpan.FromSeconds(1),
+        }, RabbitMqOptions.Key);
+        var silentNodes = new List<string>();
+        connections.NodeSilent += silentNodes.Add;
+        var accepted = silent.AcceptSocketAsync();
+
+        var attempt = connections.ConnectAsync("test", CancellationToken.None);
+        // Only a guard against the hang this test is about; the attempt ends after the 1 s connection timeout.
+        var finished = await Task.WhenAny(attempt, Task.Delay(TimeSpan.FromMinutes(2)));
+
+        Assert.Same(attempt, finished);
+        await Assert.ThrowsAnyAsync<Exception>(() => attempt);
+        using var socket = await accepted;
+        Assert.Equal([$"127.0.0.1:{port}"], silentNodes);
+        // The next attempt starts with the other node.
+        var factory = connections.CreateFactory("next");
+        Assert.Equal($"127.0.0.2:{port}", factory.EndpointResolverFactory([]).All().Select(e => $"{e.HostName}:{e.Port}").First());
+    }
+
     public void Dispose() => _folder.Delete(recursive: true);
 }
