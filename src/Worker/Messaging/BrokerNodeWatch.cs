@@ -36,6 +36,7 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, AkiDb.Q
     private IConnection? _current;
     private (string Node, long At) _lastGivenUp;
     private int _watchingHandshakes;
+    private int _givenUpWithoutAnswer;
 
     /// <summary>
     /// Logs a node that took a TCP connection and sent nothing (frozen), once; <see cref="AkiDb.Queue.Broker.BrokerConnections"/>
@@ -57,6 +58,13 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, AkiDb.Q
             }
         };
     }
+
+    /// <summary>
+    /// Connections given up on the publish-confirm deadline since a publish was last answered. One is a node that froze
+    /// or lost its majority; several in a row, each on another node, mean the worker's own publishing is stuck (the soak
+    /// run's result publishes all waited in one exchange declaration), which <see cref="ConsumingWatchdog"/> ends.
+    /// </summary>
+    public int GivenUpWithoutAnswer => Volatile.Read(ref _givenUpWithoutAnswer);
 
     /// <summary>The node of the connection messages last arrived through, <c>host:port</c>; null before the first.</summary>
     public string? CurrentNode => Volatile.Read(ref _current) is { } connection ? Node(connection) : null;
@@ -106,6 +114,7 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, AkiDb.Q
             return;
         }
 
+        Interlocked.Increment(ref _givenUpWithoutAnswer);
         logger.LogWarning("Giving up broker node {Node}: {Reason}; reconnecting through the next of RabbitMq:ClusterNodes", Node(connection), reason);
         connections.GiveUp(connection.Endpoint.HostName, connection.Endpoint.Port);
         try
@@ -157,6 +166,7 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, AkiDb.Q
 
     private Task Answered()
     {
+        Volatile.Write(ref _givenUpWithoutAnswer, 0);
         Volatile.Write(ref _lastAnswer, Stopwatch.GetTimestamp());
         return Task.CompletedTask;
     }

@@ -11,23 +11,27 @@ namespace AkiDb.Queue.Worker.Messaging;
 
 /// <summary>
 /// Makes sure the worker never sits without a consumer on its input queue while the broker takes connections: past
-/// <c>RabbitMq:NotConsumingTimeout</c> without one (and a node answering a connection of its own), it restarts the bus,
-/// which gives MassTransit a fresh connection, fresh channels and fresh send transports; when restarts do not help it
-/// stops the worker with <see cref="ExitCode"/> for its supervisor (Kubernetes, systemd, compose) to start a new one.
-/// Readiness says "not consuming" meanwhile.
+/// <c>RabbitMq:NotConsumingTimeout</c> without one (and a node answering a connection of its own), it restarts the input
+/// endpoint (a new receive transport and retry loop); when that does not help, twice in a row, it stops the worker with
+/// <see cref="ExitCode"/> for its supervisor (Kubernetes, systemd, compose) to start a new one, which rebuilds every
+/// MassTransit supervisor, channel and declaration. Readiness says "not consuming" meanwhile. The same exit ends a worker
+/// that consumes but cannot publish: four nodes in a row given up on the publish-confirm deadline with no publish answered
+/// in between (<see cref="BrokerNodeWatch.GivenUpWithoutAnswer"/>) while a node takes connections.
 /// </summary>
 /// <remarks>
 /// Why a watchdog on top of MassTransit's own reconnection: MassTransit keeps one pending connection for every endpoint
 /// and retries only when that attempt ends. The soak run (docs/reliability.md) found one that never ended (a connection
 /// handshake with a frozen node; HandshakeDeadlineTcpClient in AkiDb.Queue.Broker now bounds that), and
 /// the worker then held no connection and made no attempt for as long as it ran, with thousands of requests waiting.
-/// Whatever else can wedge MassTransit's supervisors this way, a restart of the bus is the one action that rebuilds all
-/// of them; the exit is for a process that cannot even do that. A deliberate stop (the inference circuit breaker, a
-/// shutdown) is not a stall, and neither is a broker that answers nobody (MassTransit keeps retrying on its own then).
+/// An endpoint restart mends a receive transport that stopped retrying; whatever else can wedge MassTransit's shared
+/// connection and channel supervisors it cannot rebuild (nor can a bus restart, which in MassTransit 8.5 does not bring
+/// the configured endpoints back), and a new process can, hence the exit. A deliberate stop (the inference circuit
+/// breaker, a shutdown) is not a stall, and neither is a broker that answers nobody (MassTransit keeps retrying then).
 /// </remarks>
 internal sealed class ConsumingWatchdog(
     IOptions<RabbitMqOptions> options,
     BrokerConnections connections,
+    BrokerNodeWatch nodeWatch,
     IServiceProvider services,
     IHostApplicationLifetime lifetime,
     ILogger<ConsumingWatchdog> logger) : BackgroundService, IReceiveEndpointObserver, IHealthCheck
@@ -35,7 +39,10 @@ internal sealed class ConsumingWatchdog(
     /// <summary>EX_TEMPFAIL: the worker stopped because it could not get consuming again; starting it anew may.</summary>
     public const int ExitCode = 75;
 
-    private const int RestartsBeforeExit = 3;
+    private const int RestartsBeforeExit = 2;
+
+    /// <summary>Nodes given up in a row on the publish-confirm deadline, none answering a publish, before the worker exits.</summary>
+    private const int PublishGiveUpsBeforeExit = 4;
     private readonly TimeSpan _timeout = options.Value.NotConsumingTimeout;
     private readonly Lock _gate = new();
     private bool _seenReady;
@@ -43,6 +50,7 @@ internal sealed class ConsumingWatchdog(
     private bool _stoppedOnPurpose;
     private long _notConsumingSince = Stopwatch.GetTimestamp();
     private Uri? _queue;
+    private IReceiveEndpoint? _endpoint;
 
     /// <summary>How long the input endpoint has gone without consuming, when it is not consuming and not stopped on purpose.</summary>
     private TimeSpan? Stalled
@@ -63,6 +71,7 @@ internal sealed class ConsumingWatchdog(
             _seenReady = _consuming = true;
             _stoppedOnPurpose = false;
             _queue = ready.InputAddress;
+            _endpoint = ready.ReceiveEndpoint;
         }
 
         return Task.CompletedTask;
@@ -101,6 +110,12 @@ internal sealed class ConsumingWatchdog(
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
+                if (nodeWatch.GivenUpWithoutAnswer >= PublishGiveUpsBeforeExit && !lifetime.ApplicationStopping.IsCancellationRequested && await AnsweringNodeAsync(stoppingToken) is { } answering)
+                {
+                    Exit($"{nodeWatch.GivenUpWithoutAnswer} broker nodes in a row were given up on the publish-confirm deadline with no publish answered in between, while {answering} takes connections: the worker's publishing is stuck");
+                    return;
+                }
+
                 if (Stalled is not { } stalled)
                 {
                     lock (_gate)
@@ -118,17 +133,14 @@ internal sealed class ConsumingWatchdog(
 
                 if (restarts >= RestartsBeforeExit)
                 {
-                    Exit($"{restarts} restarts of the bus did not bring a consumer back");
+                    Exit($"not consuming while the broker takes connections, and {restarts} restarts of the endpoint did not bring a consumer back");
                     return;
                 }
 
                 restarts++;
-                logger.LogWarning("Not consuming from {Queue} for {Seconds:F0} s while broker node {Node} takes connections (RabbitMq:NotConsumingTimeout): restarting the bus ({Restart} of {Most})",
+                logger.LogWarning("Not consuming from {Queue} for {Seconds:F0} s while broker node {Node} takes connections (RabbitMq:NotConsumingTimeout): restarting the endpoint ({Restart} of {Most})",
                     _queue?.AbsolutePath.Trim('/'), stalled.TotalSeconds, node, restarts, RestartsBeforeExit);
-                if (!await RestartBusAsync(stoppingToken))
-                {
-                    return;
-                }
+                await RestartEndpointAsync(stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -167,22 +179,35 @@ internal sealed class ConsumingWatchdog(
         }
     }
 
-    /// <summary>Stops and starts the bus, bounded by MassTransit's own stop and start timeouts; false when the worker is exiting.</summary>
-    private async Task<bool> RestartBusAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// Stops and starts the input endpoint (as the inference circuit breaker does), the stop bounded by MassTransit's
+    /// consumer stop timeout: a new receive transport with a retry loop of its own, and the endpoint's send and publish
+    /// caches cleared. Not the bus: a stopped and started MassTransit 8.5 bus brings back only its own temporary
+    /// endpoint, not the configured ones (tried: the worker then had no consumer at all).
+    /// </summary>
+    private async Task RestartEndpointAsync(CancellationToken stoppingToken)
     {
-        var bus = services.GetRequiredService<IBusControl>();
+        IReceiveEndpoint? endpoint;
+        lock (_gate)
+        {
+            endpoint = _endpoint;
+        }
+
+        if (endpoint is null)
+        {
+            return;
+        }
+
         var host = services.GetRequiredService<IOptions<MassTransitHostOptions>>().Value;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        deadline.CancelAfter((host.StopTimeout ?? TimeSpan.FromSeconds(30)) + (host.StartTimeout ?? TimeSpan.FromMinutes(2)));
         try
         {
-            await bus.StopAsync(deadline.Token);
-            await bus.StartAsync(deadline.Token);
+            using var stopDeadline = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            stopDeadline.CancelAfter(host.ConsumerStopTimeout ?? TimeSpan.FromSeconds(30));
+            await endpoint.Stop(stopDeadline.Token);
         }
         catch (Exception e) when (!stoppingToken.IsCancellationRequested)
         {
-            Exit($"restarting the bus failed ({e.GetType().Name}: {e.Message})");
-            return false;
+            logger.LogWarning("Stopping the input endpoint did not complete ({Error}); starting it anyway", e.GetBaseException().Message);
         }
 
         lock (_gate)
@@ -192,12 +217,13 @@ internal sealed class ConsumingWatchdog(
             _notConsumingSince = Stopwatch.GetTimestamp();
         }
 
-        return true;
+        // Not awaited: MassTransit reconnects the new transport by itself, and the next checks see whether it is consuming.
+        endpoint.Start(stoppingToken);
     }
 
     private void Exit(string why)
     {
-        logger.LogCritical("Stopping the worker (exit code {ExitCode}) for its supervisor to start it again: not consuming from {Queue} while the broker takes connections, and {Why}",
+        logger.LogCritical("Stopping the worker (exit code {ExitCode}) for its supervisor to start it again ({Queue}): {Why}",
             ExitCode, _queue?.AbsolutePath.Trim('/'), why);
         Environment.ExitCode = ExitCode;
         lifetime.StopApplication();

@@ -93,9 +93,9 @@ public sealed class RabbitMqOptions : IValidatableObject
 
     /// <summary>
     /// The longest the input endpoint may go without consuming (its connection lost and not back) while a node of the
-    /// broker takes a new connection: past this the worker restarts its bus, so it never sits idle with a queue it could
-    /// reach; readiness reports "not consuming" meanwhile. A restart that fails, or three in a row that bring no consumer
-    /// back, stop the worker with exit code 75 for its supervisor to restart. 0 turns this watchdog off.
+    /// broker takes a new connection: past this the worker restarts the input endpoint, so it never sits idle with a queue
+    /// it could reach; readiness reports "not consuming" meanwhile. Two restarts in a row that bring no consumer
+    /// back stop the worker with exit code 75 for its supervisor to restart. 0 turns this watchdog off.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan NotConsumingTimeout { get; set; } = TimeSpan.FromSeconds(60);

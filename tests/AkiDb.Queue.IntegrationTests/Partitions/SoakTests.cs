@@ -95,7 +95,7 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
         var answered = arrivals.Select(r => r.Id).Distinct().Count();
         var lost = ids.Count - answered;
         Record(minutes, ids.Count, answered, arrivals.Count - answered, lost, faults, samples, worker.Lines.Count(l => l.Contains("up broker node", StringComparison.Ordinal)),
-            worker.Lines.Count(l => l.Contains("restarting the bus", StringComparison.Ordinal)));
+            worker.Lines.Count(l => l.Contains("restarting the endpoint", StringComparison.Ordinal)));
         Assert.Equal(0, lost);
         Assert.False(worker.Exited.IsCompleted, "the worker stopped");
     }
@@ -297,7 +297,7 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
         List<string> lines =
         [
             $"{minutes} minutes, {faults.Count} faults; messages in (confirmed): {published}; answered: {answered}; duplicates: {duplicates}; lost: {lost}; " +
-            $"messages in = results out: {(lost == 0 ? "yes" : "**no**")}; worker log lines giving a node up: {givenUpLines}; bus restarts by the worker's watchdog: {busRestarts}.",
+            $"messages in = results out: {(lost == 0 ? "yes" : "**no**")}; worker log lines giving a node up: {givenUpLines}; input-endpoint restarts by the worker's watchdog: {busRestarts}.",
             "",
             .. Flatness(samples),
             "",
