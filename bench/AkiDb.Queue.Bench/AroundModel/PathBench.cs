@@ -86,7 +86,15 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         PriorityResults? priorities = null;
         try
         {
-            priorities = await new PriorityBench(PrioritySettings.For(settings.Quick), builder.BuildShort(settings.ShortTexts), broker, pythonPath).RunAsync();
+            // Bulk as `akidb-queue embed` sends it, 16 texts a message; the second mixed phase is the same with the planner
+            // filling batches by nearest length over the whole backlog, as it did before Batching:FillWindowBatches.
+            var prioritySettings = PrioritySettings.For(settings.Quick) with
+            {
+                BulkTextsPerMessage = 16,
+                SecondPhase = ("Batching:FillWindowBatches=0, nearest length over the whole backlog (the planner before)",
+                    new Dictionary<string, string?> { ["Batching:FillWindowBatches"] = "0" }),
+            };
+            priorities = await new PriorityBench(prioritySettings, builder.BuildShort(settings.ShortTexts), broker, pythonPath).RunAsync();
         }
         catch (InvalidOperationException e)
         {
