@@ -128,10 +128,11 @@ public sealed class PriorityTests(BrokerFixture broker)
         Assert.True(await results.WaitForAsync(backlog + 1, Patience), $"{results.Results.Count} results arrived");
         Assert.All(results.Results, r => Assert.True(r.IsCompleted, r.Message));
         Assert.Equal(backlog + 1, results.Results.Select(r => r.RequestId).Distinct().Count());
-        // The worker held 640 bulk texts when the query was published. Filling batches by nearest length across all of
-        // them, no held message finished until most of them had run; oldest first, one does every batch or two, and the
-        // query runs in the batch after its delivery: a few batches of 32, far from half of what was held.
-        Assert.InRange(bulkTextsMeanwhile, 0, prefetch * textsEach / 2);
+        // The worker held 640 bulk texts when the query was published. Oldest first, a held message finishes about every
+        // batch, and the query runs on the next lane free after its delivery: a few batches of 32 (measured: 97 texts).
+        // Filled by nearest length across all 640 (Batching:FillWindowBatches=0, the planner before), no held message
+        // finished until most of them had run (measured: 353 texts, and this assertion failed).
+        Assert.InRange(bulkTextsMeanwhile, 0, 7 * 32);
     }
 
     [Fact]
