@@ -54,7 +54,7 @@ if (settings.RenderOnly)
 {
     // Re-render benchmarks.md and the plots from an existing benchmarks.json (after a change to the report's layout).
     var saved = JsonSerializer.Deserialize<BenchReport>(await File.ReadAllTextAsync(Path.Combine(settings.OutputDirectory, "benchmarks.json")), jsonOptions)!;
-    await File.WriteAllTextAsync(Path.Combine(settings.OutputDirectory, "benchmarks.md"), Markdown.Render(saved, Int8Summary.MainReportSection(settings.OutputDirectory)));
+    await File.WriteAllTextAsync(Path.Combine(settings.OutputDirectory, "benchmarks.md"), Markdown.Render(saved, AkiDb.Queue.Bench.AroundModel.PathSummary.SupplementSections(settings.OutputDirectory)));
     Log.Info($"Rendered {string.Join(", ", Plots.Write(saved, settings.OutputDirectory).Prepend(Path.Combine(settings.OutputDirectory, "benchmarks.md")))}");
     return 0;
 }
@@ -179,7 +179,7 @@ Directory.CreateDirectory(settings.OutputDirectory);
 var jsonPath = Path.Combine(settings.OutputDirectory, "benchmarks.json");
 await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(report, jsonOptions));
 var mdPath = Path.Combine(settings.OutputDirectory, "benchmarks.md");
-await File.WriteAllTextAsync(mdPath, Markdown.Render(report, Int8Summary.MainReportSection(settings.OutputDirectory)));
+await File.WriteAllTextAsync(mdPath, Markdown.Render(report, AkiDb.Queue.Bench.AroundModel.PathSummary.SupplementSections(settings.OutputDirectory)));
 var pngs = Plots.Write(report, settings.OutputDirectory);
 
 Log.Section("Targets");

@@ -37,7 +37,7 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
     private int LoneRequests => settings.Quick ? 20 : 200;
 
     // Two rounds, not the benchmark's usual three: each round is two 20,000-text passes and two fresh workers (minutes on 2 cores).
-    private int Rounds => settings.Quick ? 1 : Math.Min(settings.Repetitions, 2);
+    private int Rounds => settings.PathLatencyOnly ? 0 : settings.Quick ? 1 : Math.Min(settings.Repetitions, 2);
 
     public async Task<PathResults> RunAsync()
     {
@@ -57,7 +57,7 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         await File.WriteAllLinesAsync(input, texts.Select((t, i) => JsonSerializer.Serialize(new { id = $"t{i}", text = t })));
         var limitCorpus = new Corpus("path", "the embed texts", texts.Take(settings.Quick ? 500 : 2_000).Select(t => new CorpusText(t, model.Tokenizer.Encode(t).Ids)).ToList());
 
-        Log.Section($"Path around the model: embed of {texts.Count} short texts, first pass and re-ingestion through a second worker sharing Redis, {Rounds} rounds");
+        Log.Section(Rounds == 0 ? "Path around the model: the in-process fp32 limit (--path-latency: no embed passes)" : $"Path around the model: embed of {texts.Count} short texts, first pass and re-ingestion through a second worker sharing Redis, {Rounds} rounds");
         using var native = new NativeModelSession(model.Definition, Environment.ProcessorCount, [ExecutionProvider.CPU], new NativeOptions().AllowSpinning);
         var batches = limitCorpus.SortedBatches(32, model.Name);
         foreach (var b in batches.Take(8))
@@ -86,7 +86,15 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         PriorityResults? priorities = null;
         try
         {
-            priorities = await new PriorityBench(PrioritySettings.For(settings.Quick), builder.BuildShort(settings.ShortTexts), broker, pythonPath).RunAsync();
+            // Bulk as `akidb-queue embed` sends it, 16 texts a message; the second mixed phase is the same with the planner
+            // filling batches by nearest length over the whole backlog, as it did before Batching:FillWindowBatches.
+            var prioritySettings = PrioritySettings.For(settings.Quick) with
+            {
+                BulkTextsPerMessage = 16,
+                SecondPhase = ("Batching:FillWindowBatches=0, nearest length over the whole backlog (the planner before)",
+                    new Dictionary<string, string?> { ["Batching:FillWindowBatches"] = "0" }),
+            };
+            priorities = await new PriorityBench(prioritySettings, builder.BuildShort(settings.ShortTexts), broker, pythonPath).RunAsync();
         }
         catch (InvalidOperationException e)
         {

@@ -32,13 +32,22 @@ internal static class PathSection
         Directory.CreateDirectory(settings.OutputDirectory);
         var path = Path.Combine(settings.OutputDirectory, "benchmarks-path.md");
         await File.WriteAllTextAsync(path, results.ToMarkdown(conditions));
+        var targets = results.Targets();
+        await PathSummary.WriteAsync(settings.OutputDirectory, new PathSummary(
+            string.Create(CultureInfo.InvariantCulture, $"{started:yyyy-MM-dd HH:mm} UTC"),
+            string.Create(CultureInfo.InvariantCulture, $"{minutes:F1} min on {ProcStat.CpuModel()}, {Environment.ProcessorCount} cores, shared with other work: load average {load} at the start, {ProcStat.LoadAverage()} at the end."),
+            settings.Quick, settings.PathLatencyOnly, targets));
         Log.Section("Path around the model: targets");
-        foreach (var (target, measured, met) in results.Targets())
+        foreach (var t in targets)
         {
-            Log.Info($"[{met switch { true => "MET", false => "MISSED", _ => "n/a" }}] {target}: {measured}");
+            Log.Info($"[{t.Met switch { true => "MET", false => "MISSED", _ => "n/a" }}] {t.Target}: {t.Measured}");
         }
 
-        Log.Info($"Wrote {Path.GetRelativePath(Paths.Root, path)}");
+        Log.Info($"Wrote {Path.GetRelativePath(Paths.Root, path)} and {PathSummary.FileName}");
+        if (await Int8Summary.RerenderMainReportAsync(settings.OutputDirectory) is { } main)
+        {
+            Log.Info($"Re-rendered {Path.GetRelativePath(Paths.Root, main)} with these targets");
+        }
         return 0;
     }
 }

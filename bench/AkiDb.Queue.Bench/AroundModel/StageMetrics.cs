@@ -5,12 +5,20 @@ namespace AkiDb.Queue.Bench.AroundModel;
 
 /// <summary>
 /// The worker's <c>akidb.request.stage</c> histogram from its Prometheus endpoint: sum and count per stage. A phase's
-/// split is the difference of two scrapes.
+/// split is the difference of two scrapes. Two per-batch histograms come along under their own keys, to split the
+/// "batch" stage: <see cref="Model"/> (<c>akidb.batch.inference</c>, the model's time measured inside the backend) and
+/// <see cref="Transport"/> (<c>akidb.batch.transport</c>, framing, the pipe and pooling).
 /// </summary>
 internal sealed partial record StageMetrics(IReadOnlyDictionary<string, (double Sum, double Count)> Stages)
 {
     /// <summary>The stages in the order a request passes them.</summary>
     public static readonly string[] Order = ["delivery", "parse", "tokenize", "cache", "wait", "batch", "result", "publish"];
+
+    /// <summary>Per batch: the model's time inside the backend (the bridge's own clock).</summary>
+    public const string Model = "batch:model";
+
+    /// <summary>Per batch: the rest of the backend's round trip (framing, the pipe, pooling).</summary>
+    public const string Transport = "batch:transport";
 
     public static async Task<StageMetrics> ScrapeAsync(int port)
     {
@@ -27,6 +35,14 @@ internal sealed partial record StageMetrics(IReadOnlyDictionary<string, (double 
                 var value = double.Parse(m.Groups["value"].Value, NumberStyles.Float, CultureInfo.InvariantCulture);
                 var (sum, count) = stages.GetValueOrDefault(stage);
                 stages[stage] = m.Groups["kind"].Value == "sum" ? (value, count) : (sum, value);
+            }
+            else if (BatchSample().Match(line) is { Success: true } b)
+            {
+                // Summed over the series (one per model).
+                var key = b.Groups["name"].Value == "inference" ? Model : Transport;
+                var value = double.Parse(b.Groups["value"].Value, NumberStyles.Float, CultureInfo.InvariantCulture);
+                var (sum, count) = stages.GetValueOrDefault(key);
+                stages[key] = b.Groups["kind"].Value == "sum" ? (sum + value, count) : (sum, count + value);
             }
         }
 
@@ -55,4 +71,7 @@ internal sealed partial record StageMetrics(IReadOnlyDictionary<string, (double 
 
     [GeneratedRegex("""^akidb_request_stage[a-z_]*_(?<kind>sum|count)\{(?:[^}]*,)?stage="(?<stage>[a-z]+)"[^}]*\}\s+(?<value>\S+)""")]
     private static partial Regex Sample();
+
+    [GeneratedRegex("""^akidb_batch_(?<name>inference|transport)[a-z_]*_(?<kind>sum|count)(?:\{[^}]*\})?\s+(?<value>\S+)""")]
+    private static partial Regex BatchSample();
 }

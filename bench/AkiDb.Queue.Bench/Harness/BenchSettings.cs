@@ -77,6 +77,12 @@ public sealed record BenchSettings
     /// <summary>--path: only the path around the model (issue 23's four targets), to benchmarks-path.md.</summary>
     public bool RunPath { get; init; }
 
+    /// <summary>
+    /// --path-latency: the path section without its two embed passes (lone requests, interactive behind bulk, memory;
+    /// a few minutes), to benchmarks-path.md with the embed targets marked not measured.
+    /// </summary>
+    public bool PathLatencyOnly { get; init; }
+
     public static BenchSettings Parse(string[] args)
     {
         var quick = args.Contains("--quick");
@@ -119,6 +125,7 @@ public sealed record BenchSettings
                 "--render-only" => settings with { RenderOnly = true },
                 "--priorities" => settings with { RunPriorities = true },
                 "--path" => settings with { RunPath = true },
+                "--path-latency" => settings with { RunPath = true, PathLatencyOnly = true },
                 "--e2e-configs" when i + 1 < args.Length => settings with { EndToEndConfigs = List(args[++i]) },
                 "--corpora" when i + 1 < args.Length => settings with { Corpora = List(args[++i]) },
                 "-h" or "--help" => throw new ArgumentException(Usage),
@@ -132,7 +139,7 @@ public sealed record BenchSettings
     private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public const string Usage =
-        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--e2e-configs A,B] [--corpora A,B] [--skip-user-path] [--skip-cache] [--only-user-path] [--render-only] [--priorities] [--path]\n" +
+        "usage: bench.sh [--quick] [--out DIR] [--skip-micro] [--skip-inference] [--skip-e2e] [--e2e-configs A,B] [--corpora A,B] [--skip-user-path] [--skip-cache] [--only-user-path] [--render-only] [--priorities] [--path] [--path-latency]\n" +
         "  --quick   tiny corpora and short phases: a smoke run of every section (~2 min), written to .artifacts/bench/quick\n" +
         "  --out     where benchmarks.md, benchmarks.json and the plots go (default docs/)\n" +
         "  --skip-*  leave a section out (for development; the report then lacks it)\n" +
@@ -142,6 +149,7 @@ public sealed record BenchSettings
         "  --render-only  rewrite benchmarks.md and the plots from the benchmarks.json already in the output directory\n" +
         "  --priorities  only the priority scenario (bulk backlog + interactive requests), to benchmarks-priorities.md\n" +
         "  --path    only the path around the model: embed first pass and cached re-ingestion vs the fp32 limit, per process and stage; lone requests; interactive behind bulk; memory (benchmarks-path.md)\n" +
+        "  --path-latency  the same without the two embed passes: lone requests, interactive behind bulk, memory (a few minutes)\n" +
         "  bench.sh int8 [--quick] [--pairs N] [--out DIR]: only the in-process limit, fp32 against int8, to benchmarks-int8.md\n" +
         "  bench.sh quality [--quick] [--sensitivity] [--no-schemes] [--out DIR]: the int8 models' quality, to quality.md\n" +
         "  AKIDB_BENCH_RABBITMQ_URL (+ AKIDB_BENCH_RABBITMQ_MANAGEMENT_URL): use that broker instead of starting a private one";

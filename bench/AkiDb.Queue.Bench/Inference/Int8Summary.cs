@@ -57,7 +57,7 @@ public sealed record Int8Summary(string Run, string Conditions, double Minutes, 
         return s.ToString();
     }
 
-    /// <summary>Re-renders benchmarks.md in <paramref name="directory"/> from its benchmarks.json and the int8 summary; null when there is no full run there.</summary>
+    /// <summary>Re-renders benchmarks.md in <paramref name="directory"/> from its benchmarks.json and the int8 and path summaries; null when there is no full run there.</summary>
     public static async Task<string?> RerenderMainReportAsync(string directory)
     {
         var json = Path.Combine(directory, "benchmarks.json");
@@ -68,7 +68,7 @@ public sealed record Int8Summary(string Run, string Conditions, double Minutes, 
 
         var report = JsonSerializer.Deserialize<BenchReport>(await File.ReadAllTextAsync(json), JsonOptions)!;
         var md = Path.Combine(directory, "benchmarks.md");
-        await File.WriteAllTextAsync(md, Markdown.Render(report, MainReportSection(directory)));
+        await File.WriteAllTextAsync(md, Markdown.Render(report, AroundModel.PathSummary.SupplementSections(directory)));
         return md;
     }
 }

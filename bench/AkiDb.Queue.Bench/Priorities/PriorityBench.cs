@@ -43,11 +43,13 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
 
             // The same mixed phase with bulk batches capped while interactive requests arrive: the latency-throughput trade.
             PhaseNumbers capped;
-            await using (var worker = await StartWorkerAsync(vhost + "-capped", url, metricsPort, settings.CappedBulkBatchTexts))
+            var second = settings.SecondPhase ?? ("capped", (IReadOnlyDictionary<string, string?>)new Dictionary<string, string?> { ["Batching:BulkBatchTextsWhileInteractive"] = settings.CappedBulkBatchTexts.ToString(CultureInfo.InvariantCulture) });
+            await using (var worker = await StartWorkerAsync(vhost + "-second", url, metricsPort, second.Worker))
             {
                 var warm = await PublishBulkAsync(client, "warm2-", settings.WarmupTexts);
                 Check(await client.WaitForAsync(warm, settings.Patience), "warm-up");
-                capped = await BulkPhaseAsync(client, "capped", withInteractive: true);
+                capped = await BulkPhaseAsync(client, "second", withInteractive: true);
+                Log.Info($"  (second mixed phase: {second.Label})");
             }
 
             // Expired requests, published while no worker runs: half past their expiresAt (the worker answers them on
@@ -69,7 +71,11 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
 
             var results = new PriorityResults(
                 settings.BulkTexts, settings.InteractiveRequests, settings.InteractiveInterval.TotalMilliseconds, settings.MaxPassOver.TotalMilliseconds,
-                idle, alone, mixed, capped, settings.CappedBulkBatchTexts, expiredIds.Count, client.CodeCount(expiredIds, "expired"), modelRows, longestPassOver);
+                idle, alone, mixed, capped, settings.CappedBulkBatchTexts, expiredIds.Count, client.CodeCount(expiredIds, "expired"), modelRows, longestPassOver)
+            {
+                SecondPhaseLabel = second.Label,
+                BulkTextsPerMessage = settings.BulkTextsPerMessage,
+            };
             Log.Info($"expired: {results.ExpiredAnswered}/{results.ExpiredRequests} answered expired; model rows spent on them: {results.ExtraModelRows}; longest pass-over {results.LongestPassOverMs:F0} ms");
             return results;
         }
@@ -83,7 +89,8 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
     {
         var bulk = await PublishBulkAsync(client, name + "-bulk-", settings.BulkTexts);
         var windowStart = Stopwatch.GetTimestamp();
-        var waitingAtStart = bulk.Count(id => client.ReceivedAt(id) is null);
+        var per = settings.BulkTextsPerMessage;
+        var waitingAtStart = bulk.Count(id => client.ReceivedAt(id) is null) * per;
         LatencyStats? interactive = null;
         if (withInteractive)
         {
@@ -98,25 +105,30 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
         // The rest of the backlog is not needed: purge it, and wait for what the worker had already taken.
         var purged = await client.PurgeAsync();
         Check(await client.WaitForCountAsync(bulk, bulk.Count - (int)purged, settings.Patience), name + " bulk");
-        var inWindow = bulk.Count(id => client.ReceivedAt(id) is { } at && at >= windowStart && at <= windowEnd);
-        var waitingAtEnd = bulk.Count(id => client.ReceivedAt(id) is not { } at || at > windowEnd);
+        var inWindow = bulk.Count(id => client.ReceivedAt(id) is { } at && at >= windowStart && at <= windowEnd) * per;
+        var waitingAtEnd = bulk.Count(id => client.ReceivedAt(id) is not { } at || at > windowEnd) * per;
         var rate = inWindow / ((windowEnd - windowStart) / (double)Stopwatch.Frequency);
         Log.Info($"{name}: bulk {rate:F1} texts/s in the window, {waitingAtStart} -> {waitingAtEnd} bulk texts waiting" +
                  (interactive is { } i ? $"; interactive p50 {i.P50:F1} / p95 {i.P95:F1} / p99 {i.P99:F1} ms" : ""));
         return new PhaseNumbers(rate, waitingAtStart, waitingAtEnd, interactive, client.Failed(bulk));
     }
 
-    private async Task<WorkerProcess> StartWorkerAsync(string name, string url, int metricsPort, int bulkBatchTextsWhileInteractive = 0)
+    private async Task<WorkerProcess> StartWorkerAsync(string name, string url, int metricsPort, IReadOnlyDictionary<string, string?>? extra = null)
     {
-        var worker = await WorkerProcess.StartAsync(name, url, new Dictionary<string, string?>
+        var workerSettings = new Dictionary<string, string?>
         {
             ["Bridge:PythonPath"] = pythonPath,
             ["Telemetry:PrometheusUrl"] = $"http://127.0.0.1:{metricsPort}/",
             ["Batching:MaxPassOver"] = settings.MaxPassOver.ToString("c", CultureInfo.InvariantCulture),
-            ["Batching:BulkBatchTextsWhileInteractive"] = bulkBatchTextsWhileInteractive.ToString(CultureInfo.InvariantCulture),
             ["Embedding:CacheDirectory"] = Paths.ModelCache,
             ["Health:Urls"] = "",
-        }, stopGrace: TimeSpan.FromSeconds(30), workerDll: Paths.WorkerDll, logDirectory: Paths.WorkerLogs);
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            workerSettings[key] = value;
+        }
+
+        var worker = await WorkerProcess.StartAsync(name, url, workerSettings, stopGrace: TimeSpan.FromSeconds(30), workerDll: Paths.WorkerDll, logDirectory: Paths.WorkerLogs);
         Cleanup.Track(worker.Pid);
         Log.Info($"worker pid {worker.Pid} ready after {worker.ReadyAfter.TotalMilliseconds:F0} ms");
         return worker;
@@ -148,12 +160,14 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
         return Stats.Latency(ids.Select(id => client.LatencyMs(id)!.Value).ToList());
     }
 
+    /// <summary>Publishes <paramref name="count"/> bulk texts in messages of <see cref="PrioritySettings.BulkTextsPerMessage"/>; returns the messages' ids.</summary>
     private async Task<List<string>> PublishBulkAsync(PriorityClient client, string prefix, int count)
     {
-        var ids = Enumerable.Range(0, count).Select(i => prefix + i.ToString(CultureInfo.InvariantCulture)).ToList();
+        var per = settings.BulkTextsPerMessage;
+        var ids = Enumerable.Range(0, count / per).Select(i => prefix + i.ToString(CultureInfo.InvariantCulture)).ToList();
         // Distinct texts: a repeated one would be computed once per batch and flatter the throughput.
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 64 },
-            async (i, _) => await client.PublishAsync(ids[i], $"{prefix}{i}: {corpus.Texts[i % corpus.Count].Text}", interactive: false));
+        await Parallel.ForEachAsync(Enumerable.Range(0, ids.Count), new ParallelOptions { MaxDegreeOfParallelism = 64 },
+            async (m, _) => await client.PublishAsync(ids[m], Enumerable.Range(m * per, per).Select(i => $"{prefix}{i}: {corpus.Texts[i % corpus.Count].Text}").ToArray(), interactive: false));
         return ids;
     }
 

@@ -81,11 +81,14 @@ internal sealed class PriorityClient : IAsyncDisposable
     }
 
     /// <summary>A single-text request; interactive ones carry AMQP priority 9 and <c>"priority": "high"</c>.</summary>
-    public async Task PublishAsync(string id, string text, bool interactive)
+    public Task PublishAsync(string id, string text, bool interactive) => PublishAsync(id, [text], interactive);
+
+    /// <summary>A request of several texts, as <c>akidb-queue embed</c> sends them.</summary>
+    public async Task PublishAsync(string id, string[] texts, bool interactive)
     {
         var body = JsonSerializer.SerializeToUtf8Bytes(interactive
-            ? new { requestId = id, texts = new[] { text }, priority = "high" }
-            : (object)new { requestId = id, texts = new[] { text } });
+            ? new { requestId = id, texts, priority = "high" }
+            : (object)new { requestId = id, texts });
         var properties = new BasicProperties { Persistent = true, ContentType = "application/json" };
         if (interactive)
         {

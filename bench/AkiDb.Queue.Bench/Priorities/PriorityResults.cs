@@ -22,6 +22,11 @@ internal sealed record PriorityResults(
     double? ExtraModelRows,
     double? LongestPassOverMs)
 {
+    /// <summary>What the second mixed phase (<see cref="Capped"/>) changed: "capped" in the priorities section.</summary>
+    public string SecondPhaseLabel { get; init; } = "capped";
+
+    public int BulkTextsPerMessage { get; init; } = 1;
+
     public double P95Ratio => Mixed.Interactive!.P95 / Idle.P95;
 
     public double ThroughputRatio => Mixed.BulkTextsPerSecond / BulkAlone.BulkTextsPerSecond;

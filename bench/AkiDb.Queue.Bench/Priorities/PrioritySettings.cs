@@ -24,6 +24,19 @@ internal sealed record PrioritySettings
 
     public TimeSpan Patience { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Texts per bulk message: 1 (the priorities section), or 16 as <c>akidb-queue embed</c> sends them (the path
+    /// section). A message is acknowledged, and its prefetch slot freed for an interactive message, only when all its
+    /// texts are done, so this decides how long an interactive message waits to be delivered.
+    /// </summary>
+    public int BulkTextsPerMessage { get; init; } = 1;
+
+    /// <summary>
+    /// Worker settings of the second mixed phase and its label; null: Batching:BulkBatchTextsWhileInteractive =
+    /// <see cref="CappedBulkBatchTexts"/> (the priorities section's latency-throughput trade).
+    /// </summary>
+    public (string Label, IReadOnlyDictionary<string, string?> Worker)? SecondPhase { get; init; }
+
     public static PrioritySettings For(bool quick) => quick
         ? new PrioritySettings { BulkTexts = 1_500, MinWaiting = 500, WarmupTexts = 100, InteractiveRequests = 10, ExpiredRequests = 4 }
         : new PrioritySettings();

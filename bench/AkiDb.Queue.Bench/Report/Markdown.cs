@@ -11,7 +11,7 @@ internal static class Markdown
 {
     private static readonly string[] CorpusNames = ["short", "long", "mixed"];
 
-    /// <param name="int8Section">The int8 targets of the latest <c>./bench.sh int8</c> run (<see cref="Int8Summary.MainReportSection"/>), shown under the targets.</param>
+    /// <param name="int8Section">The targets of the latest <c>./bench.sh int8</c> and <c>./bench.sh --path</c> runs (<see cref="AroundModel.PathSummary.SupplementSections"/>), shown under the targets.</param>
     public static string Render(BenchReport report, string int8Section = "")
     {
         var md = new StringBuilder();

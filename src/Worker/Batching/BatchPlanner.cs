@@ -11,8 +11,9 @@ namespace AkiDb.Queue.Worker.Batching;
 /// anchors the next batch whatever its class: the bound on starvation.</item>
 /// <item>A text whose request's deadline has passed is dropped before it runs and its request fails
 /// (<see cref="RequestExpiredException"/>).</item>
-/// <item>The batch is filled with the texts nearest to the anchor's length, within the token budget, the size cap
-/// and the padding-efficiency floor.</item>
+/// <item>The batch is filled with the texts nearest to the anchor's length among the oldest
+/// <see cref="BatchingOptions.FillWindowBatches"/> batches' worth of texts, then among the rest, within the token budget,
+/// the size cap and the padding-efficiency floor: requests finish in about the order they came.</item>
 /// <item>Identical token sequences in a batch are computed once.</item>
 /// <item>A failed batch is split in halves and retried before any single text is blamed; a text that fails alone
 /// <see cref="BatchingOptions.MaxAttemptsAlone"/> times is given up.</item>
@@ -98,10 +99,19 @@ internal sealed class BatchPlanner(BatchingOptions options)
         var realTokens = anchor.Length;
 
         // An interactive batch takes interactive texts only: filling it with bulk would make its caller wait longer.
+        // The oldest FillWindow texts come first (nearest length first among them), the rest after: requests finish
+        // roughly in arrival order, so their messages are acknowledged steadily and the broker's prefetch frees a slot
+        // every batch or two (where an interactive message, first in the broker's priority order, gets in). Nearest
+        // length over the whole backlog instead spreads every batch over all held messages, so none finishes for
+        // seconds and an interactive message waits that long to be delivered at all.
+        var window = options.FillWindowBatches * maxTexts;
         var candidates = queue
             .Where(t => t != anchor && (!interactive || t.Priority == RequestPriority.Interactive))
-            .OrderBy(t => Math.Abs(t.Length - anchor.Length))
-            .ThenBy(t => t.Sequence);
+            .Select((t, arrival) => (Text: t, InWindow: arrival < window))
+            .OrderBy(c => c.InWindow ? 0 : 1)
+            .ThenBy(c => Math.Abs(c.Text.Length - anchor.Length))
+            .ThenBy(c => c.Text.Sequence)
+            .Select(c => c.Text);
         foreach (var text in candidates)
         {
             if (rowOf.TryGetValue(text.Key, out var row))

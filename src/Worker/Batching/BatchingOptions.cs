@@ -28,6 +28,16 @@ public sealed class BatchingOptions
     public double MinPaddingEfficiency { get; set; } = 0.75;
 
     /// <summary>
+    /// A batch is filled first from the oldest waiting texts, this many full batches' worth (<see cref="MaxBatchTexts"/>
+    /// each), nearest to the anchor's length among them, and only then from the rest of the backlog. Small: requests
+    /// finish in about arrival order, so their messages are acknowledged steadily and a prefetch slot frees every
+    /// batch or two for an interactive message (docs/benchmarks-path.md); larger: closer lengths (less padding) over
+    /// more of the backlog, but every request held finishes later. 0: the whole backlog by nearest length.
+    /// </summary>
+    [Range(0, 1024)]
+    public int FillWindowBatches { get; set; } = 2;
+
+    /// <summary>
     /// Times a text that fails alone is retried before its request gets an EmbedFailed (inference_failed) and goes to
     /// the _error queue. A failing batch is first split in halves to find the culprit.
     /// </summary>

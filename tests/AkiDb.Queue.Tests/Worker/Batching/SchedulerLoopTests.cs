@@ -223,6 +223,46 @@ public sealed class SchedulerLoopTests : IDisposable
         Assert.True(loop.Snapshot().Backlog.TotalTexts > 0, "the backlog still waits after the interactive request was answered");
     }
 
+    [Fact]
+    public void With_a_full_prefetch_of_bulk_requests_held_one_finishes_every_batch_or_two_and_an_interactive_one_delivered_then_runs_next()
+    {
+        // 40 held requests (a full prefetch) of 16 texts of mixed lengths; the consumer acknowledges a message, and so
+        // frees a prefetch slot for the next delivery, only when its request has finished.
+        var loop = Loop();
+        var lanes = new[] { new FakeLane(0), new FakeLane(1) };
+        var held = Enumerable.Range(0, 40).Select(j => AddMixed(loop, texts: 16, request: j)).ToList();
+        loop.Handle(new LaneFree(lanes[0]), T0);
+        loop.Handle(new LaneFree(lanes[1]), T0);
+
+        // Batches end in the order they started, each lane taking the next batch as it comes free.
+        var finishedAfter = new List<int>();
+        for (var done = 0; finishedAfter.Count < 5; done++)
+        {
+            var (lane, batch, _) = _effects.Started[done];
+            loop.Handle(Done(lane, batch), T0 + done);
+            finishedAfter.AddRange(Enumerable.Repeat(done + 1, held.Count(j => j.IsFinished) - finishedAfter.Count));
+            loop.Handle(new LaneFree(lane), T0 + done);
+            Assert.True(done < 20, "five of the held requests did not finish within 20 batches");
+        }
+
+        // The first request finishes once each of its length groups has anchored a batch (the fourth batch here), the next
+        // ones about two per batch (a 32-text batch holds two requests' worth): held requests finish in arrival order,
+        // not all together once most of the backlog has run.
+        Assert.InRange(finishedAfter[0], 1, 4);
+        Assert.InRange(finishedAfter[4], finishedAfter[0], 6);
+        Assert.True(held.Take(3).All(j => j.IsFinished), "the oldest requests finish first");
+
+        // Its slot freed, the broker delivers the interactive message waiting ahead of the bulk backlog: it starts on the
+        // next lane to come free, ahead of the 500-odd bulk texts still held.
+        var query = Add(loop, texts: 1, priority: RequestPriority.Interactive);
+        var startedBefore = _effects.Started.Count;
+        var (nextLane, nextBatch, _) = _effects.Started[finishedAfter[4]];
+        loop.Handle(Done(nextLane, nextBatch), T0 + 100);
+        loop.Handle(new LaneFree(nextLane), T0 + 100);
+        Assert.Same(query, Assert.Single(_effects.Started[startedBefore].Batch.Rows).Job);
+        Assert.True(loop.Snapshot().Backlog.TotalTexts > 300, "the bulk backlog still waits behind the interactive request");
+    }
+
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     private static long Ticks(int seconds) => seconds * Stopwatch.Frequency;
@@ -248,6 +288,17 @@ public sealed class SchedulerLoopTests : IDisposable
     {
         var job = new EmbedJob(texts, default);
         loop.Handle(new AddTexts(_model, job, Enumerable.Range(0, texts).Select(i => new TextToAdd(i, [2, 1000 + first + i, 3], null)).ToList()), T0);
+        return job;
+    }
+
+    // Texts of mixed lengths (3 to 14 ids), distinct across requests.
+    private EmbedJob AddMixed(SchedulerLoop loop, int texts, int request)
+    {
+        var job = new EmbedJob(texts, default);
+        var added = Enumerable.Range(0, texts)
+            .Select(i => new TextToAdd(i, [2, .. Enumerable.Range(0, 1 + ((request * 7) + (i * 5)) % 12).Select(k => (long)(1000 + (request * 100) + (i * 13) + k)), 3], null))
+            .ToList();
+        loop.Handle(new AddTexts(_model, job, added), T0);
         return job;
     }
 
