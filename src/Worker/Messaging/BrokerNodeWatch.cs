@@ -25,7 +25,11 @@ namespace AkiDb.Queue.Worker.Messaging;
 /// The connection is learnt from the messages received through it (MassTransit does not hand it out otherwise); one
 /// owner: this class, with the current connection swapped whole.
 /// </remarks>
-internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, AkiDb.Queue.Broker.BrokerConnections connections, ILogger<BrokerNodeWatch> logger) : IReceiveObserver, IPublishObserver, ISendObserver
+internal sealed class BrokerNodeWatch(
+    IOptions<RabbitMqOptions> options,
+    AkiDb.Queue.Broker.BrokerConnections connections,
+    BrokerFlowState flow,
+    ILogger<BrokerNodeWatch> logger) : IReceiveObserver, IPublishObserver, ISendObserver
 {
     private static readonly object Seen = new();
     private readonly TimeSpan _confirmTimeout = options.Value.PublishConfirmTimeout;
@@ -92,6 +96,12 @@ internal sealed class BrokerNodeWatch(IOptions<RabbitMqOptions> options, AkiDb.Q
             catch (TimeoutException) when (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastAnswer)) < _confirmTimeout)
             {
                 // Slow, not silent: the node answered another publish within the window (a full queue's back-off, a busy broker).
+            }
+            catch (TimeoutException) when (flow.BlockedReason is not null)
+            {
+                // Blocked, not silent: the node said connection.blocked (a memory or disk alarm) and holds every publish
+                // until the alarm clears. Every node of a cluster blocks alike, so moving on would only repeat the wait on
+                // the next one, and the watchdog would count those give-ups as a stuck worker and stop it.
             }
             catch (TimeoutException)
             {

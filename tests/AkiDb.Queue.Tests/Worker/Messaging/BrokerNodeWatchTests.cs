@@ -7,10 +7,26 @@ namespace AkiDb.Queue.Tests;
 /// <summary>The publish-confirm deadline: a confirm that never comes sends the request back to its queue; one that comes is awaited.</summary>
 public sealed class BrokerNodeWatchTests
 {
-    private static BrokerNodeWatch Watch(TimeSpan timeout) =>
+    private static BrokerNodeWatch Watch(TimeSpan timeout, BrokerFlowState? flow = null) =>
         new(Options.Create(new RabbitMqOptions { PublishConfirmTimeout = timeout }),
             AkiDb.Queue.Broker.BrokerConnections.Create(new AkiDb.Queue.Broker.BrokerConnectionSettings { Url = "amqp://u:p@rabbit-1/v" }, RabbitMqOptions.Key),
+            flow ?? new BrokerFlowState(NullLogger<BrokerFlowState>.Instance),
             NullLogger<BrokerNodeWatch>.Instance);
+
+    [Fact]
+    public async Task A_blocked_connection_is_waited_on_not_given_up_and_the_deadline_applies_again_once_it_flows()
+    {
+        var flow = new BrokerFlowState(NullLogger<BrokerFlowState>.Instance);
+        flow.Blocked("low on memory");
+        var confirm = new TaskCompletionSource();
+        var waiting = Watch(TimeSpan.FromMilliseconds(20), flow).AwaitConfirmAsync(confirm.Task, CancellationToken.None);
+
+        // Many deadlines pass while blocked: the wait goes on (a give-up would have ended it with a cancellation).
+        await Assert.ThrowsAsync<TimeoutException>(() => waiting.WaitAsync(TimeSpan.FromMilliseconds(300)));
+
+        flow.Unblocked();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+    }
 
     [Fact]
     public async Task A_confirm_that_never_comes_ends_in_cancellation_so_the_request_goes_back_to_its_queue()
