@@ -40,6 +40,12 @@ public static class Int8Bench
 
         var model = ModelFiles.Load();
         var int8 = Int8Files.For(model.Definition);
+        if (args.SkipWhile(a => a != "--int8-file").Skip(1).FirstOrDefault() is { } other)
+        {
+            // An experiment: another int8 file of the same model in place of the cached one.
+            int8 = int8 with { OnnxPath = Path.GetFullPath(other) };
+        }
+
         var builder = new CorpusBuilder(model.Tokenizer, settings.Seed);
         Corpus[] corpora = [builder.BuildShort(settings.ShortTexts), builder.BuildLong(settings.LongTexts), builder.BuildMixed(settings.MixedTexts)];
         var spinning = new NativeOptions().AllowSpinning;
@@ -48,6 +54,22 @@ public static class Int8Bench
         using var int8Session = new NativeModelSession(int8, Threads, [ExecutionProvider.CPU], spinning);
         var arithmetic = ModelArithmetic.Of(model.Definition.OnnxPath);
         Log.Info($"Model arithmetic: {arithmetic.LinearMacsPerToken / 1e6:F2} M weight multiply-adds per token, {arithmetic.Layers} layers, hidden {arithmetic.Hidden}");
+
+        // Where each model's time goes on the short corpus, before the timed passes (docs/benchmarks-int8.md, "Where the time goes").
+        var shortBatches = corpora[0].SortedBatches(32, model.Name);
+        IReadOnlyList<ProfileSplit> profile = [Int8Profile.Measure("fp32", model.Definition, shortBatches, Threads, spinning), Int8Profile.Measure("int8", int8, shortBatches, Threads, spinning)];
+        foreach (var split in profile)
+        {
+            Log.Info($"Profile, short corpus: {split.Describe()}");
+        }
+
+        if (args.Contains("--profile-only"))
+        {
+            var table = new StringBuilder();
+            Int8Profile.Render(table, profile, "short");
+            Console.WriteLine(table);
+            return 0;
+        }
 
         var rows = new List<Int8Row>();
         foreach (var corpus in corpora)
@@ -109,7 +131,7 @@ public static class Int8Bench
 
         var (busy, steal) = ProcStat.MachineUse(cpuAtStart, ProcStat.MachineCpu());
         var report = new Int8Report(started, peak, load, ProcStat.LoadAverage(), busy, steal, OrtEnv.Instance().GetVersionString(), Threads, spinning, pairs,
-            int8.OnnxPath, rows, dependence, loadMs, quick, userPath, (DateTime.UtcNow - started).TotalMinutes);
+            int8.OnnxPath, rows, dependence, loadMs, quick, userPath, (DateTime.UtcNow - started).TotalMinutes) { Profile = profile };
         Directory.CreateDirectory(output);
         var path = Path.Combine(output, "benchmarks-int8.md");
         await File.WriteAllTextAsync(path, report.Render());
@@ -210,6 +232,8 @@ public sealed record Int8Report(DateTime Utc, CpuPeak Peak, string LoadAtStart, 
     int Threads, bool Spinning, int Pairs, string Int8File, IReadOnlyList<Int8Row> Rows, double BatchDependence, LoadTimes Load, bool Quick,
     Int8UserPathResults? UserPath, double Minutes)
 {
+    public IReadOnlyList<ProfileSplit> Profile { get; init; } = [];
+
     public static readonly Dictionary<string, double> Targets = new() { ["short"] = 2.0, ["mixed"] = 1.8 };
 
     public string Render()
@@ -264,6 +288,11 @@ public sealed record Int8Report(DateTime Utc, CpuPeak Peak, string LoadAtStart, 
         foreach (var r in Rows)
         {
             s.AppendLine(CultureInfo.InvariantCulture, $"| {r.Corpus} | {F(r.MacsPerText / 1e6)} M | {F(r.LinearShare * 100)} % | {F(r.Fp32Macs / 1e9)} | {F(r.Fp32Macs / Peak.Fp32PeakMacs * 100)} % | {F(r.Int8Macs / 1e9)} | {F(r.Int8Macs / Peak.Int8PeakMacs * 100)} % |");
+        }
+
+        if (Profile.Count > 0)
+        {
+            Int8Profile.Render(s, Profile, "short");
         }
 
         s.AppendLine();
