@@ -116,7 +116,10 @@ public static class Int8Profile
             {
                 var node = name[..^"_kernel_time".Length];
                 var op = opName.GetString() ?? "?";
-                var kind = node.StartsWith("akidb_rowq", StringComparison.Ordinal) && op != "MatMulIntegerToFloat" ? $"{op} (row quantisation)" : op;
+                var kind = !node.StartsWith("akidb_rowq", StringComparison.Ordinal) || op == "MatMulIntegerToFloat" ? op
+                    : node.EndsWith("_row_scale", StringComparison.Ordinal) ? "Mul (row scale on the integer GEMM's result)"
+                    : node.EndsWith("_split", StringComparison.Ordinal) ? "Split (packed query/key/value GEMM)"
+                    : $"{op} (row quantisation)";
                 ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(ops, kind, out var exists);
                 if (!exists)
                 {
