@@ -181,6 +181,24 @@ public static class Int8Profile
         }
 
         s.AppendLine();
+        if (splits is [var fp32, var int8])
+        {
+            // Amdahl: what int8 speeds up (the matrix products), what it adds (the per-row quantisation) and what it leaves as it was.
+            double Sum(ProfileSplit p, Func<string, bool> which) => p.Ops.Where(o => which(o.Op)).Sum(o => o.Microseconds) / 1000;
+            bool Product(string op) => op is "MatMul" or "MatMulIntegerToFloat";
+            bool Quantisation(string op) => op.Contains("(row", StringComparison.Ordinal) || op.StartsWith("Split (packed", StringComparison.Ordinal);
+            var products32 = Sum(fp32, Product);
+            var products8 = Sum(int8, Product);
+            var quantisation = Sum(int8, Quantisation);
+            var rest32 = fp32.RunMicroseconds / 1000 - products32;
+            var rest8 = int8.RunMicroseconds / 1000 - products8 - quantisation;
+            s.AppendLine();
+            s.AppendLine(CultureInfo.InvariantCulture, $"Amdahl, from these two profiles: the matrix products (weight GEMMs and the attention's probabilities x values) take {F(products32)} ms in fp32 and {F(products8)} ms in int8 ({F(products32 / products8, "F2")}x faster);");
+            s.AppendLine(CultureInfo.InvariantCulture, $"the per-row quantisation int8 adds (its helper nodes, the row-scale Mul on each GEMM's result, the query/key/value split) takes {F(quantisation)} ms ({F(quantisation / (int8.RunMicroseconds / 1000) * 100)} % of int8's run);");
+            s.AppendLine(CultureInfo.InvariantCulture, $"everything else (LayerNorm, GELU, Adds, Transposes, softmax, the scaled QK product, Gather, the executor) takes {F(rest32)} ms in fp32 and {F(rest8)} ms in int8, which int8 does not speed up.");
+            s.AppendLine(CultureInfo.InvariantCulture, $"Profiled ratio fp32 / int8: {F(fp32.RunMicroseconds / int8.RunMicroseconds, "F2")}x; with the quantisation free it would be {F(fp32.RunMicroseconds / 1000 / (products8 + rest8), "F2")}x, and with the products infinitely fast {F(fp32.RunMicroseconds / 1000 / (quantisation + rest8), "F2")}x.");
+            s.AppendLine("The two profiles ran one after the other on a shared machine: their ratio moves with the load, the split within each less so.");
+        }
     }
 }
 
