@@ -29,15 +29,17 @@ internal sealed class PerRowQuantizedMatMul
     private readonly GraphProto _graph;
     private readonly Dictionary<string, TensorProto> _initializers;
     private readonly bool _axesAsInput;
+    private readonly bool _splitAsInput;
     private readonly Dictionary<string, (string Quantized, string Scale)> _quantized = new(StringComparer.Ordinal);
     private int _next;
 
-    /// <param name="defaultOpset">The model's ONNX opset: from 18 on, ReduceMax takes its axes as an input.</param>
+    /// <param name="defaultOpset">The model's ONNX opset: from 18 on, ReduceMax takes its axes as an input; from 13 on, Split its sizes.</param>
     public PerRowQuantizedMatMul(GraphProto graph, Dictionary<string, TensorProto> initializers, long defaultOpset)
     {
         _graph = graph;
         _initializers = initializers;
         _axesAsInput = defaultOpset >= 18;
+        _splitAsInput = defaultOpset >= 13;
     }
 
     /// <summary>
@@ -63,8 +65,13 @@ internal sealed class PerRowQuantizedMatMul
         }
 
         nodes.Add(Node("Mul", "", [$"{id}_unscaled", q.Scale], [$"{id}_packed"], $"{id}_row_scale"));
-        var split = Node("Split", "", [$"{id}_packed", Int64s($"split_{string.Join('_', widths)}", [.. widths.Select(w => (long)w)])], [.. matMuls.Select(m => m.Output[0])], $"{id}_split");
+        long[] sizes = [.. widths.Select(w => (long)w)];
+        var split = Node("Split", "", _splitAsInput ? [$"{id}_packed", Int64s($"split_{string.Join('_', widths)}", sizes)] : [$"{id}_packed"], [.. matMuls.Select(m => m.Output[0])], $"{id}_split");
         split.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = -1 });
+        if (!_splitAsInput)
+        {
+            split.Attribute.Add(new AttributeProto { Name = "split", Type = AttributeProto.Types.AttributeType.Ints, Ints = { sizes } });
+        }
         nodes.Add(split);
         return nodes;
     }
