@@ -40,8 +40,9 @@ public static class Int8Profile
         }
 
         // A second session on the same file with the profiler on: the first one's warm-up is not in its events.
-        options.EnableProfiling = true;
+        // The prefix first: setting EnableProfiling starts the profiler with the prefix set at that moment.
         options.ProfileOutputPathPrefix = prefix;
+        options.EnableProfiling = true;
         using var profiled = new InferenceSession(model.OnnxPath, options);
         foreach (var batch in batches.Take(1))
         {
