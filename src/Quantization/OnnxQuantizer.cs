@@ -83,8 +83,8 @@ public static class OnnxQuantizer
         var perRow = options.Activations == ActivationScales.PerRow ? new PerRowQuantizedMatMul(graph, initializers, defaultOpset) : null;
         var replacements = new Dictionary<int, List<NodeProto>>();
         var candidates = 0;
-        var quantized = 0;
         var kept = new List<string>();
+        var chosen = new List<(int Node, TensorProto Weight)>();
         for (var n = 0; n < graph.Node.Count; n++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -103,9 +103,25 @@ public static class OnnxQuantizer
                 continue;
             }
 
-            var rows = checked((int)weight.Dims[0]);
-            var columns = checked((int)weight.Dims[1]);
-            var values = ReadFloats(weight);
+            chosen.Add((n, weight));
+        }
+
+        // With per-row activations and per-column weights, the MatMuls reading one activation (query, key and value)
+        // become one integer GEMM over their weights side by side, then a Split: each column keeps its own scale and the
+        // integer products are exact, so the results are the same numbers, from one GEMM (fuller tiles) and one row-scale
+        // Mul instead of three of each.
+        var groups = perRow is not null && !options.PerTensor
+            ? chosen.GroupBy(c => graph.Node[c.Node].Input[0], StringComparer.Ordinal).Select(g => g.ToList()).ToList()
+            : chosen.Select(c => new List<(int Node, TensorProto Weight)> { c }).ToList();
+        var quantized = 0;
+        foreach (var group in groups)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var first = graph.Node[group[0].Node];
+            var rows = checked((int)group[0].Weight.Dims[0]);
+            var widths = group.Select(g => checked((int)g.Weight.Dims[1])).ToArray();
+            var columns = widths.Sum();
+            var values = group.Count == 1 ? ReadFloats(group[0].Weight) : SideBySide(group.Select(g => ReadFloats(g.Weight)).ToArray(), rows, widths);
             float[] scales;
             sbyte[] levels;
             if (options.PerTensor)
@@ -119,8 +135,9 @@ public static class OnnxQuantizer
                 (levels, scales) = SymmetricInt8.QuantizePerColumn(values, rows, columns);
             }
 
-            var quantName = UniqueName(initializers, weight.Name + "_int8");
-            var scaleName = UniqueName(initializers, weight.Name + "_scale");
+            var weightName = group[0].Weight.Name + (group.Count > 1 ? $"_and_{group.Count - 1}_more" : string.Empty);
+            var quantName = UniqueName(initializers, weightName + "_int8");
+            var scaleName = UniqueName(initializers, weightName + "_scale");
             var quantTensor = new TensorProto
             {
                 Name = quantName,
@@ -145,21 +162,26 @@ public static class OnnxQuantizer
             graph.Initializer.Add(scaleTensor);
             if (perRow is not null)
             {
-                replacements[n] = perRow.Replace(node, quantName, scaleName, rows);
+                // The GEMM goes where the group's first MatMul was (its input is ready there); the others' places empty.
+                replacements[group[0].Node] = perRow.Replace(group.Select(g => graph.Node[g.Node]).ToList(), quantName, scaleName, rows, widths);
+                foreach (var other in group.Skip(1))
+                {
+                    replacements[other.Node] = [];
+                }
             }
             else
             {
-                graph.Node[n] = new NodeProto
+                graph.Node[group[0].Node] = new NodeProto
                 {
-                    Name = string.IsNullOrEmpty(node.Name) ? $"DynamicQuantizeMatMul_{index}" : node.Name + "_quant",
+                    Name = string.IsNullOrEmpty(first.Name) ? $"DynamicQuantizeMatMul_{quantized}" : first.Name + "_quant",
                     OpType = "DynamicQuantizeMatMul",
                     Domain = MicrosoftDomain,
-                    Input = { node.Input[0], quantName, scaleName },
-                    Output = { node.Output },
+                    Input = { first.Input[0], quantName, scaleName },
+                    Output = { first.Output },
                 };
             }
 
-            quantized++;
+            quantized += group.Count;
         }
 
         if (replacements.Count > 0)
@@ -179,6 +201,24 @@ public static class OnnxQuantizer
         var description = options.Describe();
         model.MetadataProps.Add(new StringStringEntryProto { Key = "akidb.quantization", Value = description });
         return new QuantizationReport(candidates, quantized, kept, description);
+    }
+
+    /// <summary>Row-major <c>[rows, widths...]</c> matrices as one <c>[rows, sum of widths]</c>, each one's columns after the previous one's.</summary>
+    private static float[] SideBySide(float[][] matrices, int rows, int[] widths)
+    {
+        var columns = widths.Sum();
+        var result = new float[rows * columns];
+        for (var r = 0; r < rows; r++)
+        {
+            var at = r * columns;
+            for (var m = 0; m < matrices.Length; m++)
+            {
+                matrices[m].AsSpan(r * widths[m], widths[m]).CopyTo(result.AsSpan(at));
+                at += widths[m];
+            }
+        }
+
+        return result;
     }
 
     private static float[] ReadFloats(TensorProto tensor)

@@ -19,7 +19,8 @@ namespace AkiDb.Queue.Quantization;
 /// rounding that depends on the row is the row's own. Measured in docs/quality.md: the same vector alone and in any
 /// batch (difference 0), at about 95% of <c>DynamicQuantizeMatMul</c>'s speed.
 /// <para>
-/// Several MatMuls reading the same activation (query, key and value) share one quantisation of it.
+/// Several MatMuls reading the same activation (query, key and value) share one quantisation of it and one integer GEMM
+/// over their weights side by side, split after the row scale.
 /// </para>
 /// </summary>
 internal sealed class PerRowQuantizedMatMul
@@ -28,22 +29,27 @@ internal sealed class PerRowQuantizedMatMul
     private readonly GraphProto _graph;
     private readonly Dictionary<string, TensorProto> _initializers;
     private readonly bool _axesAsInput;
+    private readonly bool _splitAsInput;
     private readonly Dictionary<string, (string Quantized, string Scale)> _quantized = new(StringComparer.Ordinal);
     private int _next;
 
-    /// <param name="defaultOpset">The model's ONNX opset: from 18 on, ReduceMax takes its axes as an input.</param>
+    /// <param name="defaultOpset">The model's ONNX opset: from 18 on, ReduceMax takes its axes as an input; from 13 on, Split its sizes.</param>
     public PerRowQuantizedMatMul(GraphProto graph, Dictionary<string, TensorProto> initializers, long defaultOpset)
     {
         _graph = graph;
         _initializers = initializers;
         _axesAsInput = defaultOpset >= 18;
+        _splitAsInput = defaultOpset >= 13;
     }
 
-    /// <summary>The nodes that replace <paramref name="matMul"/>, given its weight already quantised.</summary>
-    public List<NodeProto> Replace(NodeProto matMul, string weightInt8, string weightScale, int k)
+    /// <summary>
+    /// The nodes that replace <paramref name="matMuls"/> (one, or several reading the same activation), given their
+    /// weights already quantised side by side (<paramref name="widths"/>: each one's output columns, in order).
+    /// </summary>
+    public List<NodeProto> Replace(IReadOnlyList<NodeProto> matMuls, string weightInt8, string weightScale, int k, IReadOnlyList<int> widths)
     {
         var nodes = new List<NodeProto>();
-        var x = matMul.Input[0];
+        var x = matMuls[0].Input[0];
         if (!_quantized.TryGetValue(x, out var q))
         {
             q = QuantizeRows(x, k, nodes);
@@ -52,7 +58,21 @@ internal sealed class PerRowQuantizedMatMul
 
         var id = $"{Prefix}{_next++}";
         nodes.Add(Node("MatMulIntegerToFloat", OnnxQuantizer.MicrosoftDomain, [q.Quantized, weightInt8, Constant("one", 1f), weightScale, ZeroPoint()], [$"{id}_unscaled"]));
-        nodes.Add(Node("Mul", "", [$"{id}_unscaled", q.Scale], [.. matMul.Output]));
+        if (matMuls.Count == 1)
+        {
+            nodes.Add(Node("Mul", "", [$"{id}_unscaled", q.Scale], [.. matMuls[0].Output], $"{id}_row_scale"));
+            return nodes;
+        }
+
+        nodes.Add(Node("Mul", "", [$"{id}_unscaled", q.Scale], [$"{id}_packed"], $"{id}_row_scale"));
+        long[] sizes = [.. widths.Select(w => (long)w)];
+        var split = Node("Split", "", _splitAsInput ? [$"{id}_packed", Int64s($"split_{string.Join('_', widths)}", sizes)] : [$"{id}_packed"], [.. matMuls.Select(m => m.Output[0])], $"{id}_split");
+        split.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = -1 });
+        if (!_splitAsInput)
+        {
+            split.Attribute.Add(new AttributeProto { Name = "split", Type = AttributeProto.Types.AttributeType.Ints, Ints = { sizes } });
+        }
+        nodes.Add(split);
         return nodes;
     }
 
@@ -72,12 +92,16 @@ internal sealed class PerRowQuantizedMatMul
         nodes.Add(Node("Max", "", [p + "max", Constant("tiny", 1e-30f)], [p + "max_pos"]));
         nodes.Add(Node("Mul", "", [p + "max_pos", Constant("inv127", 1f / SymmetricInt8.MaxLevel)], [p + "scale"]));
         nodes.Add(Node("Reshape", "", [p + "scale", Int64s("flat", [-1])], [p + "scale_rows"]));
-        // QuantizeLinear's per-axis zero point has the scale's shape: 128 for every row, made from the scale (tiny tensors).
-        nodes.Add(Node("Mul", "", [p + "scale_rows", Constant("zero", 0f)], [p + "zeros"]));
-        nodes.Add(Node("Add", "", [p + "zeros", Constant("f128", 128f)], [p + "f128"]));
-        var cast = Node("Cast", "", [p + "f128"], [p + "zero_points"]);
-        cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (int)TensorProto.Types.DataType.Uint8 });
-        nodes.Add(cast);
+        // QuantizeLinear's per-axis zero point has the scale's shape: 128 for every row (a tensor of the row count's length).
+        nodes.Add(Node("Shape", "", [p + "scale_rows"], [p + "row_count"]));
+        var zeros = Node("ConstantOfShape", "", [p + "row_count"], [p + "zero_points"]);
+        zeros.Attribute.Add(new AttributeProto
+        {
+            Name = "value",
+            Type = AttributeProto.Types.AttributeType.Tensor,
+            T = new TensorProto { DataType = (int)TensorProto.Types.DataType.Uint8, Dims = { 1 }, RawData = ByteString.CopyFrom([128]) },
+        });
+        nodes.Add(zeros);
         nodes.Add(Node("Reshape", "", [x, Int64s($"rows_of_{k}", [-1, k])], [p + "rows"]));
         var quantize = Node("QuantizeLinear", OnnxQuantizer.MicrosoftDomain, [p + "rows", p + "scale_rows", p + "zero_points"], [p + "rows_q"]);
         quantize.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
@@ -87,9 +111,10 @@ internal sealed class PerRowQuantizedMatMul
         return (p + "q", p + "scale");
     }
 
-    private static NodeProto Node(string op, string domain, string[] inputs, string[] outputs) => new()
+    // Named after the subgraph (akidb_rowq...), so a profile tells its nodes from the model's own.
+    private static NodeProto Node(string op, string domain, string[] inputs, string[] outputs, string? name = null) => new()
     {
-        Name = $"{outputs[0]}_{op}",
+        Name = name ?? $"{outputs[0]}_{op}",
         OpType = op,
         Domain = domain,
         Input = { inputs },

@@ -14,7 +14,8 @@ namespace AkiDb.Queue.Bench.Inference;
 /// <summary>
 /// <c>./bench.sh int8</c>: the in-process limit of all-MiniLM-L6-v2 in fp32 and int8 side by side, without the broker,
 /// bridges and end-to-end phases of the full run (minutes instead of half an hour), written to docs/benchmarks-int8.md:
-/// passes alternate fp32, int8, int8, fp32, ... on each corpus (length-sorted batches of 32, 2 intra-op threads, the
+/// passes alternate fp32, int8, int8, fp32, ... on each corpus (length-sorted batches of 32, each pass the faster of 2 intra-op
+/// threads and 2 single-threaded lanes, <see cref="LimitSessions"/>, the
 /// native backend's session), the ratio is taken per pair of back-to-back passes, and the median over pairs is reported.
 /// It also reports the arithmetic each reached (multiply-adds per second, from the model's shapes) against this CPU's
 /// peak, whether a text gets the same int8 vector alone and in a batch, and how long loading each file takes.
@@ -40,14 +41,36 @@ public static class Int8Bench
 
         var model = ModelFiles.Load();
         var int8 = Int8Files.For(model.Definition);
+        if (args.SkipWhile(a => a != "--int8-file").Skip(1).FirstOrDefault() is { } other)
+        {
+            // An experiment: another int8 file of the same model in place of the cached one.
+            int8 = int8 with { OnnxPath = Path.GetFullPath(other) };
+        }
+
         var builder = new CorpusBuilder(model.Tokenizer, settings.Seed);
         Corpus[] corpora = [builder.BuildShort(settings.ShortTexts), builder.BuildLong(settings.LongTexts), builder.BuildMixed(settings.MixedTexts)];
         var spinning = new NativeOptions().AllowSpinning;
         var loadMs = MeasureLoads(model.Definition, int8, quick ? 1 : 3, spinning);
-        using var fp32Session = new NativeModelSession(model.Definition, Threads, [ExecutionProvider.CPU], spinning);
-        using var int8Session = new NativeModelSession(int8, Threads, [ExecutionProvider.CPU], spinning);
+        using var fp32Limit = new LimitSessions(model.Definition, Threads, spinning);
+        using var int8Limit = new LimitSessions(int8, Threads, spinning);
         var arithmetic = ModelArithmetic.Of(model.Definition.OnnxPath);
         Log.Info($"Model arithmetic: {arithmetic.LinearMacsPerToken / 1e6:F2} M weight multiply-adds per token, {arithmetic.Layers} layers, hidden {arithmetic.Hidden}");
+
+        // Where each model's time goes on the short corpus, before the timed passes (docs/benchmarks-int8.md, "Where the time goes").
+        var shortBatches = corpora[0].SortedBatches(32, model.Name);
+        IReadOnlyList<ProfileSplit> profile = [Int8Profile.Measure("fp32", model.Definition, shortBatches, Threads, spinning), Int8Profile.Measure("int8", int8, shortBatches, Threads, spinning)];
+        foreach (var split in profile)
+        {
+            Log.Info($"Profile, short corpus: {split.Describe()}");
+        }
+
+        if (args.Contains("--profile-only"))
+        {
+            var table = new StringBuilder();
+            Int8Profile.Render(table, profile, "short");
+            Console.WriteLine(table);
+            return 0;
+        }
 
         var rows = new List<Int8Row>();
         foreach (var corpus in corpora)
@@ -55,37 +78,42 @@ public static class Int8Bench
             var batches = corpus.SortedBatches(32, model.Name);
             var macs = batches.Sum(arithmetic.Macs);
             var linearShare = batches.Sum(b => arithmetic.Macs(b) * arithmetic.LinearShare(b)) / macs;
-            Pass(fp32Session, batches);
-            Pass(int8Session, batches); // warm-up: arenas grow to the largest batch
-            var fp32Seconds = new List<(double Wall, double Cpu)>();
-            var int8Seconds = new List<(double Wall, double Cpu)>();
+            fp32Limit.Best(batches);
+            int8Limit.Best(batches); // warm-up: arenas grow to the largest batch
+            var fp32Seconds = new List<LimitPass>();
+            var int8Seconds = new List<LimitPass>();
             for (var i = 0; i < pairs; i++)
             {
                 // A B B A: each takes the first slot of a pair as often as the second.
                 if (i % 2 == 0)
                 {
-                    fp32Seconds.Add(Pass(fp32Session, batches));
-                    int8Seconds.Add(Pass(int8Session, batches));
+                    fp32Seconds.Add(fp32Limit.Best(batches));
+                    int8Seconds.Add(int8Limit.Best(batches));
                 }
                 else
                 {
-                    int8Seconds.Add(Pass(int8Session, batches));
-                    fp32Seconds.Add(Pass(fp32Session, batches));
+                    int8Seconds.Add(int8Limit.Best(batches));
+                    fp32Seconds.Add(fp32Limit.Best(batches));
                 }
 
                 Log.Info($"{corpus.Name,-6} pair {i + 1}/{pairs}: fp32 {corpus.Count / fp32Seconds[^1].Wall,7:F1} texts/s, int8 {corpus.Count / int8Seconds[^1].Wall,7:F1} texts/s, " +
-                         $"ratio {fp32Seconds[^1].Wall / int8Seconds[^1].Wall:F2}x wall, {fp32Seconds[^1].Cpu / int8Seconds[^1].Cpu:F2}x CPU time");
+                         $"ratio {fp32Seconds[^1].Wall / int8Seconds[^1].Wall:F2}x wall, {fp32Seconds[^1].Cpu / int8Seconds[^1].Cpu:F2}x CPU time; " +
+                         $"faster shape fp32 {Describe(fp32Seconds[^1], corpus.Count)}, int8 {Describe(int8Seconds[^1], corpus.Count)}");
             }
 
             var row = new Int8Row(corpus.Name, corpus.Count, Stats.Median(fp32Seconds.Select(s => corpus.Count / s.Wall)), Stats.Median(int8Seconds.Select(s => corpus.Count / s.Wall)),
                 fp32Seconds.Zip(int8Seconds, (a, b) => a.Wall / b.Wall).ToList(), fp32Seconds.Zip(int8Seconds, (a, b) => a.Cpu / b.Cpu).ToList(),
-                Stats.Median(fp32Seconds.Select(s => corpus.Count / s.Cpu)), Stats.Median(int8Seconds.Select(s => corpus.Count / s.Cpu)), macs / corpus.Count, linearShare);
+                Stats.Median(fp32Seconds.Select(s => corpus.Count / s.Cpu)), Stats.Median(int8Seconds.Select(s => corpus.Count / s.Cpu)), macs / corpus.Count, linearShare)
+            {
+                Fp32Shapes = fp32Seconds.Select(s => Describe(s, corpus.Count)).ToList(),
+                Int8Shapes = int8Seconds.Select(s => Describe(s, corpus.Count)).ToList(),
+            };
             Log.Info($"{corpus.Name,-6} median: fp32 {row.Fp32TextsPerSecond:F1} texts/s, int8 {row.Int8TextsPerSecond:F1} texts/s, int8/fp32 {row.Ratio:F2}x wall, {row.CpuRatio:F2}x CPU time; " +
                      $"{row.Fp32Macs / 1e9:F1} G MAC/s fp32 ({row.Fp32Macs / peak.Fp32PeakMacs * 100:F1} % of peak), {row.Int8Macs / 1e9:F1} G MAC/s int8 ({row.Int8Macs / peak.Int8PeakMacs * 100:F1} % of the int8 peak)");
             rows.Add(row);
         }
 
-        var dependence = BatchDependence(int8Session, corpora[2], model.Name);
+        var dependence = BatchDependence(int8Limit.Threads, corpora[2], model.Name);
         Log.Info($"int8 batch dependence: 32 mixed-length texts alone vs as one batch, max abs diff {dependence:E1}");
 
         Int8UserPathResults? userPath = null;
@@ -98,7 +126,7 @@ public static class Int8Bench
                 var embedTexts = Enumerable.Range(0, embedCount)
                     .Select(i => i < corpora[0].Count ? corpora[0].Texts[i] : Retokenised($"{i / corpora[0].Count}. {corpora[0].Texts[i % corpora[0].Count].Text}", model))
                     .ToList();
-                userPath = await new Int8UserPath(model, fp32Session, int8Session, embedTexts, Option(args, "--rounds") ?? (quick ? 1 : 3), Option(args, "--starts") ?? (quick ? 1 : 3)).RunAsync();
+                userPath = await new Int8UserPath(model, fp32Limit, int8Limit, embedTexts, Option(args, "--rounds") ?? (quick ? 1 : 3), Option(args, "--starts") ?? (quick ? 1 : 3)).RunAsync();
             }
             catch (InvalidOperationException e)
             {
@@ -109,7 +137,7 @@ public static class Int8Bench
 
         var (busy, steal) = ProcStat.MachineUse(cpuAtStart, ProcStat.MachineCpu());
         var report = new Int8Report(started, peak, load, ProcStat.LoadAverage(), busy, steal, OrtEnv.Instance().GetVersionString(), Threads, spinning, pairs,
-            int8.OnnxPath, rows, dependence, loadMs, quick, userPath, (DateTime.UtcNow - started).TotalMinutes);
+            int8.OnnxPath, rows, dependence, loadMs, quick, userPath, (DateTime.UtcNow - started).TotalMinutes) { Profile = profile };
         Directory.CreateDirectory(output);
         var path = Path.Combine(output, "benchmarks-int8.md");
         await File.WriteAllTextAsync(path, report.Render());
@@ -135,18 +163,9 @@ public static class Int8Bench
 
     private static CorpusText Retokenised(string text, ModelFiles model) => new(text, model.Tokenizer.Encode(text).Ids);
 
-    /// <summary>Wall seconds and this process's CPU seconds for one pass.</summary>
-    private static (double Wall, double Cpu) Pass(NativeModelSession session, IReadOnlyList<InferenceBatch> batches)
-    {
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        var clock = Stopwatch.StartNew();
-        foreach (var batch in batches)
-        {
-            session.Run(batch);
-        }
-
-        return (clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds);
-    }
+    /// <summary>The shape that won a pass, its texts/s and the other shape's.</summary>
+    private static string Describe(LimitPass pass, int texts) =>
+        FormattableString.Invariant($"{(pass.Shape == LimitShape.Threads ? $"{Threads} threads" : $"{Threads} lanes")} {texts / pass.Wall:F0}/s (other {texts / pass.OtherWall:F0}/s)");
 
     private static double BatchDependence(NativeModelSession session, Corpus corpus, string model)
     {
@@ -196,6 +215,11 @@ public sealed record LoadTimes(double Fp32WallMs, double Fp32CpuMs, double Int8W
 public sealed record Int8Row(string Corpus, int Texts, double Fp32TextsPerSecond, double Int8TextsPerSecond, IReadOnlyList<double> Ratios,
     IReadOnlyList<double> CpuRatios, double Fp32TextsPerCpuSecond, double Int8TextsPerCpuSecond, double MacsPerText, double LinearShare)
 {
+    /// <summary>Per pass: the shape of using the cores that was faster, its rate and the other shape's.</summary>
+    public IReadOnlyList<string> Fp32Shapes { get; init; } = [];
+
+    public IReadOnlyList<string> Int8Shapes { get; init; } = [];
+
     public double Ratio => Stats.Median(Ratios);
 
     public double CpuRatio => Stats.Median(CpuRatios);
@@ -210,6 +234,8 @@ public sealed record Int8Report(DateTime Utc, CpuPeak Peak, string LoadAtStart, 
     int Threads, bool Spinning, int Pairs, string Int8File, IReadOnlyList<Int8Row> Rows, double BatchDependence, LoadTimes Load, bool Quick,
     Int8UserPathResults? UserPath, double Minutes)
 {
+    public IReadOnlyList<ProfileSplit> Profile { get; init; } = [];
+
     public static readonly Dictionary<string, double> Targets = new() { ["short"] = 2.0, ["mixed"] = 1.8 };
 
     public string Render()
@@ -219,12 +245,15 @@ public sealed record Int8Report(DateTime Utc, CpuPeak Peak, string LoadAtStart, 
         s.AppendLine("# int8 against fp32: the in-process limit, start-up and `akidb-queue embed`");
         s.AppendLine();
         s.AppendLine("Generated by `./bench.sh int8` (bench/AkiDb.Queue.Bench/Inference/Int8Bench.cs); do not edit by hand.");
-        s.AppendLine(CultureInfo.InvariantCulture, $"Run {Utc:yyyy-MM-dd HH:mm} UTC on {Peak.Model}, {Peak.Cores} cores, ONNX Runtime {OrtVersion} (CPU), {Threads} intra-op threads, spinning {(Spinning ? "on" : "off")}{(Quick ? ", **--quick: not the published figures**" : string.Empty)}.");
+        s.AppendLine(CultureInfo.InvariantCulture, $"Run {Utc:yyyy-MM-dd HH:mm} UTC on {Peak.Model}, {Peak.Cores} cores, ONNX Runtime {OrtVersion} (CPU), each model's limit the faster of {Threads} intra-op threads and {Threads} single-threaded lanes per pass, spinning {(Spinning ? "on" : "off")}{(Quick ? ", **--quick: not the published figures**" : string.Empty)}.");
         s.AppendLine(CultureInfo.InvariantCulture, $"Machine during the run: {F(BusyCores, "F2")} of {Peak.Cores} cores busy (this benchmark and everything else), {F(StealPercent)} % stolen; load average {LoadAtStart} at the start, {LoadAtEnd} at the end. The machine is shared: ratios of back-to-back passes are what to read, absolute rates move with the load.");
         s.AppendLine();
         s.AppendLine("The in-process limit: all-MiniLM-L6-v2 (fp32) and its int8 variant (the file the worker makes and caches:");
         s.AppendLine("fused by ONNX Runtime, int8 weights, per-row activation scales; docs/quality.md), each in the native backend's session,");
-        s.AppendLine(CultureInfo.InvariantCulture, $"over the same length-sorted batches of 32. Passes alternate fp32, int8, int8, fp32, ... ({Pairs} pair(s) per corpus after a warm-up pass of each);");
+        s.AppendLine(CultureInfo.InvariantCulture, $"over the same length-sorted batches of 32. A limit is the best the machine does with a model, so each pass runs both ways of using the {Threads} cores,");
+        s.AppendLine(CultureInfo.InvariantCulture, $"one batch at a time with {Threads} intra-op threads, and {Threads} single-threaded runs at once on one session (as the worker's bridges, one per core, run),");
+        s.AppendLine("and counts the faster (the table below says which won each pass, and the other's rate).");
+        s.AppendLine(CultureInfo.InvariantCulture, $"Passes alternate fp32, int8, int8, fp32, ... ({Pairs} pair(s) per corpus after a warm-up pass of each);");
         s.AppendLine("the ratio is fp32 time / int8 time per pair, the median over pairs, in wall time (the in-process limit as the targets define it)");
         s.AppendLine("and in this process's CPU time (the work each pass cost: on a machine shared with other work, wall time also counts waiting");
         s.AppendLine("for a core, which hits whichever pass the other work happened to overlap).");
@@ -251,6 +280,16 @@ public sealed record Int8Report(DateTime Utc, CpuPeak Peak, string LoadAtStart, 
         }
 
         s.AppendLine();
+        s.AppendLine("The faster way of using the cores in each pass (texts/s; \"other\": the other way in the same pass):");
+        s.AppendLine();
+        s.AppendLine("| corpus | fp32 passes | int8 passes |");
+        s.AppendLine("|---|---|---|");
+        foreach (var r in Rows)
+        {
+            s.AppendLine(CultureInfo.InvariantCulture, $"| {r.Corpus} | {string.Join("; ", r.Fp32Shapes)} | {string.Join("; ", r.Int8Shapes)} |");
+        }
+
+        s.AppendLine();
         s.AppendLine("## Distance to the hardware");
         s.AppendLine();
         s.AppendLine(CultureInfo.InvariantCulture, $"Peak: {Peak.Describe()}.");
@@ -264,6 +303,11 @@ public sealed record Int8Report(DateTime Utc, CpuPeak Peak, string LoadAtStart, 
         foreach (var r in Rows)
         {
             s.AppendLine(CultureInfo.InvariantCulture, $"| {r.Corpus} | {F(r.MacsPerText / 1e6)} M | {F(r.LinearShare * 100)} % | {F(r.Fp32Macs / 1e9)} | {F(r.Fp32Macs / Peak.Fp32PeakMacs * 100)} % | {F(r.Int8Macs / 1e9)} | {F(r.Int8Macs / Peak.Int8PeakMacs * 100)} % |");
+        }
+
+        if (Profile.Count > 0)
+        {
+            Int8Profile.Render(s, Profile, "short");
         }
 
         s.AppendLine();

@@ -16,7 +16,7 @@ namespace AkiDb.Queue.Bench.Inference;
 /// texts through a real broker to a worker serving the int8 model, in rounds side by side with the int8 and fp32
 /// in-process limits on the same texts.
 /// </summary>
-internal sealed class Int8UserPath(ModelFiles model, NativeModelSession fp32, NativeModelSession int8, IReadOnlyList<CorpusText> texts, int rounds, int starts)
+internal sealed class Int8UserPath(ModelFiles model, LimitSessions fp32, LimitSessions int8, IReadOnlyList<CorpusText> texts, int rounds, int starts)
 {
     private const string Int8Name = "all-MiniLM-L6-v2-int8";
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(10);
@@ -121,8 +121,8 @@ internal sealed class Int8UserPath(ModelFiles model, NativeModelSession fp32, Na
                 await client.RunAsync("warm-", [.. texts.Take(Math.Min(texts.Count, 2000)).Select(t => t.Text)], null, 16, Patience);
             }
 
-            Pass(int8, batches);
-            Pass(fp32, batches);
+            int8.Best(batches);
+            fp32.Best(batches);
             for (var round = 0; round < rounds; round++)
             {
                 // Rotated each round, so none of the three always runs first or last.
@@ -133,13 +133,13 @@ internal sealed class Int8UserPath(ModelFiles model, NativeModelSession fp32, Na
                     switch ((k + round) % 3)
                     {
                         case 0:
-                            limitInt8 = texts.Count / Pass(int8, batches);
+                            limitInt8 = texts.Count / int8.Best(batches).Wall;
                             break;
                         case 1:
                             run = await RunEmbedAsync(cli, input, url, worker, broker.BeamPid, round);
                             break;
                         default:
-                            limitFp32 = texts.Count / Pass(fp32, batches);
+                            limitFp32 = texts.Count / fp32.Best(batches).Wall;
                             break;
                     }
                 }
@@ -156,17 +156,6 @@ internal sealed class Int8UserPath(ModelFiles model, NativeModelSession fp32, Na
         }
 
         return new EmbedComparison(texts.Count, runs);
-    }
-
-    private static double Pass(NativeModelSession session, IReadOnlyList<InferenceBatch> batches)
-    {
-        var clock = Stopwatch.StartNew();
-        foreach (var batch in batches)
-        {
-            session.Run(batch);
-        }
-
-        return clock.Elapsed.TotalSeconds;
     }
 
     private static async Task<WorkerProcess> StartWorkerAsync(string name, string url, Dictionary<string, string?> configured)

@@ -38,7 +38,7 @@ internal static class Int8UserPathReport
         s.AppendLine(CultureInfo.InvariantCulture, $"{e.Texts:N0} short texts (the short corpus, repeated with numbered prefixes) in a JSONL file; `akidb-queue embed INPUT --out OUT --url ... --model all-MiniLM-L6-v2-int8`");
         s.AppendLine("(its defaults: 16 texts per message), timed from spawn to exit, to one worker with its defaults serving the int8 model (python backend, one");
         s.AppendLine("single-threaded bridge process per core, embedding cache off since every round sends the same texts), warmed up first. Each round also runs");
-        s.AppendLine("the int8 and fp32 in-process limits (2 threads) on the same texts in length-sorted batches of 32, the order rotating each round; the ratios are per round, the median over rounds.");
+        s.AppendLine("the int8 and fp32 in-process limits (each the faster of 2 intra-op threads and 2 single-threaded lanes, as in the limit above) on the same texts in length-sorted batches of 32, the order rotating each round; the ratios are per round, the median over rounds.");
         s.AppendLine();
         s.AppendLine("| round | embed texts/s | int8 limit texts/s | fp32 limit texts/s | embed / int8 limit | embed / fp32 limit | CPU cores during embed | every line written |");
         s.AppendLine("|---|---|---|---|---|---|---|---|");

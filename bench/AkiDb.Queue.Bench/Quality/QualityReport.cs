@@ -89,7 +89,11 @@ public sealed record QualityReport(DateTime Utc, string Cpu, int Cores, string L
             s.AppendLine("block of each row (`accuracy_level` 4) was the most accurate, but its vectors still changed with the batch (its kernel");
             s.AppendLine("differs with the row count) and it ran at 1.3-1.5x fp32, below the per-row subgraph; static scales calibrated offline");
             s.AppendLine("would be batch-invariant but clip on text unlike the calibration set, which per-row scales cannot; `QAttention` takes one");
-            s.AppendLine("activation scale per call, so the attention projections stay separate per-row MatMuls.");
+            s.AppendLine("activation scale per call, so the attention projections stay per-row integer GEMMs: one GEMM over the query, key and value");
+            s.AppendLine("weights side by side and a Split (the same numbers as three GEMMs: per-column weight scales, exact integer products; one");
+            s.AppendLine("row-scale Mul and fuller tiles instead of three). Rewriting each block's bias Add, residual Add and LayerNorm into ONNX");
+            s.AppendLine("Runtime's `SkipLayerNormalization` measured slower on CPU (12 nodes took 446 ms of a 2,094 ms profiled pass, against");
+            s.AppendLine("about 140 ms for the Adds and LayerNorms they replace), so it is not done; where int8's time goes is profiled in benchmarks-int8.md.");
         }
 
         s.AppendLine();

@@ -16,7 +16,7 @@ namespace AkiDb.Queue.Worker.Models;
 public sealed class QuantizedModelCache(string cacheDirectory, ILogger logger)
 {
     /// <summary>Bumped when the quantiser's output changes for the same settings.</summary>
-    private const string QuantizerRevision = "2"; // 2: fused first, per-row activation scales
+    private const string QuantizerRevision = "3"; // 2: fused first, per-row activation scales; 3: one GEMM per shared input (packed query/key/value), fewer helper nodes
 
     public string PathFor(string sourceOnnx, QuantizationOptions options)
     {

@@ -123,18 +123,60 @@ public sealed class OnnxQuantizerTests
     }
 
     [Fact]
-    public void Shared_inputs_are_quantised_once()
+    public void Shared_inputs_are_quantised_once_and_multiplied_in_one_integer_GEMM()
     {
-        // Two MatMuls reading x (as query, key and value read one hidden state) share one quantisation of it.
+        // Two MatMuls reading x (as query, key and value read one hidden state) share one quantisation of it and one GEMM.
         var model = TinyModel();
         model.Graph.Node[1].Input[0] = "x";
         model.Graph.Initializer.Add(Tensor("w3", W1, In, Hidden));
         model.Graph.Node.Add(new NodeProto { Name = "third", OpType = "MatMul", Input = { "x", "w3" }, Output = { "z" } });
 
-        OnnxQuantizer.Quantize(model, new QuantizationOptions { KeepFp32 = ["second"] });
+        var report = OnnxQuantizer.Quantize(model, new QuantizationOptions { KeepFp32 = ["second"] });
 
+        Assert.Equal(2, report.Quantized);
         Assert.Single(model.Graph.Node, n => n.OpType == "QuantizeLinear");
-        Assert.Equal(2, model.Graph.Node.Count(n => n.OpType == "MatMulIntegerToFloat"));
+        Assert.Single(model.Graph.Node, n => n.OpType == "MatMulIntegerToFloat");
+        Assert.Equal(["h", "z"], model.Graph.Node.Single(n => n.OpType == "Split").Output);
+        Assert.Single(model.Graph.Node, n => n.OpType == "MatMul"); // the kept one
+    }
+
+    [Theory]
+    [InlineData(13)]
+    [InlineData(11)] // before 13, Split takes its sizes as an attribute (snowflake-arctic-embed-xs is opset 11)
+    public void MatMuls_packed_into_one_GEMM_give_the_same_numbers_as_each_quantised_alone(int opset)
+    {
+        // The same two products of x, once reading x itself (packed side by side) and once the second reading a copy of x
+        // (two GEMMs): per-column weight scales and exact integer products make them equal bit for bit.
+        var wb = Weights(In * Hidden, seed: 3, columnScale: c => 0.2f * (c + 1));
+        ModelProto Model(bool packed)
+        {
+            var graph = new GraphProto
+            {
+                Name = "two",
+                Input = { Value("x", "batch", In) },
+                Output = { Value("a", "batch", Hidden), Value("b", "batch", Hidden) },
+                Initializer = { Tensor("w1", W1, In, Hidden), Tensor("wb", wb, In, Hidden) },
+                Node =
+                {
+                    new NodeProto { Name = "copy", OpType = "Identity", Input = { "x" }, Output = { "x_copy" } },
+                    new NodeProto { Name = "first", OpType = "MatMul", Input = { "x", "w1" }, Output = { "a" } },
+                    new NodeProto { Name = "other", OpType = "MatMul", Input = { packed ? "x" : "x_copy", "wb" }, Output = { "b" } },
+                },
+            };
+            var model = new ModelProto { IrVersion = 7, ProducerName = "test", Graph = graph, OpsetImport = { new OperatorSetIdProto { Version = opset } } };
+            OnnxQuantizer.Quantize(model, new QuantizationOptions());
+            return model;
+        }
+
+        var packed = Model(packed: true);
+        var separate = Model(packed: false);
+        Assert.Single(packed.Graph.Node, n => n.OpType == "MatMulIntegerToFloat");
+        Assert.Equal(2, separate.Graph.Node.Count(n => n.OpType == "MatMulIntegerToFloat"));
+        var input = Weights(7 * In, seed: 4, columnScale: c => MathF.Pow(3, c % 4));
+        foreach (var name in new[] { "a", "b" })
+        {
+            Assert.Equal(Run(separate, input, name), Run(packed, input, name)); // bit for bit
+        }
     }
 
     [Fact]
@@ -150,13 +192,13 @@ public sealed class OnnxQuantizerTests
         Assert.True(written.AsSpan().IndexOf(extra) >= 0, "the unknown field was dropped");
     }
 
-    private static float[] Run(ModelProto model, float[] input)
+    private static float[] Run(ModelProto model, float[] input, string output = "y")
     {
         using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         using var session = new InferenceSession(model.ToByteArray(), options);
         var rows = input.Length / In;
         using var x = OrtValue.CreateTensorValueFromMemory(input, [rows, In]);
-        using var outputs = session.Run(new RunOptions(), ["x"], [x], ["y"]);
+        using var outputs = session.Run(new RunOptions(), ["x"], [x], [output]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
