@@ -3,7 +3,7 @@ namespace AkiDb.Queue.IntegrationTests.Partitions;
 /// <summary>
 /// The faults a broker cluster really has, beyond a killed node: a node frozen (SIGSTOP: a long garbage collection, a
 /// paused virtual machine), a network partition (pause_minority), the worker cut from its node only, a slow and lossy
-/// link, and a rolling restart. Each runs <see cref="FaultScenario"/>: `akidb-queue embed` sends every request at once,
+/// link, and a rolling restart. Each runs <see cref="FaultScenario"/>: `akidb-queue embed` sends the requests,
 /// and the run must end with every request answered (the CLI drops duplicates by requestId; they are counted), the
 /// worker still running, and, for a quiet fault of the worker's node, one log line naming the node given up and why.
 /// </summary>
