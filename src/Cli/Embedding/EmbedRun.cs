@@ -11,11 +11,12 @@ namespace AkiDb.Queue.Cli.Embedding;
 /// throws away. A request that fails with several texts is sent again one text per request, so one bad text fails
 /// only itself.
 /// </summary>
-internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, TextWriter output)
+internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Stream output)
 {
     private readonly string _prefix = $"embed-{Guid.NewGuid().ToString("N")[..10]}-";
     private readonly ConcurrentDictionary<string, ChunkItem[]> _inFlight = new(StringComparer.Ordinal);
     private readonly Channel<Outgoing> _outbox = Channel.CreateUnbounded<Outgoing>();
+    private readonly OutputLine _lines = new();
 
     public int Written { get; private set; }
 
@@ -40,8 +41,8 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
             position[pending[i].Seq] = i;
         }
 
-        // null: not answered yet; "": failed (nothing to write); otherwise the line.
-        var lines = new string?[pending.Count];
+        // null: not answered yet; empty: failed (nothing to write); otherwise the line's UTF-8 bytes, newline included.
+        var lines = new byte[]?[pending.Count];
         using var window = new SemaphoreSlim(options.MaxInFlightTexts);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var feeder = Task.Run(() => FeedAsync(pending, window, stop), CancellationToken.None);
@@ -60,12 +61,12 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
                 }
 
                 Volatile.Write(ref _lastResult, System.Diagnostics.Stopwatch.GetTimestamp());
-                Record(result.RootElement, position, lines);
+                Record(result.Document.RootElement, position, lines);
                 while (next < pending.Count && lines[next] is { } line)
                 {
                     if (line.Length > 0)
                     {
-                        await output.WriteLineAsync(line);
+                        await output.WriteAsync(line, CancellationToken.None);
                         Written++;
                     }
 
@@ -92,7 +93,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
     /// back (not cloned and left to the collector): a result of 16 vectors is some 70 KB of JSON, and at a thousand
     /// texts a second the CLI shares the cores with the model.
     /// </summary>
-    private async Task<System.Text.Json.JsonDocument?> NextResultAsync(CancellationTokenSource stop, Task feeder, Task publisher, CancellationToken cancellationToken)
+    private async Task<ParsedResult?> NextResultAsync(CancellationTokenSource stop, Task feeder, Task publisher, CancellationToken cancellationToken)
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
         wait.CancelAfter(options.ResultTimeout);
@@ -101,15 +102,26 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
             while (true)
             {
                 var message = await broker.Results.ReadAsync(wait.Token);
-                var document = System.Text.Json.JsonDocument.Parse(message.Body);
+                System.Text.Json.JsonDocument document;
+                try
+                {
+                    document = System.Text.Json.JsonDocument.Parse(message.Body);
+                }
+                catch
+                {
+                    message.Return();
+                    throw;
+                }
+
+                var result = new ParsedResult(document, message);
                 var json = document.RootElement;
                 if (json.ValueKind == System.Text.Json.JsonValueKind.Object && json.TryGetProperty("requestId", out var r) && r.ValueKind == System.Text.Json.JsonValueKind.String
                     && r.GetString()!.StartsWith(_prefix, StringComparison.Ordinal))
                 {
-                    return document;
+                    return result;
                 }
 
-                document.Dispose();
+                result.Dispose();
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -129,7 +141,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         }
     }
 
-    private void Record(System.Text.Json.JsonElement result, Dictionary<int, int> position, string?[] lines)
+    private void Record(System.Text.Json.JsonElement result, Dictionary<int, int> position, byte[]?[] lines)
     {
         if (!_inFlight.TryRemove(result.GetProperty("requestId").GetString()!, out var items))
         {
@@ -138,11 +150,12 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
 
         if (!result.TryGetProperty("code", out var code))
         {
+            var made = _lines.Format(items, result, options.IncludeText);
+            var truncated = result.GetProperty("truncated");
             for (var i = 0; i < items.Length; i++)
             {
-                var line = OutputLine.Format(items[i], result, i, options.IncludeText);
-                Truncated += result.GetProperty("truncated")[i].GetBoolean() ? 1 : 0;
-                lines[position[items[i].Seq]] = line;
+                Truncated += truncated[i].GetBoolean() ? 1 : 0;
+                lines[position[items[i].Seq]] = made[i];
             }
 
             return;
@@ -159,7 +172,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         }
 
         Failures.Add(new ChunkFailure(items[0], code.GetString() ?? "", result.TryGetProperty("message", out var m) ? m.GetString() ?? "" : ""));
-        lines[position[items[0].Seq]] = "";
+        lines[position[items[0].Seq]] = [];
     }
 
     private async Task FeedAsync(IReadOnlyList<ChunkItem> pending, SemaphoreSlim window, CancellationTokenSource stop)
@@ -290,6 +303,18 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, Te
         _sentOnce.Add(items[0].Seq) ? id : $"{id}r{++retry}";
 
     private readonly HashSet<int> _sentOnce = [];
+}
+
+/// <summary>A result parsed in place over its pooled body: disposing it gives both the parser's and the body's buffers back.</summary>
+internal sealed class ParsedResult(System.Text.Json.JsonDocument document, PooledResult body) : IDisposable
+{
+    public System.Text.Json.JsonDocument Document { get; } = document;
+
+    public void Dispose()
+    {
+        Document.Dispose();
+        body.Return();
+    }
 }
 
 /// <summary>Chunks to send in one request; <paramref name="Id"/> set when it is a request sent again under its first id.</summary>

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace AkiDb.Queue.Cli.Embedding;
@@ -43,10 +42,10 @@ internal static class OutputFile
     }
 
     /// <summary>
-    /// Appending, through a buffer that holds a whole result's lines (16 vectors of some 4 KB each): the run flushes once
-    /// per result, so a line is not a write of its own.
+    /// Appending bytes (the lines come as UTF-8 already), through a buffer that holds a whole result's lines (16 vectors
+    /// of some 4 KB each): the run flushes once per result, so a line is not a write of its own.
     /// </summary>
-    public static StreamWriter OpenForAppend(string path) => new(path, append: true, new UTF8Encoding(false), bufferSize: 1 << 17);
+    public static FileStream OpenForAppend(string path) => new(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 1 << 17);
 
     private static void TrimPartialLastLine(string path)
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -5,62 +6,91 @@ using System.Text.Json;
 namespace AkiDb.Queue.Cli.Embedding;
 
 /// <summary>
-/// One line of <c>embed</c>'s output: <c>{"id", "chunk", "start", "end", "text"?, "model", "tokens", "truncated",
-/// "encoding"?, "embedding", "scale"?, "metadata"?}</c>. The vector is copied from the result as it came, its UTF-8
-/// bytes in one piece (the worker wrote and the parser checked them), so no float is parsed, printed or re-tokenised:
-/// at a thousand texts a second the CLI shares the cores with the model.
+/// Makes the lines of <c>embed</c>'s output: <c>{"id", "chunk", "start", "end", "text"?, "model", "tokens", "truncated",
+/// "encoding"?, "embedding", "scale"?, "metadata"?}</c>, each as UTF-8 bytes ending in a newline, ready for the file.
+/// The vector is copied from the result as it came, its UTF-8 bytes in one piece (the worker wrote and the parser
+/// checked them), so no float is parsed, printed or re-tokenised; and a line never becomes a string (no UTF-16 copy to
+/// encode again): at a thousand texts a second the CLI shares the cores with the model. One instance per run, used by
+/// the one loop that writes the results (its buffer is reused line after line).
 /// </summary>
-internal static class OutputLine
+internal sealed class OutputLine
 {
-    public static string Format(ChunkItem item, JsonElement completed, int index, bool includeText)
+    private static readonly byte[] NewLine = Encoding.UTF8.GetBytes(Environment.NewLine);
+
+    private readonly ArrayBufferWriter<byte> _buffer = new(16 * 1024);
+
+    /// <summary>The lines of one completed result, one per item in the order of <paramref name="items"/>.</summary>
+    public byte[][] Format(ChunkItem[] items, JsonElement completed, bool includeText)
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+        var model = completed.GetProperty("model").GetString();
+        var tokens = completed.GetProperty("tokenCounts");
+        var truncated = completed.GetProperty("truncated");
+        var encoding = completed.TryGetProperty("encoding", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+        var scales = encoding is not null && completed.TryGetProperty("scales", out var s) && s.ValueKind == JsonValueKind.Array ? s : (JsonElement?)null;
+        // Walked once, not indexed per item: an array of arrays is indexed by walking it from the start.
+        using var vectors = completed.GetProperty(encoding is null ? "embeddings" : "encodedEmbeddings").EnumerateArray().GetEnumerator();
+        using var writer = new Utf8JsonWriter(_buffer);
+        var lines = new byte[items.Length][];
+        for (var i = 0; i < items.Length; i++)
         {
-            writer.WriteStartObject();
-            writer.WriteString("id", item.Id);
-            writer.WriteNumber("chunk", item.ChunkIndex);
-            writer.WriteNumber("start", item.Start);
-            writer.WriteNumber("end", item.End);
-            if (includeText)
+            if (!vectors.MoveNext())
             {
-                writer.WriteString("text", item.Text);
+                throw new InvalidDataException($"A result for {items.Length} texts holds fewer vectors.");
             }
 
-            writer.WriteString("model", completed.GetProperty("model").GetString());
-            writer.WriteNumber("tokens", completed.GetProperty("tokenCounts")[index].GetInt32());
-            writer.WriteBoolean("truncated", completed.GetProperty("truncated")[index].GetBoolean());
-            if (completed.TryGetProperty("encoding", out var encoding) && encoding.ValueKind == JsonValueKind.String)
-            {
-                writer.WriteString("encoding", encoding.GetString());
-                writer.WritePropertyName("embedding");
-                writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(completed.GetProperty("encodedEmbeddings")[index]), skipInputValidation: true);
-                if (completed.TryGetProperty("scales", out var scales) && scales.ValueKind == JsonValueKind.Array)
-                {
-                    writer.WritePropertyName("scale");
-                    scales[index].WriteTo(writer);
-                }
-            }
-            else
-            {
-                writer.WritePropertyName("embedding");
-                writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(completed.GetProperty("embeddings")[index]), skipInputValidation: true);
-            }
+            lines[i] = Format(writer, items[i], model, tokens[i].GetInt32(), truncated[i].GetBoolean(), encoding, vectors.Current, scales is { } all ? all[i] : null, includeText);
+        }
 
-            if (item.Metadata is { Count: > 0 } metadata)
-            {
-                writer.WriteStartObject("metadata");
-                foreach (var (key, value) in metadata)
-                {
-                    writer.WriteString(key, value);
-                }
+        return lines;
+    }
 
-                writer.WriteEndObject();
+    private byte[] Format(Utf8JsonWriter writer, ChunkItem item, string? model, int tokens, bool truncated, string? encoding, JsonElement vector, JsonElement? scale, bool includeText)
+    {
+        _buffer.ResetWrittenCount();
+        writer.Reset();
+        writer.WriteStartObject();
+        writer.WriteString("id", item.Id);
+        writer.WriteNumber("chunk", item.ChunkIndex);
+        writer.WriteNumber("start", item.Start);
+        writer.WriteNumber("end", item.End);
+        if (includeText)
+        {
+            writer.WriteString("text", item.Text);
+        }
+
+        writer.WriteString("model", model);
+        writer.WriteNumber("tokens", tokens);
+        writer.WriteBoolean("truncated", truncated);
+        if (encoding is not null)
+        {
+            writer.WriteString("encoding", encoding);
+        }
+
+        writer.WritePropertyName("embedding");
+        writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(vector), skipInputValidation: true);
+        if (scale is { } value)
+        {
+            writer.WritePropertyName("scale");
+            value.WriteTo(writer);
+        }
+
+        if (item.Metadata is { Count: > 0 } metadata)
+        {
+            writer.WriteStartObject("metadata");
+            foreach (var (key, text) in metadata)
+            {
+                writer.WriteString(key, text);
             }
 
             writer.WriteEndObject();
         }
 
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        writer.WriteEndObject();
+        writer.Flush();
+        var json = _buffer.WrittenSpan;
+        var line = new byte[json.Length + NewLine.Length];
+        json.CopyTo(line);
+        NewLine.CopyTo(line.AsSpan(json.Length));
+        return line;
     }
 }

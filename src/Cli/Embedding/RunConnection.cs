@@ -26,7 +26,7 @@ internal sealed class RunConnection : IAsyncDisposable
 
     private readonly IConnection _connection;
     private readonly IChannel _publisher;
-    private readonly Channel<ResultMessage> _results = Channel.CreateBounded<ResultMessage>(1000);
+    private readonly Channel<PooledResult> _results = Channel.CreateBounded<PooledResult>(1000);
     private readonly Channel<bool> _reconnected = Channel.CreateUnbounded<bool>();
 
     private RunConnection(IConnection connection, IChannel publisher, string replyQueue)
@@ -39,7 +39,7 @@ internal sealed class RunConnection : IAsyncDisposable
     /// <summary>The run's own queue: results for this run arrive here.</summary>
     public string ReplyQueue { get; }
 
-    public ChannelReader<ResultMessage> Results => _results.Reader;
+    public ChannelReader<PooledResult> Results => _results.Reader;
 
     /// <summary>One item each time the connection was lost and recovered: the requests still waiting must be sent again.</summary>
     public ChannelReader<bool> Reconnected => _reconnected.Reader;
@@ -75,7 +75,7 @@ internal sealed class RunConnection : IAsyncDisposable
             consumer.ReceivedAsync += async (_, delivery) =>
             {
                 // Acknowledged on arrival: the queue dies with the run, so a result is only ever worth what the run makes of it.
-                await run._results.Writer.WriteAsync(new ResultMessage(delivery.Exchange != "embed-failed", delivery.Body.ToArray(), () => Task.CompletedTask));
+                await run._results.Writer.WriteAsync(PooledResult.CopyOf(delivery.Body.Span));
                 await subscriber.BasicAckAsync(delivery.DeliveryTag, false);
             };
             await subscriber.BasicConsumeAsync(queue, autoAck: false, consumer, cancellationToken);
