@@ -57,8 +57,9 @@ quiet_faults_section() {
     echo "In \`./test.sh\` the two frozen-node scenarios and the partition scenario run at a smaller size (160 requests), each fault held"
     echo "only until results flow again without the faulty node (which is the assertion), then healed; rows of that size say"
     echo "*small*. They run wherever network namespaces can be created (root) and are skipped, with the reason, elsewhere."
-    echo "On an idle machine all 160 can be answered before a cut takes hold (the node pauses 15-25 s after it); that run then"
-    echo "checks the counts and the worker's log line giving the node up, not results during the fault."
+    echo "There the CLI keeps 20 requests in flight, not all 160: on an idle machine all 160 at once were answered before a"
+    echo "freeze took hold, and the worker never had to move on (a failed CI run). With 20, at most about 60 are answered"
+    echo "when the fault starts, and the rest need the worker off the faulty node."
     echo "<!-- quiet-faults:end -->"
 }
 

@@ -25,6 +25,13 @@ internal static class CommandFailure
     /// </summary>
     public static string Describe(Exception exception)
     {
+        if (exception is OperationCanceledException)
+        {
+            // Not the user's Ctrl+C (Report handles that): RabbitMQ.Client's own deadline on a broker operation, whose
+            // message is only "A task was canceled."
+            return "The broker did not answer in time (RabbitMQ.Client's 20 s deadline on an operation): is a cluster node frozen or cut off?";
+        }
+
         if (exception is not BrokerUnreachableException unreachable)
         {
             return exception.Message;

@@ -116,7 +116,8 @@ internal sealed class EmbedCommand : AsyncCommand<EmbedCommand.Settings>
         bool finished;
         try
         {
-            await using var broker = await RunConnection.ConnectAsync(settings, settings.Queue, 256, cancellationToken);
+            await using var broker = await RunConnection.ConnectAsync(settings, settings.Queue, 256, cancellationToken,
+                retrying: message => AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(message)}[/]"));
             await using var output = OutputFile.OpenForAppend(settings.Out);
             run = new EmbedRun(broker, options, output);
             finished = await AnsiConsole.Progress()
@@ -132,7 +133,8 @@ internal sealed class EmbedCommand : AsyncCommand<EmbedCommand.Settings>
                     }, cancellationToken);
                 });
         }
-        catch (Exception e) when (e is InvalidOperationException or TimeoutException or RabbitMQ.Client.Exceptions.BrokerUnreachableException)
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or RabbitMQ.Client.Exceptions.BrokerUnreachableException
+                                      || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             AnsiConsole.MarkupLine($"[red]{Markup.Escape(CommandFailure.Describe(e))}[/]");
             return 1;

@@ -44,8 +44,50 @@ internal sealed class RunConnection : IAsyncDisposable
     /// <summary>One item each time the connection was lost and recovered: the requests still waiting must be sent again.</summary>
     public ChannelReader<bool> Reconnected => _reconnected.Reader;
 
-    /// <summary>Connects, checks that <paramref name="inputQueue"/> exists, and starts listening before anything is published.</summary>
-    public static async Task<RunConnection> ConnectAsync(BrokerSettings broker, string inputQueue, int maxInFlight, CancellationToken cancellationToken)
+    /// <summary>
+    /// How long a run keeps starting its set-up again while the broker does not answer it. Declaring the run's queue,
+    /// exchanges and bindings changes the cluster's metadata, which every member takes part in: with one member frozen or
+    /// cut off, those steps wait on the broker until its peers call it down (<c>net_ticktime</c>: 45-75 s with
+    /// RabbitMQ's default of 60), past RabbitMQ.Client's 20 s continuation timeout. Seen in the frozen-node scenario: the
+    /// CLI started while a node was frozen and exited on the first timeout with every request unsent.
+    /// </summary>
+    public static readonly TimeSpan SetupPatience = TimeSpan.FromMinutes(3);
+
+    /// <summary>
+    /// Connects, checks that <paramref name="inputQueue"/> exists, and starts listening before anything is published.
+    /// A set-up the broker does not answer in time (a cluster member frozen or cut off) is started again on a new
+    /// connection, each time told to <paramref name="retrying"/>, for up to <see cref="SetupPatience"/>.
+    /// </summary>
+    public static async Task<RunConnection> ConnectAsync(BrokerSettings broker, string inputQueue, int maxInFlight, CancellationToken cancellationToken,
+        Action<string>? retrying = null)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await ConnectOnceAsync(broker, inputQueue, maxInFlight, cancellationToken);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsBrokerStall(e) && clock.Elapsed < SetupPatience)
+            {
+                retrying?.Invoke($"The broker did not complete this run's set-up (attempt {attempt}: {e.GetBaseException().Message}); a cluster node may be frozen or cut off. Starting it again.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// A set-up step that timed out, or a connection the broker closed under it (a node that pauses in a partition):
+    /// worth another attempt. A missing queue (404), a refused login or permission (403) and the like are not.
+    /// </summary>
+    internal static bool IsBrokerStall(Exception e) => e switch
+    {
+        TimeoutException or OperationCanceledException => true,
+        // AlreadyClosedException is one of these too.
+        OperationInterruptedException interrupted => interrupted.ShutdownReason?.ReplyCode is not (403 or 404 or 406 or 530),
+        _ => false,
+    };
+
+    private static async Task<RunConnection> ConnectOnceAsync(BrokerSettings broker, string inputQueue, int maxInFlight, CancellationToken cancellationToken)
     {
         var connection = await broker.ConnectAsync("akidb-queue-embed", cancellationToken);
         try

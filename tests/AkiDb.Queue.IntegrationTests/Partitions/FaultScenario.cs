@@ -90,7 +90,7 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
 
             if (!beforeFirstResult)
             {
-                Assert.True(await timeline.WaitForAsync(requests / 4, Patience), $"{timeline.Count} results before the fault\n{log}");
+                Assert.True(await ResultsAsync(timeline, requests / 4, cli, log), $"{timeline.Count} results before the fault\n{log}");
                 faultAt = timeline.Now;
                 Console.WriteLine($"{scenario}: fault after {timeline.Count} results");
                 await inject();
@@ -110,8 +110,8 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
                 // always left: a run that ends before the fault takes hold tests nothing.
                 var left = requests - before;
                 Assert.True(left > 0, $"all {requests} requests answered before the fault took hold: the fault met no work");
-                Assert.True(await timeline.WaitForAsync(before + Math.Min(requests / 5, left), Patience),
-                    $"results did not resume during the fault: {timeline.Count - before} after it\n{string.Join('\n', worker.Lines.TakeLast(30))}");
+                Assert.True(await ResultsAsync(timeline, before + Math.Min(requests / 5, left), cli, log),
+                    $"results did not resume during the fault: {timeline.Count - before} after it\nthe CLI:\n{log}\nthe worker:\n{string.Join('\n', worker.Lines.TakeLast(30))}");
             }
 
             var healAt = timeline.Now;
@@ -165,6 +165,22 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
             await cluster.HealAllAsync(Patience);
             work.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Waits until the reader has seen <paramref name="count"/> results; fails at once, with the CLI's output, when the CLI
+    /// ends with an error first (it would otherwise sit out the whole patience with nobody left to send or answer).
+    /// </summary>
+    private static async Task<bool> ResultsAsync(ResultTimeline timeline, int count, Task<CliWrap.CommandResult> cli, StringBuilder log)
+    {
+        var results = timeline.WaitForAsync(count, Patience);
+        if (await Task.WhenAny(results, cli) == cli && !results.IsCompleted && (!cli.IsCompletedSuccessfully || cli.Result.ExitCode != 0))
+        {
+            var why = cli.IsCompletedSuccessfully ? $"exit code {cli.Result.ExitCode}" : cli.Exception?.GetBaseException().Message;
+            Assert.Fail($"the CLI ended ({why}) after {timeline.Count} results, waiting for {count}\n{log}");
+        }
+
+        return await results;
     }
 
     /// <summary>Polls until the input queue is empty, through any node that answers; false after <see cref="Patience"/>.</summary>

@@ -37,12 +37,11 @@ public sealed class QuietFaultTests(PartitionCluster cluster, ITestOutputHelper 
     /// its first result publish (and MassTransit's declaration of the result exchange on that connection) meets the
     /// frozen node. The worker gave the node up and then answered nothing for the rest of the run, with no consumer on
     /// the input queue and no connection attempt.
-    /// Opt-in (scripts/reliability-report.sh), not in ./test.sh: it passed in the branch that fixed the handshake stall and
-    /// fails on the commit before, but in one clean-clone run at load average 25-30 the worker gave the frozen node up
-    /// (handshake deadline), logged one failed connection attempt and one retry, and then nothing for ten minutes, with no
-    /// consumer and the watchdog silent: an open bug (docs/reliability.md, "Soak"), so it cannot gate every change yet.
+    /// It also failed, 2 runs in 3 at load average 11-13, for another reason: the CLI, started while the node was frozen,
+    /// timed out declaring its reply queue (metadata changes wait until the peers call the frozen node down) and exited
+    /// before sending anything; the CLI now starts its set-up again (RunConnection.SetupPatience).
     /// </summary>
-    [ReliabilityReportFact]
+    [NetworkLabFact]
     public async Task The_worker_moves_on_from_a_node_frozen_before_its_first_result_and_nothing_is_lost()
     {
         var a = _scenario.A;
