@@ -46,7 +46,9 @@ public sealed class QuietFaultTests(PartitionCluster cluster, ITestOutputHelper 
     {
         var a = _scenario.A;
         await _scenario.RunAsync("the worker's node frozen before the first result", "SIGSTOP of the node the worker consumes through once the worker is ready and before any request is sent, SIGCONT after the hold; the node restarted if it does not rejoin within 30 s",
-            TimeSpan.FromSeconds(20), () => Task.Run(a.Freeze),
+            // 90 s as the other freeze: held for 20 s (the soak's length) the node resumed before the worker's reconnection
+            // gave it up (two missed heartbeats, then a 10 s handshake deadline), so the worker never had to move on.
+            TimeSpan.FromSeconds(90), () => Task.Run(a.Freeze),
             async () =>
             {
                 a.Resume();
