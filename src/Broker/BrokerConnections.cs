@@ -19,6 +19,8 @@ public sealed class BrokerConnections
     /// <summary>The node tried first: the first listed, or the one after the node last given up.</summary>
     private int _first;
 
+    private readonly OpenSockets _open = new();
+
     private BrokerConnections(BrokerConnectionSettings settings, Func<string, string> keyOf, Uri url, BrokerTrust trust)
     {
         Settings = settings;
@@ -112,7 +114,7 @@ public sealed class BrokerConnections
         {
             var node = trying?.Current;
             var socket = new System.Net.Sockets.Socket(addressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
-            return new HandshakeDeadlineTcpClient(socket, Settings.ConnectionTimeout, () => Silent(node));
+            return new HandshakeDeadlineTcpClient(socket, Settings.ConnectionTimeout, () => Silent(node), _open);
         };
         factory.RequestedHeartbeat = Settings.Heartbeat;
         factory.RequestedConnectionTimeout = Settings.ConnectionTimeout;
@@ -141,6 +143,13 @@ public sealed class BrokerConnections
             }
         }
     }
+
+    /// <summary>
+    /// Cuts <paramref name="connection"/> (made by this factory) the way a network failure does: its socket is shut down
+    /// and closed under RabbitMQ.Client, which ends the connection with a shutdown the library initiated (see
+    /// <see cref="OpenSockets"/> for why not a close). False when its socket is not known here (already closed).
+    /// </summary>
+    public bool Sever(IConnection connection) => _open.Sever(connection.LocalPort);
 
     /// <summary>
     /// A node accepted a TCP connection and sent nothing within <see cref="BrokerConnectionSettings.ConnectionTimeout"/>

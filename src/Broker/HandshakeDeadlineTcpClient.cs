@@ -19,7 +19,7 @@ namespace AkiDb.Queue.Broker;
 /// anything the deadline is off: the later handshake steps are bounded by RabbitMQ.Client's handshake timeout, and an
 /// open connection by heartbeats.
 /// </remarks>
-internal sealed class HandshakeDeadlineTcpClient(Socket socket, TimeSpan deadline, Action onSilent) : TcpClientAdapter(socket)
+internal sealed class HandshakeDeadlineTcpClient(Socket socket, TimeSpan deadline, Action onSilent, OpenSockets? open = null) : TcpClientAdapter(socket)
 {
     private Timer? _timer;
     private int _state; // 0 connecting or waiting, 1 heard from the node, 2 given up
@@ -27,6 +27,7 @@ internal sealed class HandshakeDeadlineTcpClient(Socket socket, TimeSpan deadlin
     public override async Task ConnectAsync(IPAddress ep, int port, CancellationToken cancellationToken = default)
     {
         await base.ConnectAsync(ep, port, cancellationToken).ConfigureAwait(false);
+        open?.Add(Client);
         _timer = new Timer(_ => Expire(), null, deadline, Timeout.InfiniteTimeSpan);
     }
 
@@ -35,7 +36,19 @@ internal sealed class HandshakeDeadlineTcpClient(Socket socket, TimeSpan deadlin
     public override void Close()
     {
         _timer?.Dispose();
+        open?.Remove(Client);
         base.Close();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _timer?.Dispose();
+            open?.Remove(Client);
+        }
+
+        base.Dispose(disposing);
     }
 
     private void Heard()

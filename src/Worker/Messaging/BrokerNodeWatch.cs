@@ -129,8 +129,13 @@ internal sealed class BrokerNodeWatch(
         connections.GiveUp(connection.Endpoint.HostName, connection.Endpoint.Port);
         try
         {
-            // abort: a node that confirms nothing will not answer a close either; the socket is closed without waiting.
-            await connection.CloseAsync(Constants.ConnectionForced, "akidb-queue gave this node up: " + reason, TimeSpan.FromSeconds(2), abort: true);
+            // Cut as a network failure cuts it, so MassTransit replaces the connection for consuming and publishing alike
+            // (it ignores a close the application initiates: BrokerConnections.Sever). The abort is the fallback for a
+            // connection whose socket is not known; a node that confirms nothing will not answer a close either.
+            if (!connections.Sever(connection))
+            {
+                await connection.CloseAsync(Constants.ConnectionForced, "akidb-queue gave this node up: " + reason, TimeSpan.FromSeconds(2), abort: true);
+            }
         }
         catch (Exception e)
         {
