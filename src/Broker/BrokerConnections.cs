@@ -114,7 +114,7 @@ public sealed class BrokerConnections
         {
             var node = trying?.Current;
             var socket = new System.Net.Sockets.Socket(addressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
-            return new HandshakeDeadlineTcpClient(socket, Settings.ConnectionTimeout, () => Silent(node), _open);
+            return new HandshakeDeadlineTcpClient(socket, Settings.ConnectionTimeout, () => Silent(node), _open, Settings.Heartbeat, silence => EndedSilent(node, silence));
         };
         factory.RequestedHeartbeat = Settings.Heartbeat;
         factory.RequestedConnectionTimeout = Settings.ConnectionTimeout;
@@ -156,6 +156,24 @@ public sealed class BrokerConnections
     /// (frozen): the attempt was ended and the node given up (<see cref="GiveUp"/>). The argument is the node, <c>host:port</c>.
     /// </summary>
     public event Action<string>? NodeSilent;
+
+    /// <summary>
+    /// An open connection ended after its node had sent nothing, not even a heartbeat, for longer than
+    /// <see cref="BrokerConnectionSettings.Heartbeat"/> (frozen, or the link cut): the node was given up (<see cref="GiveUp"/>),
+    /// so the reconnection starts with the next one. The arguments are the node, <c>host:port</c>, and how long it was silent.
+    /// </summary>
+    public event Action<string, TimeSpan>? NodeEndedSilent;
+
+    private void EndedSilent(AmqpTcpEndpoint? node, TimeSpan silence)
+    {
+        if (node is null)
+        {
+            return;
+        }
+
+        GiveUp(node.HostName, node.Port);
+        NodeEndedSilent?.Invoke($"{node.HostName}:{node.Port}", silence);
+    }
 
     private void Silent(AmqpTcpEndpoint? node)
     {

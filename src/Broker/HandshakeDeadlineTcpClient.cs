@@ -7,6 +7,8 @@ namespace AkiDb.Queue.Broker;
 /// <summary>
 /// A socket to a broker node that is closed when the node sends nothing within a deadline of the TCP connect: the
 /// connection attempt then fails, and the next one starts with the next node (<see cref="BrokerConnections.GiveUp"/>).
+/// It also tells its owner when an open connection ends after the node had been silent for longer than a heartbeat
+/// (<paramref name="heartbeat"/>): the node froze or the link was cut, and the next connection should not start there.
 /// </summary>
 /// <remarks>
 /// Why: a frozen node (SIGSTOP, a paused VM) still completes TCP handshakes, its kernel answers, and never sends AMQP's
@@ -19,15 +21,34 @@ namespace AkiDb.Queue.Broker;
 /// anything the deadline is off: the later handshake steps are bounded by RabbitMQ.Client's handshake timeout, and an
 /// open connection by heartbeats.
 /// </remarks>
-internal sealed class HandshakeDeadlineTcpClient(Socket socket, TimeSpan deadline, Action onSilent, OpenSockets? open = null) : TcpClientAdapter(socket)
+/// <remarks>
+/// Why the silence at the end: RabbitMQ.Client ends a connection whose node missed two heartbeats, and MassTransit then
+/// reconnects through the same node list. Without this, a connection nobody watched (the worker learns its connection
+/// from the first message received through it) was reconnected to the frozen node first and waited out the handshake
+/// deadline there: 37 s to resume when the node froze before the worker's first result, of a 30 s target. A healthy
+/// node sends a heartbeat every half heartbeat interval and answers a close, so a long silence at the end means a node
+/// that stopped talking, whoever noticed it.
+/// </remarks>
+internal sealed class HandshakeDeadlineTcpClient(
+    Socket socket,
+    TimeSpan deadline,
+    Action onSilent,
+    OpenSockets? open = null,
+    TimeSpan heartbeat = default,
+    Action<TimeSpan>? onEndedSilent = null,
+    TimeProvider? clock = null) : TcpClientAdapter(socket)
 {
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private Timer? _timer;
     private int _state; // 0 connecting or waiting, 1 heard from the node, 2 given up
+    private int _ended;
+    private long _lastHeard;
+    private int _localPort;
 
     public override async Task ConnectAsync(IPAddress ep, int port, CancellationToken cancellationToken = default)
     {
         await base.ConnectAsync(ep, port, cancellationToken).ConfigureAwait(false);
-        open?.Add(Client);
+        _localPort = open?.Add(Client) ?? 0;
         _timer = new Timer(_ => Expire(), null, deadline, Timeout.InfiniteTimeSpan);
     }
 
@@ -35,8 +56,7 @@ internal sealed class HandshakeDeadlineTcpClient(Socket socket, TimeSpan deadlin
 
     public override void Close()
     {
-        _timer?.Dispose();
-        open?.Remove(Client);
+        Ended();
         base.Close();
     }
 
@@ -44,15 +64,32 @@ internal sealed class HandshakeDeadlineTcpClient(Socket socket, TimeSpan deadlin
     {
         if (disposing)
         {
-            _timer?.Dispose();
-            open?.Remove(Client);
+            Ended();
         }
 
         base.Dispose(disposing);
     }
 
+    /// <summary>The first close or dispose: the socket leaves the open ones, and a silent end is reported.</summary>
+    private void Ended()
+    {
+        if (Interlocked.Exchange(ref _ended, 1) == 1)
+        {
+            return;
+        }
+
+        _timer?.Dispose();
+        open?.Remove(_localPort, Client);
+        if (Volatile.Read(ref _state) == 1 && heartbeat > TimeSpan.Zero && onEndedSilent is not null &&
+            _clock.GetElapsedTime(Volatile.Read(ref _lastHeard)) is var silence && silence > heartbeat)
+        {
+            onEndedSilent(silence);
+        }
+    }
+
     private void Heard()
     {
+        Volatile.Write(ref _lastHeard, _clock.GetTimestamp());
         if (Volatile.Read(ref _state) == 0 && Interlocked.CompareExchange(ref _state, 1, 0) == 0)
         {
             _timer?.Dispose();

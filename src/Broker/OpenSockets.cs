@@ -20,24 +20,21 @@ internal sealed class OpenSockets
 {
     private readonly ConcurrentDictionary<int, Socket> _byLocalPort = new();
 
-    public void Add(Socket socket)
+    /// <summary>Registers a connected socket; its local port (the key to remove it by), or 0 when it has none.</summary>
+    public int Add(Socket socket)
     {
         if (socket.LocalEndPoint is IPEndPoint local)
         {
             _byLocalPort[local.Port] = socket;
+            return local.Port;
         }
+
+        return 0;
     }
 
-    public void Remove(Socket socket)
-    {
-        foreach (var (port, open) in _byLocalPort)
-        {
-            if (ReferenceEquals(open, socket))
-            {
-                _byLocalPort.TryRemove(port, out _);
-            }
-        }
-    }
+    /// <summary>Forgets <paramref name="socket"/>, registered on <paramref name="localPort"/> (not another socket that took the port since).</summary>
+    public void Remove(int localPort, Socket socket) =>
+        _byLocalPort.TryRemove(new KeyValuePair<int, Socket>(localPort, socket));
 
     /// <summary>Shuts the socket on <paramref name="localPort"/> down and closes it; false when no such socket is open.</summary>
     public bool Sever(int localPort)

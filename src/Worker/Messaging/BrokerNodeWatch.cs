@@ -43,8 +43,8 @@ internal sealed class BrokerNodeWatch(
     private int _givenUpWithoutAnswer;
 
     /// <summary>
-    /// Logs a node that took a TCP connection and sent nothing (frozen), once; <see cref="AkiDb.Queue.Broker.BrokerConnections"/>
-    /// has ended that attempt and moved on. Called once, when the bus is configured (the one place that has this watch).
+    /// Logs a node that took a TCP connection and sent nothing (frozen), or whose connection ended after it fell silent,
+    /// once; <see cref="AkiDb.Queue.Broker.BrokerConnections"/> has ended that attempt or given the node up and moved on. Called once, when the bus is configured (the one place that has this watch).
     /// </summary>
     public void WatchHandshakes()
     {
@@ -59,6 +59,16 @@ internal sealed class BrokerNodeWatch(
             {
                 logger.LogWarning("Giving up broker node {Node}: it accepted a connection and sent nothing within {Seconds:F0} s (RabbitMq:ConnectionTimeout); reconnecting through the next of RabbitMq:ClusterNodes",
                     node, connections.Settings.ConnectionTimeout.TotalSeconds);
+            }
+        };
+        // Also for connections no message has arrived through yet (OnShutdown knows only those): the worker's node frozen
+        // before its first result.
+        connections.NodeEndedSilent += (node, silence) =>
+        {
+            if (FirstWord(node))
+            {
+                logger.LogWarning("Gave up broker node {Node}: it sent nothing, not even a heartbeat, for {Seconds:F0} s (RabbitMq:Heartbeat {Heartbeat:F0} s); reconnecting through the next of RabbitMq:ClusterNodes",
+                    node, silence.TotalSeconds, connections.Settings.Heartbeat.TotalSeconds);
             }
         };
     }
