@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -64,9 +65,11 @@ class LoadedModel:
         self.spec = spec
         self.session = session
         self.wide_session = wide_session
+        self._wide_opening: Optional[threading.Thread] = None
         self.weights = weights
         self.threads = threads or {}
         self._used: Dict[str, InferenceSession] = {}  # sessions that ran since memory was last released
+        self.last_threads = self.threads.get("narrow", 0)  # intra-op threads of the session that ran last
         self.output_name = output_name
         self.dim = dim
         self.provider = provider
@@ -90,8 +93,35 @@ class LoadedModel:
                 "weights_shared": self.weights is not None}
 
     def session_for(self, width: str) -> InferenceSession:
-        """The wide session where there is one (CPU, more cores than a lane's share), else the narrow one."""
-        return self.wide_session if width == "wide" and self.wide_session is not None else self.session
+        """The wide session where there is one (CPU, more cores than a lane's share), else the narrow one (also while
+        the wide one is still opening)."""
+        wide = self.wide_session
+        return wide if width == "wide" and wide is not None else self.session
+
+    def open_wide_later(self, open_wide: Callable[[], InferenceSession], warn: Callable[[str], None]) -> None:
+        """Opens the wide session on a thread of its own, after the bridge has said ready.
+
+        Why: the wide session only serves a lone batch on an idle worker, yet opening it took about 40 % of a bridge's
+        model load (0.5 of 1.1 s for the int8 file on 2 cores), on the start-up path of every bridge. Until it is
+        open, a wide batch runs on the narrow session. ONNX Runtime releases the GIL (ctypes calls) while it builds the
+        session, so the narrow session keeps serving meanwhile."""
+        def run() -> None:
+            try:
+                wide = open_wide()
+            except Exception as e:  # the narrow session serves every batch; a lone one is only slower
+                warn(f"wide session not opened, lone batches run narrow: {type(e).__name__}: {e}")
+                return
+            self.wide_session = wide
+            if self.weights is not None:
+                self.weights.drop_resident_pages()  # the wide session has repacked what it needs too
+
+        self._wide_opening = threading.Thread(target=run, name=f"wide-{self.name}", daemon=True)
+        self._wide_opening.start()
+
+    def wait_for_wide(self) -> None:
+        """Returns once the wide session opening (if any) has finished, opened or not."""
+        if self._wide_opening is not None:
+            self._wide_opening.join()
 
     def feeds(self, ids: np.ndarray, lengths: np.ndarray) -> Dict[str, np.ndarray]:
         """Only the inputs the model declares: a model without token_type_ids
@@ -109,7 +139,9 @@ class LoadedModel:
     def hidden_states(self, ids: np.ndarray, lengths: np.ndarray, width: str = "narrow",
                       shrink_arena: bool = False) -> np.ndarray:
         session = self.session_for(width)
-        self._used[width] = session
+        ran = "wide" if session is not self.session else "narrow"
+        self._used[ran] = session
+        self.last_threads = self.threads.get(ran, 0)
         hidden = session.run(self.output_name, self.feeds(ids, lengths), shrink_arena)
         if hidden.ndim != 3 or hidden.shape[:2] != ids.shape:
             raise RuntimeError(f"output {self.output_name!r} has shape {list(hidden.shape)}, "
@@ -139,6 +171,7 @@ class LoadedModel:
         return True
 
     def close(self) -> None:
+        self.wait_for_wide()  # the sessions and weights it uses must not close under it
         if self.wide_session is not None:
             self.wide_session.close()
         self.session.close()
@@ -156,9 +189,10 @@ def _share(runtime: Runtime, path: str, warn: Callable[[str], None]) -> Optional
 
 def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, providers: Sequence[Any],
                platform: str = sys.platform, wide_threads: int = 0, wide_spinning: bool = False,
-               warn: Callable[[str], None] = lambda message: None) -> LoadedModel:
+               warn: Callable[[str], None] = lambda message: None, wide_later: bool = False) -> LoadedModel:
     """Opens the model's narrow session on the first provider that works and, on CPU when ``wide_threads`` is more
-    than the narrow session's threads, a wide session sharing its weights."""
+    than the narrow session's threads, a wide session sharing its weights: before returning, or with ``wide_later``
+    on a thread after (``LoadedModel.open_wide_later``), so the load returns once the narrow session can serve."""
     if not os.path.isfile(spec.path):
         raise FileNotFoundError(f"model {spec.name!r}: {spec.path} does not exist")
     start = time.perf_counter_ns()
@@ -187,10 +221,16 @@ def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, pro
     try:
         session, provider, dim, tried = open_session(runtime, spec.path, providers, settings, verify, platform, weights)
         wide = None
+        open_wide: Optional[Callable[[], InferenceSession]] = None
         threads = {"narrow": settings.intra_op_threads}
         if wants_wide and provider == "CPU":
             wide_settings = dataclasses.replace(settings, intra_op_threads=wide_threads, allow_spinning=wide_spinning)
-            wide = runtime.create_session(spec.path, provider, wide_settings, weights)
+
+            def open_wide() -> InferenceSession:
+                return runtime.create_session(spec.path, provider, wide_settings, weights)
+
+            if not wide_later:
+                wide = open_wide()
             threads["wide"] = wide_threads
         elif weights is not None:
             weights.close()  # a GPU session needs no second session, so nothing to share
@@ -200,6 +240,9 @@ def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, pro
             weights.close()
         raise
     if weights is not None:
-        weights.drop_resident_pages()  # both sessions have repacked what they need; the rest faults back on use
-    return LoadedModel(spec, session, chosen["output"], dim, provider, tried,
-                       _ms(start, time.perf_counter_ns()), wide, weights, threads)
+        weights.drop_resident_pages()  # the sessions have repacked what they need; the rest faults back on use
+    loaded = LoadedModel(spec, session, chosen["output"], dim, provider, tried,
+                         _ms(start, time.perf_counter_ns()), wide, weights, threads)
+    if wide is None and open_wide is not None:
+        loaded.open_wide_later(open_wide, warn)
+    return loaded

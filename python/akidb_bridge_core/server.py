@@ -101,6 +101,7 @@ class BridgeServer:
         self.settings = SessionSettings()
         self.wide_threads = 0
         self.wide_spinning = False
+        self.wide_later = True
         self.batches = 0
         self.sandbox: Optional[Dict[str, Any]] = None
 
@@ -264,6 +265,10 @@ class BridgeServer:
         if not isinstance(wide_spinning, bool):
             raise InitError("wide_allow_spinning must be true or false")
         self.wide_spinning = wide_spinning
+        wide_later = header.get("wide_later", True)
+        if not isinstance(wide_later, bool):
+            raise InitError("wide_later must be true or false")
+        self.wide_later = wide_later
         allow_spinning = header.get("allow_spinning", True)
         if not isinstance(allow_spinning, bool):
             raise InitError("allow_spinning must be true or false")
@@ -320,7 +325,7 @@ class BridgeServer:
         assert self.runtime is not None
         rss_before = current_rss_bytes()
         model = load_model(self.runtime, spec, self.settings, self.providers, self.platform_name, self.wide_threads, self.wide_spinning,
-                           warn=lambda message: self.log.warning(message, model=spec.name))
+                           warn=lambda message: self.log.warning(message, model=spec.name), wide_later=self.wide_later)
         # Loading parses the whole file (the weights included) before the sessions take what they need: what is freed
         # stays in glibc's heap unless trimmed, about 40-60 MiB of a ready bridge's resident memory.
         heap.trim()
@@ -382,7 +387,7 @@ class BridgeServer:
                        seq=int(ids.shape[1]), **timings)
         self.send({"type": "result", "id": header["id"], "batch": int(vectors.shape[0]),
                    "dim": int(vectors.shape[1]), "timings": timings,
-                   "threads": model.threads.get(width, model.threads.get("narrow", 0))}, vectors)
+                   "threads": model.last_threads}, vectors)
 
     def parse_embed(self, header: Dict[str, Any], payload: bytearray) -> Tuple[LoadedModel, np.ndarray, np.ndarray]:
         """Every check happens before anything is allocated from the request's numbers."""

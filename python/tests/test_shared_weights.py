@@ -69,6 +69,7 @@ class WideSessionTests(BridgeTestCase):
 
     def ready(self, **overrides):
         bridge = self.start()
+        overrides.setdefault("wide_later", False)  # the wide session open when ready, so these tests know which ran
         ready, _ = bridge.request(support.init_message(self.MODELS, LIBRARY, log_level="warning", **overrides))
         self.assertEqual(ready["type"], "ready", ready)
         return bridge, ready["models"][0]
@@ -95,6 +96,21 @@ class WideSessionTests(BridgeTestCase):
                                  "width": "x" * 500}, struct.pack("<2q", 101, 102))
         self.assertEqual((bad["type"], bad["code"]), ("error", "bad_request"))
         self.assertLess(len(bad["message"]), 200)
+        bridge.send({"type": "shutdown"})
+        self.assertExit(bridge, 0)
+
+    def test_a_wide_session_opened_after_ready_gives_the_same_vectors_and_says_which_session_ran(self):
+        # The worker's way (wide_later: true): ready before the wide session is open, which happens on a thread meanwhile.
+        bridge, model = self.ready(intra_op_threads=1, wide_intra_op_threads=2, wide_later=True)
+        self.assertEqual(model["threads"], {"narrow": 1, "wide": 2})
+        batch = [[101, 7592, 2088, 2003, 102]]
+        _, narrow = self.embed(bridge, batch, 1, width="narrow")
+        threads = set()
+        for i in range(2, 12):
+            header, wide = self.embed(bridge, batch, i, width="wide")
+            threads.add(header["threads"])
+            np.testing.assert_allclose(wide, narrow, atol=1e-6, rtol=0)
+        self.assertLessEqual(threads, {1, 2})  # narrow until the wide session is open, then wide
         bridge.send({"type": "shutdown"})
         self.assertExit(bridge, 0)
 
