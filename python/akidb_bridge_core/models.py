@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -65,7 +64,9 @@ class LoadedModel:
         self.spec = spec
         self.session = session
         self.wide_session = wide_session
-        self._wide_opening: Optional[threading.Thread] = None
+        self._open_wide: Optional[Callable[[], InferenceSession]] = None  # a wide session to open later
+        self._wide_failed = False
+        self._warn: Callable[[str], None] = lambda message: None
         self.weights = weights
         self.threads = threads or {}
         self._used: Dict[str, InferenceSession] = {}  # sessions that ran since memory was last released
@@ -98,30 +99,27 @@ class LoadedModel:
         wide = self.wide_session
         return wide if width == "wide" and wide is not None else self.session
 
-    def open_wide_later(self, open_wide: Callable[[], InferenceSession], warn: Callable[[str], None]) -> None:
-        """Opens the wide session on a thread of its own, after the bridge has said ready.
+    @property
+    def wide_pending(self) -> bool:
+        """A wide session is planned (``threads`` says so) but not open yet: not started, or still opening."""
+        return self._open_wide is not None and self.wide_session is None and not self._wide_failed
 
-        Why: the wide session only serves a lone batch on an idle worker, yet opening it took about 40 % of a bridge's
-        model load (0.5 of 1.1 s for the int8 file on 2 cores), on the start-up path of every bridge. Until it is
-        open, a wide batch runs on the narrow session. ONNX Runtime releases the GIL (ctypes calls) while it builds the
-        session, so the narrow session keeps serving meanwhile."""
-        def run() -> None:
-            try:
-                wide = open_wide()
-            except Exception as e:  # the narrow session serves every batch; a lone one is only slower
-                warn(f"wide session not opened, lone batches run narrow: {type(e).__name__}: {e}")
-                return
-            self.wide_session = wide
-            if self.weights is not None:
-                self.weights.drop_resident_pages()  # the wide session has repacked what it needs too
+    def open_wide(self) -> None:
+        """Opens the deferred wide session (``load_model(wide_later=True)``) on the calling thread; a failure is
+        logged and leaves the narrow session serving every batch. Called by the bridge's idle opener thread: ONNX
+        Runtime releases the GIL (ctypes calls) while it builds the session, so the narrow one keeps serving."""
+        if self._open_wide is None or self.wide_session is not None or self._wide_failed:
+            return
+        try:
+            wide = self._open_wide()
+        except Exception as e:  # the narrow session serves every batch; a lone one is only slower
+            self._wide_failed = True
+            self._warn(f"wide session not opened, lone batches run narrow: {type(e).__name__}: {e}")
+            return
+        self.wide_session = wide
+        if self.weights is not None:
+            self.weights.drop_resident_pages()  # the wide session has repacked what it needs too
 
-        self._wide_opening = threading.Thread(target=run, name=f"wide-{self.name}", daemon=True)
-        self._wide_opening.start()
-
-    def wait_for_wide(self) -> None:
-        """Returns once the wide session opening (if any) has finished, opened or not."""
-        if self._wide_opening is not None:
-            self._wide_opening.join()
 
     def feeds(self, ids: np.ndarray, lengths: np.ndarray) -> Dict[str, np.ndarray]:
         """Only the inputs the model declares: a model without token_type_ids
@@ -171,7 +169,6 @@ class LoadedModel:
         return True
 
     def close(self) -> None:
-        self.wait_for_wide()  # the sessions and weights it uses must not close under it
         if self.wide_session is not None:
             self.wide_session.close()
         self.session.close()
@@ -192,7 +189,7 @@ def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, pro
                warn: Callable[[str], None] = lambda message: None, wide_later: bool = False) -> LoadedModel:
     """Opens the model's narrow session on the first provider that works and, on CPU when ``wide_threads`` is more
     than the narrow session's threads, a wide session sharing its weights: before returning, or with ``wide_later``
-    on a thread after (``LoadedModel.open_wide_later``), so the load returns once the narrow session can serve."""
+    when the caller says (``LoadedModel.open_wide``), so the load returns once the narrow session can serve."""
     if not os.path.isfile(spec.path):
         raise FileNotFoundError(f"model {spec.name!r}: {spec.path} does not exist")
     start = time.perf_counter_ns()
@@ -244,5 +241,5 @@ def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, pro
     loaded = LoadedModel(spec, session, chosen["output"], dim, provider, tried,
                          _ms(start, time.perf_counter_ns()), wide, weights, threads)
     if wide is None and open_wide is not None:
-        loaded.open_wide_later(open_wide, warn)
+        loaded._open_wide, loaded._warn = open_wide, warn  # LoadedModel.open_wide, when the bridge is idle
     return loaded

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import threading
 import time
 import traceback
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -102,6 +103,10 @@ class BridgeServer:
         self.wide_threads = 0
         self.wide_spinning = False
         self.wide_later = True
+        self.wide_after_idle_s = 0.5
+        self._last_request = time.monotonic()  # when an embed or load last ended (or started, while one runs)
+        self._in_request = False
+        self._wide_scheduled: set = set()  # models whose wide session an opener thread has taken on
         self.batches = 0
         self.sandbox: Optional[Dict[str, Any]] = None
 
@@ -136,6 +141,7 @@ class BridgeServer:
                 pass  # exit 3 all the same: the exit code is the other half of the answer
             return EXIT_INIT_FAILED
         self.send(ready)
+        self._open_wide_when_idle()
         self.log.info("ready", runtime=ready["runtime"], ort_version=ready["ort_version"],
                       startup_ms=ready["startup_ms"], models=[m["name"] for m in ready["models"]])
 
@@ -180,6 +186,19 @@ class BridgeServer:
 
     def dispatch(self, header: Dict[str, Any], payload: bytearray) -> None:
         kind = header["type"]
+        if kind in ("embed", "load"):  # requests, not the worker's idle pings, keep the bridge from being idle
+            self._in_request = True
+            try:
+                self._dispatch_traced(kind, header, payload)
+            finally:
+                self._last_request = time.monotonic()
+                self._in_request = False
+            if kind == "load":
+                self._open_wide_when_idle()
+            return
+        self._dispatch_traced(kind, header, payload)
+
+    def _dispatch_traced(self, kind: str, header: Dict[str, Any], payload: bytearray) -> None:
         handlers = {"embed": self.handle_embed, "load": self.handle_load, "ping": self.handle_ping}
         handler = handlers.get(kind)
         request_id = header.get("id")
@@ -269,6 +288,10 @@ class BridgeServer:
         if not isinstance(wide_later, bool):
             raise InitError("wide_later must be true or false")
         self.wide_later = wide_later
+        idle_ms = header.get("wide_after_idle_ms", 500)
+        if not _is_int(idle_ms) or not 0 <= idle_ms <= 3_600_000:
+            raise InitError("wide_after_idle_ms must be an integer from 0 to 3600000")
+        self.wide_after_idle_s = idle_ms / 1000
         allow_spinning = header.get("allow_spinning", True)
         if not isinstance(allow_spinning, bool):
             raise InitError("allow_spinning must be true or false")
@@ -321,6 +344,34 @@ class BridgeServer:
             ready["id"] = header["id"]
         return ready
 
+    def _open_wide_when_idle(self) -> None:
+        """Opens the wide sessions still pending on a thread, once no request has run for ``wide_after_idle_ms``.
+
+        Why idle: a wide session only serves a lone batch on an idle worker, and opening one takes about half a second
+        of a core. Opened right after ready, it competed with the worker's first requests for the cores (the int8
+        worker's first result came no sooner for a ready 0.2 s earlier); opened once the bridge is idle, it costs a
+        request nothing. Until then a wide batch runs on the narrow session."""
+        pending = [m for m in self.models.values() if m.wide_pending and m.name not in self._wide_scheduled]
+        if not pending:
+            return
+        self._wide_scheduled.update(m.name for m in pending)
+
+        def run() -> None:
+            while True:
+                wait = self._last_request + self.wide_after_idle_s - time.monotonic()
+                if self._in_request:
+                    wait = max(wait, self.wide_after_idle_s)
+                if wait <= 0:
+                    break
+                time.sleep(wait)  # the idle clock: at most one wake-up per request that reset it
+            for model in pending:
+                model.open_wide()
+                heap.trim()  # what building the session freed, as after the narrow one
+                self.log.debug("wide session opened" if model.wide_session is not None else "wide session not opened",
+                               model=model.name)
+
+        threading.Thread(target=run, name="open-wide", daemon=True).start()
+
     def _load(self, spec: ModelSpec) -> LoadedModel:
         assert self.runtime is not None
         rss_before = current_rss_bytes()
@@ -365,7 +416,8 @@ class BridgeServer:
         self.send({"type": "pong", "id": header["id"], "rss_bytes": after,
                    "released_bytes": max(0, before - after) if any(released) else 0,
                    "uptime_ms": round((time.monotonic() - self.started) * 1000, 1),
-                   "batches": self.batches})
+                   "batches": self.batches,
+                   "wide_pending": sum(1 for m in self.models.values() if m.wide_pending)})
 
     def handle_embed(self, header: Dict[str, Any], payload: bytearray) -> None:
         """Validates, runs and answers one embed request. Override to inject faults.

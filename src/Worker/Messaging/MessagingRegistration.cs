@@ -152,6 +152,7 @@ public static class MessagingRegistration
         });
 
         DeferredBusHostedService.Replace(builder.Services);
+        builder.Services.AddHostedService<ResultPathWarmup>();
 
         // Registered after MassTransit on purpose: the broker connection and the backend start-up run together,
         // and the host reports itself started only when both are done.
