@@ -79,6 +79,10 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
             var outFile = Path.Combine(work.FullName, "out.jsonl");
             var log = new StringBuilder();
             var faultAt = timeline.Now;
+            // Results in when the fault starts, not when its injection returns: the partition's injection waits for the
+            // node to pause (net_ticktime, 20 s or more), and on a quiet machine the worker had given that node up on its
+            // confirm deadline (15 s) and answered all 160 requests before the pause (a failed clean-clone run).
+            var before = 0;
             if (beforeFirstResult)
             {
                 Console.WriteLine($"{scenario}: fault before the first result");
@@ -92,11 +96,11 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
             {
                 Assert.True(await ResultsAsync(timeline, requests / 4, cli, log), $"{timeline.Count} results before the fault\n{log}");
                 faultAt = timeline.Now;
-                Console.WriteLine($"{scenario}: fault after {timeline.Count} results");
+                before = timeline.Count;
+                Console.WriteLine($"{scenario}: fault after {before} results");
                 await inject();
             }
 
-            var before = timeline.Count;
             if (Full)
             {
                 // The fault's length is the scenario (a 90 s freeze, a 60 s cut), not a wait for something to happen.
@@ -107,9 +111,10 @@ internal sealed class FaultScenario(PartitionCluster cluster, ITestOutputHelper 
                 // Results flowing again while the fault lasts: the worker moved on without the faulty part. Results can reach
                 // the reader in a burst, so the fault may start later than a quarter in; never ask for more than is left.
                 // (The count includes duplicates, so what is left is never overestimated.) With InFlight bounded, work is
-                // always left: a run that ends before the fault takes hold tests nothing.
+                // always left when the fault starts: at most InFlight requests are out, and their results wait on the
+                // faulty node too, so the rest only come once the worker has moved on.
                 var left = requests - before;
-                Assert.True(left > 0, $"all {requests} requests answered before the fault took hold: the fault met no work");
+                Assert.True(left > 0, $"all {requests} requests answered before the fault started: the fault met no work");
                 Assert.True(await ResultsAsync(timeline, before + Math.Min(requests / 5, left), cli, log),
                     $"results did not resume during the fault: {timeline.Count - before} after it\nthe CLI:\n{log}\nthe worker:\n{string.Join('\n', worker.Lines.TakeLast(30))}");
             }
