@@ -2,6 +2,7 @@ using System.Text.Json;
 using AkiDb.Queue.Contracts;
 using MassTransit;
 using MassTransit.Serialization;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -18,7 +19,7 @@ namespace AkiDb.Queue.Worker.Messaging.Edges;
 /// the message type and its just-in-time compiled generic code. At start-up the worker waits about a second for its
 /// bridges to load a model, so the same work done then costs a user nothing.
 /// </remarks>
-internal sealed class ResultPathWarmup(IBus bus, ILogger<ResultPathWarmup> logger) : IHostedService
+internal sealed class ResultPathWarmup(IServiceProvider services, ILogger<ResultPathWarmup> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -40,6 +41,10 @@ internal sealed class ResultPathWarmup(IBus bus, ILogger<ResultPathWarmup> logge
                 Cached = [false], Metadata = new Dictionary<string, string> { ["k"] = "v" },
             }, options);
             JsonSerializer.SerializeToUtf8Bytes(new EmbedFailed { RequestId = "warm-up", Code = EmbedErrorCodes.InferenceFailed, Message = "warm-up" }, options);
+            // Resolved here, not in the constructor: the host constructs every hosted service before starting the first,
+            // and the bus must be built after the queue check (DeferredBusHostedService), which a constructor argument
+            // would pre-empt (the worker then declared an input queue it had found with other arguments).
+            var bus = services.GetRequiredService<IBus>();
             await bus.GetPublishSendEndpoint<EmbedCompleted>().WaitAsync(cancellationToken);
             await bus.GetPublishSendEndpoint<EmbedFailed>().WaitAsync(cancellationToken);
         }
