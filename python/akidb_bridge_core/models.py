@@ -60,13 +60,15 @@ class LoadedModel:
     def __init__(self, spec: ModelSpec, session: InferenceSession, output_name: str, dim: int,
                  provider: str, providers_tried: List[Dict[str, Any]], load_ms: float,
                  wide_session: Optional[InferenceSession] = None, weights: Optional[Weights] = None,
-                 threads: Optional[Dict[str, int]] = None) -> None:
+                 threads: Optional[Dict[str, int]] = None,
+                 open_wide: Optional[Callable[[], InferenceSession]] = None,
+                 warn: Callable[[str], None] = lambda message: None) -> None:
         self.spec = spec
         self.session = session
         self.wide_session = wide_session
-        self._open_wide: Optional[Callable[[], InferenceSession]] = None  # a wide session to open later
+        self._open_wide = open_wide if wide_session is None else None  # a wide session to open later (open_wide)
         self._wide_failed = False
-        self._warn: Callable[[str], None] = lambda message: None
+        self._warn = warn
         self.weights = weights
         self.threads = threads or {}
         self._used: Dict[str, InferenceSession] = {}  # sessions that ran since memory was last released
@@ -119,7 +121,6 @@ class LoadedModel:
         self.wide_session = wide
         if self.weights is not None:
             self.weights.drop_resident_pages()  # the wide session has repacked what it needs too
-
 
     def feeds(self, ids: np.ndarray, lengths: np.ndarray) -> Dict[str, np.ndarray]:
         """Only the inputs the model declares: a model without token_type_ids
@@ -238,8 +239,5 @@ def load_model(runtime: Runtime, spec: ModelSpec, settings: SessionSettings, pro
         raise
     if weights is not None:
         weights.drop_resident_pages()  # the sessions have repacked what they need; the rest faults back on use
-    loaded = LoadedModel(spec, session, chosen["output"], dim, provider, tried,
-                         _ms(start, time.perf_counter_ns()), wide, weights, threads)
-    if wide is None and open_wide is not None:
-        loaded._open_wide, loaded._warn = open_wide, warn  # LoadedModel.open_wide, when the bridge is idle
-    return loaded
+    return LoadedModel(spec, session, chosen["output"], dim, provider, tried,
+                       _ms(start, time.perf_counter_ns()), wide, weights, threads, open_wide, warn)

@@ -166,24 +166,30 @@ public sealed class BrokerConnections
 
     private void EndedSilent(AmqpTcpEndpoint? node, TimeSpan silence)
     {
-        if (node is null)
+        if (GiveUp(node) is { } given)
         {
-            return;
+            NodeEndedSilent?.Invoke(given, silence);
         }
-
-        GiveUp(node.HostName, node.Port);
-        NodeEndedSilent?.Invoke($"{node.HostName}:{node.Port}", silence);
     }
 
     private void Silent(AmqpTcpEndpoint? node)
     {
+        if (GiveUp(node) is { } given)
+        {
+            NodeSilent?.Invoke(given);
+        }
+    }
+
+    /// <summary>Gives <paramref name="node"/> up (<see cref="GiveUp(string, int)"/>); its <c>host:port</c>, or null when no node was being tried.</summary>
+    private string? GiveUp(AmqpTcpEndpoint? node)
+    {
         if (node is null)
         {
-            return;
+            return null;
         }
 
         GiveUp(node.HostName, node.Port);
-        NodeSilent?.Invoke($"{node.HostName}:{node.Port}");
+        return $"{node.HostName}:{node.Port}";
     }
 
     /// <summary>The nodes as endpoints, each with its own TLS options (the server name is the node's, unless one is set).</summary>

@@ -20,14 +20,12 @@ namespace AkiDb.Queue.Broker;
 /// run, and reproduced by freezing the worker's node before its first result (QuietFaultTests). Once the node has sent
 /// anything the deadline is off: the later handshake steps are bounded by RabbitMQ.Client's handshake timeout, and an
 /// open connection by heartbeats.
-/// </remarks>
-/// <remarks>
-/// Why the silence at the end: RabbitMQ.Client ends a connection whose node missed two heartbeats, and MassTransit then
+/// <para>Why the silence at the end: RabbitMQ.Client ends a connection whose node missed two heartbeats, and MassTransit then
 /// reconnects through the same node list. Without this, a connection nobody watched (the worker learns its connection
 /// from the first message received through it) was reconnected to the frozen node first and waited out the handshake
 /// deadline there: 37 s to resume when the node froze before the worker's first result, of a 30 s target. A healthy
 /// node sends a heartbeat every half heartbeat interval and answers a close, so a long silence at the end means a node
-/// that stopped talking, whoever noticed it.
+/// that stopped talking, whoever noticed it.</para>
 /// </remarks>
 internal sealed class HandshakeDeadlineTcpClient(
     Socket socket,
