@@ -101,8 +101,9 @@ if [ "${1:-}" = "--soak" ]; then
         echo "The cluster and worker of the quiet-fault scenarios; about 10 requests a second (mostly one short text, every"
         echo "tenth eight texts, every tenth one long text) published with confirms through node 3; each minute one fault for"
         echo "20 s, in turn: the worker's node frozen, cut from the other two, cut from the worker, 200 ms + 5 % loss on the"
-        echo "worker's link, a node restarted. Resources sampled at the start of each minute (RSS in MiB; two bridge processes)."
-        echo "Target (issue 25): after an hour, RSS, threads and descriptors within 10 % of the values after five minutes."
+        echo "worker's link, a node restarted. Resources sampled every 10 s (RSS in MiB; two bridge processes). Target (issue 25):"
+        echo "after an hour, RSS, threads and descriptors within 10 % of the values after five minutes; judged as the medians of"
+        echo "the last five minutes of load against minutes 5 to 10, both under the same load (why: SoakResources.cs)."
         echo
         [ -z "$verdict" ] || { echo "$verdict"; echo; }
         cat .artifacts/reliability/soak.md

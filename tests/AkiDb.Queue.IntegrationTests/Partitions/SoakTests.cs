@@ -14,7 +14,7 @@ namespace AkiDb.Queue.IntegrationTests.Partitions;
 /// The soak run (not CI; scripts/reliability-report.sh --soak MINUTES): steady mixed load for AKIDB_SOAK_MINUTES with
 /// one fault a minute, in turn the worker's node frozen, cut from the other two, cut from the worker only, a slow lossy
 /// worker link, and a node restarted, each for 20 s. Asserts messages in = results out; records the worker's and its
-/// bridges' RSS, threads and file descriptors every minute in .artifacts/reliability/soak.md.
+/// bridges' RSS, threads and file descriptors every 10 s (SoakResources) in .artifacts/reliability/soak.md.
 /// </summary>
 [Collection(PartitionClusterCollection.Name)]
 public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output)
@@ -54,19 +54,23 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
         var published = new ConcurrentDictionary<string, bool>();
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(minutes));
         var load = Task.Run(() => PublishSteadilyAsync(c.AmqpUrl(vhost), nodes, published, stop.Token));
-        var samples = new List<Sample>();
         var faults = new List<string>();
         var clock = Stopwatch.StartNew();
+        var resources = new SoakResources(clock, worker);
+        var sampling = Task.Run(() => resources.RunAsync(() => (published.Count, timeline.Count), stop.Token));
         // Watchable while it runs (an hour): the table so far and the worker's log so far.
         var folder = Directory.CreateDirectory(Path.Combine(RepoPaths.Artifacts, "reliability")).FullName;
         var progress = Path.Combine(folder, "soak-progress.md");
         var liveLog = Path.Combine(Directory.CreateDirectory(Path.Combine(RepoPaths.Artifacts, "worker-logs")).FullName, "soak-live.log");
-        File.WriteAllLines(progress, [$"soak of {minutes} minutes started {DateTime.UtcNow:u}; worker pid {worker.Pid}", "", .. Header]);
+        File.WriteAllLines(progress, [$"soak of {minutes} minutes started {DateTime.UtcNow:u}; worker pid {worker.Pid}", "", .. SoakResources.Header]);
         for (var minute = 0; !stop.IsCancellationRequested; minute++)
         {
             var minuteStart = clock.Elapsed;
-            samples.Add(Sample.Take(minute, clock.Elapsed, worker, published.Count, timeline));
-            File.AppendAllLines(progress, [samples[^1].Row()]);
+            if (minute > 0)
+            {
+                File.AppendAllLines(progress, [.. SoakResources.MinuteRows(resources.Snapshot(), minuteStart).TakeLast(1)]);
+            }
+
             File.WriteAllLines(liveLog, worker.Lines);
             var fault = await InjectAsync(minute, vhost, stop.Token);
             // A node its peers called down comes back split or stuck; the operator's restart (PartitionCluster.SettleAsync).
@@ -85,6 +89,8 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
         }
 
         await load;
+        await sampling;
+        var loadEnd = clock.Elapsed;
         await cluster.HealAllAsync(FaultScenario.Patience);
         var ids = published.Keys.ToHashSet();
         var deadline = Stopwatch.StartNew();
@@ -93,13 +99,13 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
             await timeline.WaitForAsync(timeline.Count + 1, TimeSpan.FromSeconds(30));
         }
 
-        samples.Add(Sample.Take(-1, clock.Elapsed, worker, published.Count, timeline));
-        File.AppendAllLines(progress, [samples[^1].Row()]);
+        var drained = resources.Take((published.Count, timeline.Count));
         File.WriteAllLines(liveLog, worker.Lines);
         var arrivals = timeline.Snapshot().Where(r => ids.Contains(r.Id)).ToList();
         var answered = arrivals.Select(r => r.Id).Distinct().Count();
         var lost = ids.Count - answered;
-        Record(minutes, ids.Count, answered, arrivals.Count - answered, lost, faults, samples, worker.Lines.Count(l => l.Contains("up broker node", StringComparison.Ordinal)),
+        Record(minutes, ids.Count, answered, arrivals.Count - answered, lost, faults, resources.Snapshot(), loadEnd, drained,
+            worker.Lines.Count(l => l.Contains("up broker node", StringComparison.Ordinal)),
             worker.Lines.Count(l => l.Contains("restarting the endpoint", StringComparison.Ordinal)));
         Assert.Equal(0, lost);
         Assert.False(worker.Exited.IsCompleted, "the worker stopped");
@@ -179,7 +185,7 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), CancellationToken.None);
         var sentences = Walking.EndToEndTests.Sentences;
         var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
-        for (var i = 0; await Wait(tick, stop); i++)
+        for (var i = 0; await SoakResources.WaitAsync(tick, stop); i++)
         {
             var id = $"soak-{i}";
             string[] texts = (i % 10) switch
@@ -207,107 +213,21 @@ public sealed class SoakTests(PartitionCluster cluster, ITestOutputHelper output
         }
     }
 
-    private static async Task<bool> Wait(PeriodicTimer tick, CancellationToken stop)
-    {
-        try
-        {
-            return await tick.WaitForNextTickAsync(stop);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
-    private static readonly string[] Header =
-    [
-        "| minute | elapsed (min) | requests in | results out | worker RSS (MiB) | worker threads | worker fds | bridge RSS (MiB) | bridge threads | bridge fds |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ];
-
-    /// <summary>What one minute's sample saw: the counts so far and the worker's and its bridges' resources.</summary>
-    private sealed record Sample(int Minute, TimeSpan At, int Published, int Results, ProcessStats Worker, IReadOnlyList<ProcessStats> Bridges)
-    {
-        public static Sample Take(int minute, TimeSpan at, WorkerProcess worker, int published, ResultTimeline timeline) =>
-            new(minute, at, published, timeline.Count, ProcessStats.Of(worker.Pid), [.. worker.BridgePids.Values.Select(ProcessStats.Of)]);
-
-        public string Row() =>
-            $"| {(Minute < 0 ? "end (drained)" : Minute.ToString(CultureInfo.InvariantCulture))} | {At.TotalMinutes:F1} | {Published} | {Results} | {Worker.RssMiB:F0} | {Worker.Threads} | {Worker.Fds} | " +
-            $"{string.Join(" / ", Bridges.Select(s => s.RssMiB.ToString("F0", CultureInfo.InvariantCulture)))} | {string.Join(" / ", Bridges.Select(s => s.Threads))} | {string.Join(" / ", Bridges.Select(s => s.Fds))} |";
-    }
-
-    private sealed record ProcessStats(double RssMiB, int Threads, int Fds)
-    {
-        public static ProcessStats Of(int pid)
-        {
-            try
-            {
-                var status = File.ReadAllLines($"/proc/{pid}/status");
-                double Field(string name) => double.Parse(status.First(l => l.StartsWith(name, StringComparison.Ordinal)).Split(':')[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-                return new(Field("VmRSS") / 1024, (int)Field("Threads"), Directory.GetFiles($"/proc/{pid}/fd").Length);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
-            {
-                return new(0, 0, 0);
-            }
-        }
-    }
-
-    /// <summary>
-    /// The issue's resource target, as sentences: each measure at the end (drained) against the sample after five
-    /// minutes, within 10 % or not. Reported, never asserted (a shared machine's numbers).
-    /// </summary>
-    private static IEnumerable<string> Flatness(List<Sample> samples)
-    {
-        var five = samples.FirstOrDefault(s => s.Minute == 5);
-        var end = samples.LastOrDefault(s => s.Minute < 0);
-        if (five is null || end is null)
-        {
-            yield return "Resources: no sample after five minutes (a run shorter than six minutes), so no comparison with the end.";
-            yield break;
-        }
-
-        var measures = new List<(string Name, double Five, double End)>
-        {
-            ("worker RSS (MiB)", five.Worker.RssMiB, end.Worker.RssMiB),
-            ("worker threads", five.Worker.Threads, end.Worker.Threads),
-            ("worker fds", five.Worker.Fds, end.Worker.Fds),
-        };
-        for (var i = 0; i < Math.Min(five.Bridges.Count, end.Bridges.Count); i++)
-        {
-            measures.Add(($"bridge {i + 1} RSS (MiB)", five.Bridges[i].RssMiB, end.Bridges[i].RssMiB));
-            measures.Add(($"bridge {i + 1} threads", five.Bridges[i].Threads, end.Bridges[i].Threads));
-            measures.Add(($"bridge {i + 1} fds", five.Bridges[i].Fds, end.Bridges[i].Fds));
-        }
-
-        var rows = measures.Select(m =>
-        {
-            var change = m.Five == 0 ? double.NaN : (m.End - m.Five) / m.Five * 100;
-            var within = !double.IsNaN(change) && Math.Abs(change) <= 10;
-            return (Text: $"| {m.Name} | {m.Five:F0} | {m.End:F0} | {(double.IsNaN(change) ? "-" : change.ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + " %")} | {(within ? "yes" : "**no**")} |", Within: within);
-        }).ToList();
-        var missed = rows.Count(r => !r.Within);
-        yield return $"Resources at the end (drained) against minute 5, target within 10 %: {(missed == 0 ? "met for every measure" : $"missed for {missed} of {rows.Count} measures")}.";
-        yield return "";
-        yield return "| measure | minute 5 | end | change | within 10 % |";
-        yield return "|---|---|---|---|---|";
-        foreach (var row in rows)
-        {
-            yield return row.Text;
-        }
-    }
-
-    private static void Record(int minutes, int published, int answered, int duplicates, int lost, List<string> faults, List<Sample> samples, int givenUpLines, int busRestarts)
+    private static void Record(int minutes, int published, int answered, int duplicates, int lost, List<string> faults,
+        IReadOnlyList<SoakResources.Sample> samples, TimeSpan loadEnd, SoakResources.Sample drained, int givenUpLines, int busRestarts)
     {
         List<string> lines =
         [
             $"{minutes} minutes, {faults.Count} faults; messages in (confirmed): {published}; answered: {answered}; duplicates: {duplicates}; lost: {lost}; " +
             $"messages in = results out: {(lost == 0 ? "yes" : "**no**")}; worker log lines giving a node up: {givenUpLines}; input-endpoint restarts by the worker's watchdog: {busRestarts}.",
             "",
-            .. Flatness(samples),
+            .. SoakResources.Flatness(samples, loadEnd),
             "",
-            .. Header,
-            .. samples.Select(s => s.Row()),
+            $"Per minute of load: the medians of its samples (one every {SoakResources.Interval.TotalSeconds:F0} s; two bridge processes, by lane); the last row is one sample once the load had stopped and every request was answered.",
+            "",
+            .. SoakResources.Header,
+            .. SoakResources.MinuteRows(samples, loadEnd),
+            SoakResources.Row("end (drained)", [drained]),
             "",
             "Faults, in order: " + string.Join("; ", faults) + ".",
         ];
