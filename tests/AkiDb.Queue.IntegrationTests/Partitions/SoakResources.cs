@@ -134,7 +134,7 @@ internal sealed class SoakResources
     /// <summary>The median over the samples where the process was there (a bridge being restarted reads nothing).</summary>
     private static double? MedianOf(IReadOnlyList<Sample> group, Func<Sample, ProcessStats?> process, Func<ProcessStats, double> measure)
     {
-        var values = group.Select(process).OfType<ProcessStats>().Where(p => p.Found).Select(measure).Order().ToList();
+        var values = group.Select(process).OfType<ProcessStats>().Select(measure).Order().ToList();
         return values.Count == 0 ? null : values.Count % 2 == 1 ? values[values.Count / 2] : (values[values.Count / 2 - 1] + values[values.Count / 2]) / 2;
     }
 
@@ -153,22 +153,22 @@ internal sealed class SoakResources
         }
     }
 
-    /// <summary>What one sample saw: the counts so far and the worker's and its bridges' resources, bridges by lane.</summary>
-    public sealed record Sample(TimeSpan At, int Published, int Results, ProcessStats Worker, IReadOnlyList<ProcessStats> Bridges);
+    /// <summary>What one sample saw: the counts so far and the worker's and its bridges' resources, bridges by lane (null: the process was not there).</summary>
+    public sealed record Sample(TimeSpan At, int Published, int Results, ProcessStats? Worker, IReadOnlyList<ProcessStats?> Bridges);
 
-    public sealed record ProcessStats(double RssMiB, int Threads, int Fds, bool Found)
+    public sealed record ProcessStats(double RssMiB, int Threads, int Fds)
     {
-        public static ProcessStats Of(int pid)
+        public static ProcessStats? Of(int pid)
         {
             try
             {
                 var status = File.ReadAllLines($"/proc/{pid}/status");
                 double Field(string name) => double.Parse(status.First(l => l.StartsWith(name, StringComparison.Ordinal)).Split(':')[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-                return new(Field("VmRSS") / 1024, (int)Field("Threads"), Directory.GetFiles($"/proc/{pid}/fd").Length, true);
+                return new(Field("VmRSS") / 1024, (int)Field("Threads"), Directory.GetFiles($"/proc/{pid}/fd").Length);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
             {
-                return new(0, 0, 0, false);
+                return null;
             }
         }
     }
