@@ -26,6 +26,7 @@ public sealed partial class WorkerProcess : IAsyncDisposable
 
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _bridgePoolStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _kill = new();
     private readonly ConcurrentDictionary<int, int> _bridgePids = new();
     private readonly ConcurrentDictionary<string, double> _milestones = new();
@@ -59,6 +60,12 @@ public sealed partial class WorkerProcess : IAsyncDisposable
     /// <summary>Every bridge process the worker reported ready, by lane (the latest, after restarts).</summary>
     public IReadOnlyDictionary<int, int> BridgePids => _bridgePids;
 
+    /// <summary>
+    /// Completes when every bridge lane has made its first start attempt. The worker is ready once lane 0 is up and
+    /// starts the others after it; <see cref="StartAsync"/> waits for this unless told not to.
+    /// </summary>
+    public Task BridgePoolStarted => _bridgePoolStarted.Task;
+
     /// <summary>The exit code once the process has ended.</summary>
     public Task<int> Exited { get; }
 
@@ -83,7 +90,7 @@ public sealed partial class WorkerProcess : IAsyncDisposable
     /// <param name="place">A network lab host whose namespace the worker runs in; null for this machine's network.</param>
     public static async Task<WorkerProcess> StartAsync(
         string name, string amqpUrl, IEnumerable<KeyValuePair<string, string?>>? settings = null, TimeSpan? stopGrace = null, string? workerDll = null, string? logDirectory = null,
-        Network.LabHost? place = null)
+        Network.LabHost? place = null, bool untilEveryBridge = true)
     {
         var environment = new Dictionary<string, string?>
         {
@@ -104,6 +111,15 @@ public sealed partial class WorkerProcess : IAsyncDisposable
         {
             await worker.DisposeAsync();
             throw new InvalidOperationException($"Worker {name} did not become ready:\n{string.Join('\n', worker._lines.TakeLast(40))}");
+        }
+
+        // The python backend is ready with lane 0's bridge and starts the others after it; most callers want the
+        // whole pool (throughput, every bridge's pid), a start-up measurement the moment the worker takes messages.
+        if (untilEveryBridge && !worker._bridgePids.IsEmpty &&
+            await Task.WhenAny(worker._bridgePoolStarted.Task, worker.Exited, Task.Delay(TimeSpan.FromMinutes(2))) != worker._bridgePoolStarted.Task)
+        {
+            await worker.DisposeAsync();
+            throw new InvalidOperationException($"Worker {name} did not start every bridge lane:\n{string.Join('\n', worker._lines.TakeLast(40))}");
         }
 
         return worker;
@@ -146,6 +162,11 @@ public sealed partial class WorkerProcess : IAsyncDisposable
         if (BridgeReady().Match(line) is { Success: true } match)
         {
             _bridgePids[int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture)] = int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture);
+        }
+
+        if (line.Contains("Python bridge pool ready", StringComparison.Ordinal))
+        {
+            _bridgePoolStarted.TrySetResult();
         }
 
         if (!_ready.Task.IsCompleted && line.Contains("worker ready", StringComparison.Ordinal))

@@ -67,7 +67,8 @@ internal sealed class Int8UserPath(ModelFiles model, LimitSessions fp32, LimitSe
                 try
                 {
                     var url = broker.UrlFor(vhost);
-                    await using var worker = await StartWorkerAsync($"int8-start-{i}", url, configured);
+                    // The first result is sent the moment the worker takes messages: with lane 0's bridge up, the others still starting.
+                    await using var worker = await StartWorkerAsync($"int8-start-{i}", url, configured, untilEveryBridge: false);
                     var readyMs = worker.ReadyAfter.TotalMilliseconds;
                     // The first result: one short text sent the moment the worker says it is ready (the session's first run included).
                     await using var client = await DrainClient.ConnectAsync(url);
@@ -158,14 +159,15 @@ internal sealed class Int8UserPath(ModelFiles model, LimitSessions fp32, LimitSe
         return new EmbedComparison(texts.Count, runs);
     }
 
-    private static async Task<WorkerProcess> StartWorkerAsync(string name, string url, Dictionary<string, string?> configured)
+    private static async Task<WorkerProcess> StartWorkerAsync(string name, string url, Dictionary<string, string?> configured, bool untilEveryBridge = true)
     {
         var settings = new Dictionary<string, string?>(configured)
         {
             ["Embedding__CacheDirectory"] = Paths.ModelCache,
             ["Health__Urls"] = "",
         };
-        var worker = await WorkerProcess.StartAsync(name, url, settings, stopGrace: TimeSpan.FromSeconds(30), workerDll: Paths.WorkerDll, logDirectory: Paths.WorkerLogs);
+        var worker = await WorkerProcess.StartAsync(name, url, settings, stopGrace: TimeSpan.FromSeconds(30), workerDll: Paths.WorkerDll, logDirectory: Paths.WorkerLogs,
+            untilEveryBridge: untilEveryBridge);
         Cleanup.Track(worker.Pid);
         return worker;
     }

@@ -18,8 +18,9 @@ internal static class Int8UserPathReport
         s.AppendLine("## Start-up with the int8 model preloaded");
         s.AppendLine();
         s.AppendLine("The worker as deployed (`dotnet .artifacts/bench/worker/AkiDb.Queue.Worker.dll`, Release, ReadyToRun), a fresh process each start, configurations");
-        s.AppendLine("alternating; \"worker ready\": spawn to its \"worker ready\" log line at the bench (bridges up, preloaded models loaded, broker connected);");
-        s.AppendLine("\"first result\": that plus one short text sent at that moment and answered (the session's first run). The int8 file is the cached one");
+        s.AppendLine("alternating; \"worker ready\": spawn to its \"worker ready\" log line at the bench (lane 0's bridge up with the preloaded models, broker connected;");
+        s.AppendLine("the other bridges start after lane 0's, so the first one loads with a core to itself); \"first result\": that plus one short text sent at that moment");
+        s.AppendLine("and answered (the session's first run, while the other bridges load). The int8 file is the cached one");
         s.AppendLine("(fused, per-row scales), made by this run's in-process section before the first start.");
         s.AppendLine();
         s.AppendLine("| configuration | starts | worker ready, median (each) | first result, median (each) | quantised at start | " + string.Join(" | ", StepOrder) + " |");

@@ -317,7 +317,7 @@ internal static class Markdown
 
         md.AppendLine("## 5. Cold start and memory");
         md.AppendLine();
-        Table(md, ["backend", "starts", "median to \"worker ready\"", "each start (ms)", "worker's own figure (ms)", "RSS at ready: worker / each bridge process MiB"],
+        Table(md, ["backend", "starts", "median to \"worker ready\"", "each start (ms)", "worker's own figure (ms)", "RSS at ready (bridges: once all have started): worker / each bridge process MiB"],
             e2e.ColdStarts.Select(s => new[]
             {
                 s.Backend, N(s.ReadyMs.Count), Ms(s.Median), string.Join(", ", s.ReadyMs.Select(F0)), string.Join(", ", s.SelfReportedMs.Select(F0)),

@@ -188,6 +188,8 @@ internal sealed partial class BridgeLane : IInferenceLane, IAsyncDisposable
             await Task.Delay(backoff.Delay, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
+        // Stopped before the first start attempt ended (or before it began): whoever awaits it must not wait forever.
+        _firstStart.TrySetCanceled();
         var stopped = Swap(s => s as LaneStopped ?? new LaneStopped(s.Counters, s.Readiness));
         if (token.IsCancellationRequested)
         {

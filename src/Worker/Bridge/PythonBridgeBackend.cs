@@ -9,9 +9,9 @@ using Microsoft.Extensions.Options;
 namespace AkiDb.Queue.Worker.Bridge;
 
 /// <summary>
-/// The pool of bridge processes. Starting it starts every lane and waits for the first start attempts, so a
-/// worker that cannot run its bridge at all (no numpy, a broken model path) fails at start with the reason,
-/// before it takes a single message.
+/// The pool of bridge processes. Starting it starts lane 0, then the others, and waits until one lane is up or every
+/// first start attempt failed, so a worker that cannot run its bridge at all (no numpy, a broken model path) fails
+/// at start with the reason, before it takes a single message.
 /// </summary>
 internal sealed class PythonBridgeBackend(
     PythonLocator locator,
@@ -25,6 +25,7 @@ internal sealed class PythonBridgeBackend(
 {
     private readonly List<BridgeLane> _lanes = [];
     private readonly Lock _availability = new();
+    private readonly TaskCompletionSource _everyLaneStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _startup = Task.CompletedTask;
     private int _available;
 
@@ -46,7 +47,7 @@ internal sealed class PythonBridgeBackend(
 
     /// <summary>
     /// Creates the lanes and starts them in the background: the model loads while MassTransit connects to the broker.
-    /// <see cref="WaitUntilStartedAsync"/> is what holds the host's start until the first start attempts are over.
+    /// <see cref="WaitUntilStartedAsync"/> is what holds the host's start until lane 0 is up (or every lane failed once).
     /// </summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -67,7 +68,23 @@ internal sealed class PythonBridgeBackend(
 
     public Task WaitUntilStartedAsync(CancellationToken cancellationToken) => _startup.WaitAsync(cancellationToken);
 
+    /// <summary>Completes once every lane has made its first start attempt, whatever the outcome (the pool's ready line).</summary>
+    internal Task EveryLaneStarted => _everyLaneStarted.Task;
+
     private async Task StartLanesAsync(BridgeOptions options)
+    {
+        try
+        {
+            await StartLanesInOrderAsync(options);
+        }
+        catch
+        {
+            _everyLaneStarted.TrySetResult();
+            throw;
+        }
+    }
+
+    private async Task StartLanesInOrderAsync(BridgeOptions options)
     {
         var python = await locator.LocateAsync(options.PythonPath, CancellationToken.None);
         var launch = launchFactory.Create(python);
@@ -94,7 +111,31 @@ internal sealed class PythonBridgeBackend(
             options.Sandbox.ToHeader());
 
         var limits = FrameLimits.Default with { MaxPayloadBytes = options.MaxPayloadBytes };
-        var starts = _lanes.Select(l => l.StartAsync(() => BridgeProcess.Start(launch, limits, logger, l.Id), init)).ToList();
+        Task Start(BridgeLane lane) => lane.StartAsync(() => BridgeProcess.Start(launch, limits, logger, lane.Id), init);
+
+        // Lane 0 first, the others once it is up. Started together, every bridge loads its model (Python, numpy, the
+        // session: about 0.8 s of one core each) at once and shares the cores with each other and with the .NET
+        // host's own start, so the first lane is ready only when all are. Alone, lane 0 has a core to itself and the
+        // worker takes messages sooner (start-up in docs/benchmarks-int8.md); the others load while it serves, and the
+        // scheduler puts each in rotation once it is ready. Messages wait for lane 0 either way.
+        var first = Start(_lanes[0]);
+        await first.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (first.IsCanceled)
+        {
+            _everyLaneStarted.TrySetResult();
+            return; // the host stopped while lane 0 was starting
+        }
+
+        var starts = new List<Task> { first };
+        starts.AddRange(_lanes.Skip(1).Select(Start));
+        if (first.IsCompletedSuccessfully)
+        {
+            UpdateAvailability();
+            _ = ReportRestStartedAsync(starts.Skip(1).ToList());
+            return;
+        }
+
+        // Lane 0 failed its first start: wait for the others' first attempts before deciding whether the worker can run.
         try
         {
             await Task.WhenAll(starts);
@@ -114,6 +155,20 @@ internal sealed class PythonBridgeBackend(
 
         UpdateAvailability();
         logger.LogInformation("Python bridge pool ready: {Describe}", Describe());
+        _everyLaneStarted.TrySetResult();
+    }
+
+    /// <summary>Logs once the lanes started after lane 0 made their first attempts; they keep retrying on their own.</summary>
+    private async Task ReportRestStartedAsync(List<Task> rest)
+    {
+        await Task.WhenAll(rest).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (rest.Any(s => s.IsFaulted))
+        {
+            logger.LogWarning("{Failed} of {Total} bridge processes failed their first start; they keep retrying", rest.Count(s => s.IsFaulted), rest.Count + 1);
+        }
+
+        logger.LogInformation("Python bridge pool ready: {Describe}", Describe());
+        _everyLaneStarted.TrySetResult();
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

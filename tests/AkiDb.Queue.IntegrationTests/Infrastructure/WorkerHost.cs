@@ -62,6 +62,12 @@ public sealed class WorkerHost : IAsyncDisposable
 
         var host = builder.Build();
         await host.StartAsync();
+        if (host.Services.GetRequiredService<IInferenceBackend>() is PythonBridgeBackend pool)
+        {
+            // Ready comes with lane 0's bridge; the others start after it. Tests expect the whole pool.
+            await pool.EveryLaneStarted.WaitAsync(TimeSpan.FromMinutes(2));
+        }
+
         return new WorkerHost(host, logs);
     }
 
