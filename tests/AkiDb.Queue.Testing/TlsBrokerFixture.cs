@@ -22,6 +22,9 @@ public sealed class TlsBrokerFixture : IAsyncLifetime
 
     public string ManagementUrl => _broker!.ManagementUrl;
 
+    /// <summary>The broker's Erlang VM, for freezing it (SIGSTOP) and thawing it (SIGCONT).</summary>
+    public int? BeamPid => _broker!.BeamPid;
+
     /// <summary>The PEM file of the CA that signed the broker's certificate.</summary>
     public string CaFile => Authority.CaFile;
 

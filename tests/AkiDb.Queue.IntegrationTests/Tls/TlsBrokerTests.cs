@@ -40,6 +40,51 @@ public sealed class TlsBrokerTests(TlsBrokerFixture broker, ITestOutputHelper ou
         Assert.All(connections, c => Assert.True(c.Tls, c.Name));
     }
 
+    /// <summary>
+    /// A node that freezes (a long GC pause, a paused VM) keeps its TCP connections open and silent. Under TLS the worker
+    /// sees only encrypted bytes stop, so silence is judged below TLS, on the socket: the node is given up within the
+    /// heartbeat's bounds, and once it thaws the worker reconnects and answers every request. Duplicates are allowed
+    /// (a result whose acknowledgement died with the connection), losses are not.
+    /// </summary>
+    [Fact]
+    public async Task A_frozen_tls_broker_is_given_up_and_every_request_is_answered_once_it_thaws()
+    {
+        var (_, url) = await broker.CreateVirtualHostAsync("tls-freeze");
+        await using var results = await ResultCollector.StartAsync(url, durableQueue: "tls-freeze-results", caFile: broker.CaFile);
+        await using var worker = await WorkerHost.StartAsync(url, new Dictionary<string, string?> { ["RabbitMq:CaFile"] = broker.CaFile, ["RabbitMq:Heartbeat"] = "00:00:05" });
+        var ids = await Reliability.BridgeFaultTests.PublishLoadAsync(results, "tls-freeze", 120);
+        Assert.True(await results.WaitForAsync(10, Patience), "no results before the freeze");
+
+        var beam = broker.BeamPid ?? throw new InvalidOperationException("the TLS broker's pid file is missing");
+        Signals.Send(beam, Signals.Stop);
+        try
+        {
+            using var frozen = new CancellationTokenSource(Patience);
+            while (!worker.LogContains("up broker node 127.0.0.1"))
+            {
+                Assert.False(frozen.IsCancellationRequested, "the worker never gave up the frozen TLS node");
+                await Task.Delay(100, CancellationToken.None);
+            }
+        }
+        finally
+        {
+            Signals.Send(beam, Signals.Cont);
+        }
+
+        output.WriteLine(worker.Logs.Entries.First(e => e.Message.Contains("up broker node 127.0.0.1", StringComparison.Ordinal)).Message);
+
+        using var deadline = new CancellationTokenSource(Patience);
+        while (results.Results.Select(r => r.RequestId).Distinct().Count() < ids.Count && !deadline.IsCancellationRequested)
+        {
+            await results.WaitForAsync(results.Results.Count + 1, TimeSpan.FromSeconds(10));
+        }
+
+        var outcome = ReliabilityReport.Count(ids, results.Results);
+        output.WriteLine(outcome.ToString());
+        Assert.Equal(0, outcome.Lost);
+        Assert.Equal(ids.Count, outcome.Completed);
+    }
+
     [Fact]
     public async Task A_certificate_signed_by_another_ca_is_refused_in_one_line_and_nothing_consumes()
     {
