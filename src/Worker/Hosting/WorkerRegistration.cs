@@ -1,4 +1,5 @@
 using AkiDb.Queue.Worker.Messaging;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace AkiDb.Queue.Worker.Hosting;
@@ -15,6 +16,7 @@ public static class WorkerRegistration
         builder.AddEmbedding();
         builder.AddMessaging();
         builder.AddHealthEndpoint();
+        builder.Services.AddHostedService<NativeHeapTrimmer>();
         return builder;
     }
 }
