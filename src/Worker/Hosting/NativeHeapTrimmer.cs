@@ -46,7 +46,7 @@ internal sealed class NativeHeapTrimmer(ILogger<NativeHeapTrimmer> logger) : Bac
     }
 
     /// <summary>Where glibc's <c>int malloc_trim(size_t pad)</c> is, or null where the C library has none.</summary>
-    private static nint? MallocTrimAddress() =>
+    internal static nint? MallocTrimAddress() =>
         OperatingSystem.IsLinux() && NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "malloc_trim", out var address)
             ? address
             : null;
