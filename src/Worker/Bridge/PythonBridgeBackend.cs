@@ -142,7 +142,7 @@ internal sealed class PythonBridgeBackend(
         }
         catch (Exception) when (starts.Any(s => s.IsCompletedSuccessfully))
         {
-            logger.LogWarning("{Failed} of {Total} bridge processes failed their first start; they keep retrying", starts.Count(s => s.IsFaulted), starts.Count);
+            // Some lane is up: the failed ones keep retrying (reported below).
         }
         catch (Exception)
         {
@@ -154,17 +154,22 @@ internal sealed class PythonBridgeBackend(
         }
 
         UpdateAvailability();
-        logger.LogInformation("Python bridge pool ready: {Describe}", Describe());
-        _everyLaneStarted.TrySetResult();
+        ReportPoolStarted(starts.Count(s => s.IsFaulted), starts.Count);
     }
 
-    /// <summary>Logs once the lanes started after lane 0 made their first attempts; they keep retrying on their own.</summary>
+    /// <summary>Reports once the lanes started after lane 0 made their first attempts; they keep retrying on their own.</summary>
     private async Task ReportRestStartedAsync(List<Task> rest)
     {
         await Task.WhenAll(rest).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (rest.Any(s => s.IsFaulted))
+        ReportPoolStarted(rest.Count(s => s.IsFaulted), rest.Count + 1);
+    }
+
+    /// <summary>Every lane has made its first start attempt: the pool's ready line, and <see cref="EveryLaneStarted"/>.</summary>
+    private void ReportPoolStarted(int failed, int total)
+    {
+        if (failed > 0)
         {
-            logger.LogWarning("{Failed} of {Total} bridge processes failed their first start; they keep retrying", rest.Count(s => s.IsFaulted), rest.Count + 1);
+            logger.LogWarning("{Failed} of {Total} bridge processes failed their first start; they keep retrying", failed, total);
         }
 
         logger.LogInformation("Python bridge pool ready: {Describe}", Describe());
