@@ -74,4 +74,13 @@ public sealed class BatchingOptions
     /// lane's share, the layout before adaptive parallelism.
     /// </summary>
     public bool AdaptiveParallelism { get; set; } = true;
+
+    /// <summary>
+    /// A lone batch runs wide only from this many padded tokens (rows x longest row); smaller ones stay on the lane's
+    /// narrow session, where they ran as fast or faster on 2 cores (<see cref="ParallelismPolicy"/> has the
+    /// measurements). 0: every lone batch runs wide, as before; worth it where the wide session spins
+    /// (<c>Bridge:WideAllowSpinning</c>) and requests come closer together than its spin.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int WideFromTokens { get; set; } = 384;
 }

@@ -61,7 +61,7 @@ public sealed class AdaptiveParallelismTests(BrokerFixture broker, ITestOutputHe
         var (_, narrowUrl) = await broker.CreateVirtualHostAsync("adaptive-off");
         await using var adaptiveResults = await ResultCollector.StartAsync(adaptiveUrl);
         await using var narrowResults = await ResultCollector.StartAsync(narrowUrl);
-        await using var adaptive = await WorkerHost.StartAsync(adaptiveUrl, new Dictionary<string, string?> { ["Bridge:WideIntraOpThreads"] = "2" });
+        await using var adaptive = await WorkerHost.StartAsync(adaptiveUrl, new Dictionary<string, string?> { ["Bridge:WideIntraOpThreads"] = "2", ["Batching:WideFromTokens"] = "0" });
         await using var narrow = await WorkerHost.StartAsync(narrowUrl, new Dictionary<string, string?> { ["Batching:AdaptiveParallelism"] = "false" });
 
         for (var i = 0; i < Texts.Length; i++)

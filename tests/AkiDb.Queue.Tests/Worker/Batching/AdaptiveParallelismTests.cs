@@ -33,6 +33,15 @@ public sealed class AdaptiveParallelismTests : IAsyncDisposable
     }
 
     [Fact]
+    public void The_policy_keeps_a_lone_batch_below_the_size_floor_narrow()
+    {
+        Assert.Equal(Parallelism.Narrow, ParallelismPolicy.Choose(adaptive: true, batchesRunning: 0, othersWaiting: false, paddedTokens: 383, wideFromTokens: 384));
+        Assert.Equal(Parallelism.Wide, ParallelismPolicy.Choose(adaptive: true, batchesRunning: 0, othersWaiting: false, paddedTokens: 384, wideFromTokens: 384));
+        Assert.Equal(Parallelism.Wide, ParallelismPolicy.Choose(adaptive: true, batchesRunning: 0, othersWaiting: false, paddedTokens: 3, wideFromTokens: 0));
+        Assert.Equal(Parallelism.Narrow, ParallelismPolicy.Choose(adaptive: true, batchesRunning: 1, othersWaiting: false, paddedTokens: 4096, wideFromTokens: 384));
+    }
+
+    [Fact]
     public async Task A_lone_batch_runs_wide_and_one_that_starts_beside_it_runs_narrow()
     {
         var backend = new GatedBackend(lanes: 2);
@@ -120,7 +129,8 @@ public sealed class AdaptiveParallelismTests : IAsyncDisposable
 
     private async Task<(EmbeddingScheduler Scheduler, EmbeddingModel Model)> StartAsync(GatedBackend backend, Action<BatchingOptions>? configure = null, bool start = true)
     {
-        var options = new BatchingOptions();
+        // The fake texts are a few tokens: no size floor here, so that every lone batch may run wide.
+        var options = new BatchingOptions { WideFromTokens = 0 };
         configure?.Invoke(options);
         var vocab = Path.Combine(_folder, "vocab.txt");
         var onnx = Path.Combine(_folder, "m.onnx");

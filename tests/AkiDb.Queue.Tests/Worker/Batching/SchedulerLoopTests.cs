@@ -263,13 +263,56 @@ public sealed class SchedulerLoopTests : IDisposable
         Assert.True(loop.Snapshot().Backlog.TotalTexts > 300, "the bulk backlog still waits behind the interactive request");
     }
 
+    [Fact]
+    public void A_batch_goes_to_the_lane_that_came_free_last_so_lone_requests_stay_on_one_warm_lane()
+    {
+        var loop = Loop();
+        var (first, second) = (new FakeLane(0), new FakeLane(1));
+        loop.Handle(new LaneFree(first), T0);
+        loop.Handle(new LaneFree(second), T0);
+
+        for (var i = 0; i < 3; i++)
+        {
+            AddDistinct(loop, texts: 1, first: i);
+            var started = _effects.Started[^1];
+            Assert.Same(second, started.Lane);
+            loop.Handle(Done(second, started.Batch), T0);
+            loop.Handle(new LaneFree(second), T0);
+        }
+
+        Assert.Equal(3, _effects.Started.Count);
+        Assert.Equal(2, loop.Snapshot().FreeLanes);
+    }
+
+    [Fact]
+    public void A_lone_batch_below_the_wide_size_floor_runs_narrow_and_one_at_the_floor_runs_wide()
+    {
+        var loop = Loop(o => o.WideFromTokens = new BatchingOptions().WideFromTokens);
+        var lane = new FakeLane(0);
+        loop.Handle(new LaneFree(lane), T0);
+
+        Add(loop, texts: 1); // 3 padded tokens, alone, nothing waiting
+        var small = Assert.Single(_effects.Started);
+        Assert.Equal(Parallelism.Narrow, small.Parallelism);
+        loop.Handle(Done(lane, small.Batch), T0);
+        loop.Handle(new LaneFree(lane), T0);
+
+        // 32 texts (one full batch) of 12 ids: 384 padded tokens, the default floor.
+        var job = new EmbedJob(32, default);
+        loop.Handle(new AddTexts(_model, job, Enumerable.Range(0, 32).Select(i => new TextToAdd(i, [2, .. Enumerable.Range(0, 10).Select(k => 2000L + (i * 10) + k), 3], null)).ToList()), T0);
+        var large = _effects.Started[^1];
+        Assert.Equal(384, large.Batch.PaddedTokens);
+        Assert.Equal(Parallelism.Wide, large.Parallelism);
+    }
+
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     private static long Ticks(int seconds) => seconds * Stopwatch.Frequency;
 
     private SchedulerLoop Loop(Action<BatchingOptions>? configure = null, IdleRelease? idle = null)
     {
-        var options = new BatchingOptions();
+        // Every lone batch may run wide here (the fake texts are a few tokens); the size floor has its own tests.
+        var options = new BatchingOptions { WideFromTokens = 0 };
         configure?.Invoke(options);
         return new SchedulerLoop(options, idle ?? IdleRelease.Never, _effects, NullLogger.Instance);
     }
