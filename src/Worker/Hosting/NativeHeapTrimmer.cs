@@ -33,11 +33,16 @@ internal sealed class NativeHeapTrimmer(ILogger<NativeHeapTrimmer> logger) : Bac
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                var before = Environment.WorkingSet;
+                // The working set is read from /proc, so only for a debug line someone will see.
+                var debug = logger.IsEnabled(LogLevel.Debug);
+                var before = debug ? Environment.WorkingSet : 0;
                 var started = Stopwatch.GetTimestamp();
                 Trim(trim);
-                logger.LogDebug("Trimmed the native heap in {Ms:F1} ms: resident {Before:F1} -> {After:F1} MiB",
-                    Stopwatch.GetElapsedTime(started).TotalMilliseconds, before / 1048576.0, Environment.WorkingSet / 1048576.0);
+                if (debug)
+                {
+                    logger.LogDebug("Trimmed the native heap in {Ms:F1} ms: resident {Before:F1} -> {After:F1} MiB",
+                        Stopwatch.GetElapsedTime(started).TotalMilliseconds, before / 1048576.0, Environment.WorkingSet / 1048576.0);
+                }
             }
         }
         catch (OperationCanceledException)
