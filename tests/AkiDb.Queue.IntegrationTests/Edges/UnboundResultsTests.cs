@@ -53,6 +53,48 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task A_result_the_caller_got_as_its_reply_is_not_parked_while_one_without_a_reply_is()
+    {
+        var (vhost, url) = await broker.CreateVirtualHostAsync("unbound-rpc");
+        await using var worker = await WorkerHost.StartAsync(url);
+        await using var client = await EdgeClient.ConnectAsync(url, broker.ManagementUrl, vhost);
+        await using var replies = await client.Connection.CreateChannelAsync();
+        var replyQueue = (await replies.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+
+        // Nothing is bound to embed-completed or embed-failed: RPC callers only, as with examples/python/rpc.py.
+        string[] rpc = ["rpc-0", "rpc-1", "rpc-2"];
+        foreach (var id in rpc)
+        {
+            await client.PublishAsync(ResultCollector.Request(id, $"text of {id}"), replyTo: replyQueue, correlationId: id);
+        }
+
+        await client.PublishAsync("""{"requestId":"rpc-bad","texts":["x"],"model":"no-such-model"}""", replyTo: replyQueue, correlationId: "rpc-bad");
+        await client.PublishAsync(ResultCollector.Request("plain", "nobody asked for a reply"));
+
+        var got = new List<EdgeClient.Delivered>();
+        var parked = new List<EdgeClient.Delivered>();
+        var deadline = DateTime.UtcNow + Patience;
+        while ((got.Count < rpc.Length + 1 || !parked.Exists(p => p.RequestId == "plain")) && DateTime.UtcNow < deadline)
+        {
+            got.AddRange(await client.DrainAsync(replyQueue));
+            parked.AddRange(await client.DrainAsync(Parking));
+            if (got.Count < rpc.Length + 1 || !parked.Exists(p => p.RequestId == "plain"))
+            {
+                await Task.Delay(100); // polls the queues; the condition, not the interval, ends the wait
+            }
+        }
+
+        // Every request acknowledged: each result's publish to its exchange (and any parking) is over.
+        Assert.Equal(0, await client.WaitForDepthAsync("embed-requested", d => d == 0, Patience));
+        parked.AddRange(await client.DrainAsync(Parking));
+        output.WriteLine($"replies: {string.Join(", ", got.Select(g => g.RequestId))}; parked: {string.Join(", ", parked.Select(p => p.RequestId))}");
+        Assert.Equal([.. rpc, "rpc-bad"], got.Select(g => g.RequestId!).Order());
+        Assert.All(got, g => Assert.Equal(g.RequestId, g.CorrelationId));
+        Assert.Equal("unknown_model", got.Single(g => g.RequestId == "rpc-bad").Body.GetProperty("code").GetString());
+        Assert.Equal(["plain"], parked.Select(p => p.RequestId!));
+    }
+
+    [Fact]
     public async Task A_full_parking_queue_makes_the_broker_refuse_the_result_and_the_request_stays_in_its_queue()
     {
         var (vhost, url) = await broker.CreateVirtualHostAsync("parkfull");

@@ -9,14 +9,19 @@ namespace AkiDb.Queue.Worker.Messaging.Edges;
 /// Publishes a result so that the broker can not drop it, and replies to the caller when the request asked for it.
 /// <list type="bullet">
 /// <item>Results are published <c>mandatory</c>. One that no queue was bound for comes back from the broker and is
-/// sent to the parking queue instead (<see cref="ResultsOptions.ParkingQueue"/>).</item>
+/// sent to the parking queue instead (<see cref="ResultsOptions.ParkingQueue"/>). A result the caller already got as
+/// its reply is not lost when nobody is bound, so it is published without <c>mandatory</c> and never parked.</item>
+/// <item>The reply goes first: the caller waiting on it does not also wait for the exchange's confirm (and, with
+/// nothing bound, for the parking round trips: 6.5-8 ms a request, measured against 0.8 ms for a publish to a bound
+/// exchange).</item>
 /// <item>A result the broker refuses (the parking queue full, <c>reject-publish</c>: a negative confirm) is retried by
 /// MassTransit's host retry policy, with back-off up to 30 s, until the broker takes it; the request stays
 /// unacknowledged meanwhile, so nothing is lost and a full parking queue slows the worker down instead
 /// (<see cref="RefusedPublishObserver"/> counts and logs each refusal).</item>
 /// <item>A reply goes only where <see cref="ReplyDestination"/> allows, through the default exchange, so it can not
 /// declare or reach anything else. A reply that can not be delivered is logged and counted, never retried: the
-/// result is already on its exchange.</item>
+/// result still goes to its exchange, parked if nobody is bound. A request that goes back to its queue after its
+/// reply was sent (its exchange's node failed to confirm) is answered again: callers de-duplicate on correlation id.</item>
 /// </list>
 /// </summary>
 internal sealed class ResultPublisher(
@@ -39,16 +44,22 @@ internal sealed class ResultPublisher(
     public static string? CorrelationIdOf(ReceiveContext context, string? requestId) =>
         context.TryGetPayload<ProducerHeaders>(out var headers) && headers.CorrelationId is { } correlation ? correlation : requestId;
 
-    /// <summary>Publishes the result to its exchange (or the parking queue), then replies where the request asked.</summary>
+    /// <summary>
+    /// Replies where the request asked, then publishes the result to its exchange: parked when no queue is bound
+    /// there, unless the reply was delivered.
+    /// </summary>
     public async Task PublishAsync<T>(ConsumeContext context, T result, string exchange, string? requestId, string? correlationId)
         where T : class
     {
-        await PublishToExchangeAsync(result, exchange, requestId, correlationId, context.CancellationToken);
-        await ReplyAsync(context, result, requestId, correlationId);
+        var replied = await ReplyAsync(context, result, requestId, correlationId);
+        await PublishToExchangeAsync(result, exchange, requestId, correlationId, context.CancellationToken, park: !replied);
     }
 
-    /// <summary>Publishes the result to its exchange, or to the parking queue when no queue is bound there.</summary>
-    public async Task PublishToExchangeAsync<T>(T result, string exchange, string? requestId, string? correlationId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes the result to its exchange; with <paramref name="park"/>, <c>mandatory</c>, and to the parking queue
+    /// when no queue is bound there.
+    /// </summary>
+    public async Task PublishToExchangeAsync<T>(T result, string exchange, string? requestId, string? correlationId, CancellationToken cancellationToken, bool park = true)
         where T : class
     {
         try
@@ -58,7 +69,7 @@ internal sealed class ResultPublisher(
             // Bounded: a node that confirms nothing is given up, and the request goes back to its queue.
             await nodeWatch.AwaitConfirmAsync(bus.Publish(result, publish =>
             {
-                publish.Mandatory = true;
+                publish.Mandatory = park;
                 SetCorrelation(publish, correlationId);
             }, cancellationToken), cancellationToken);
         }
@@ -89,7 +100,8 @@ internal sealed class ResultPublisher(
             exchange, Telemetry.LogValue.Of(requestId, 200), parking);
     }
 
-    private async Task ReplyAsync<T>(ConsumeContext context, T result, string? requestId, string? correlationId)
+    /// <summary>Sends the reply the request asked for, if any; true when the broker confirmed it into a queue.</summary>
+    private async Task<bool> ReplyAsync<T>(ConsumeContext context, T result, string? requestId, string? correlationId)
         where T : class
     {
         context.ReceiveContext.TryGetPayload<ProducerHeaders>(out var headers);
@@ -97,7 +109,7 @@ internal sealed class ResultPublisher(
         var responseAddress = headers?.ResponseAddress ?? context.ResponseAddress?.ToString();
         if (replyTo is null && responseAddress is null)
         {
-            return;
+            return false;
         }
 
         // reply_to first: it is what any AMQP client sets, and MassTransit's direct reply-to puts its token there too.
@@ -109,13 +121,13 @@ internal sealed class ResultPublisher(
         if (decision.Queue is not { } queue)
         {
             Dropped("rejected", requestId, replyTo ?? responseAddress, decision.Rejection);
-            return;
+            return false;
         }
 
         try
         {
             // A reply queue that refuses (full, reject-publish) would otherwise hold this request in MassTransit's
-            // publish retry; a reply is best effort, the result is already on its exchange.
+            // publish retry; a reply is best effort, the result goes to its exchange next.
             using var timeout = new CancellationTokenSource(results.Value.ReplyTimeout);
             await SendThroughDefaultExchangeAsync(result, queue, correlationId, send =>
             {
@@ -124,6 +136,7 @@ internal sealed class ResultPublisher(
                 send.ConversationId = context.ConversationId;
             }, timeout.Token);
             telemetry.RepliesSent.Add(1);
+            return true;
         }
         catch (Exception e) when (Find<MessageReturnedException>(e) is not null)
         {
@@ -133,12 +146,14 @@ internal sealed class ResultPublisher(
         {
             Dropped("failed", requestId, queue, Innermost(e).Message);
         }
+
+        return false;
     }
 
     private void Dropped(string reason, string? requestId, string? destination, string? detail)
     {
         telemetry.RepliesDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
-        logger.LogWarning("Reply for request {RequestId} to {Destination} not sent ({Reason}: {Detail}); the result is on its exchange",
+        logger.LogWarning("Reply for request {RequestId} to {Destination} not sent ({Reason}: {Detail}); the result goes to its exchange",
             Telemetry.LogValue.Of(requestId, 200), Telemetry.LogValue.Of(destination, 200), reason, detail);
     }
 
