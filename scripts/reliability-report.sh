@@ -223,6 +223,8 @@ cluster_rows=.artifacts/reliability/cluster-rows.md
     echo "  through direct reply-to, for a completed and a failed request; the exchanges get the same result once, with the"
     echo "  same \`correlationId\` (\`Edges.RpcExampleTests\`);"
     echo "- MassTransit's request client still gets its response (\`RequestResponseTests\`);"
+    echo "- with nothing bound, RPC callers (reply queue, a completed and a failed request) get their replies and nothing of"
+    echo "  theirs is parked, while a request without \`reply_to\` is (\`Edges.UnboundResultsTests\`);"
     echo "- \`akidb-queue publish --queue typo-queue\` exits 2 naming the queue and creates nothing; \`publish\` without"
     echo "  \`--results-queue\` declares no queue, and \`akidb-queue results --from-parking\` recovers every result"
     echo "  (\`Edges.CliEdgeTests\`)."
