@@ -87,7 +87,7 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         limits.Add(limitCorpus.Count / limitSessions.Best(batches).Wall);
         Log.Info($"  in-process fp32 limit after the passes: {limits[^1]:F0} texts/s");
 
-        var (lone, loneCached, inference, memory) = await LoneAndMemoryAsync(native, shortTexts);
+        var (lone, loneCached, loneRpc, inference, memory) = await LoneAndMemoryAsync(native, shortTexts);
 
         PriorityResults? priorities = null;
         try
@@ -107,7 +107,7 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
             Log.Info($"  priorities FAILED: {e.Message}");
         }
 
-        return new PathResults(texts.Count, Rounds, limits, passes, lone, loneCached, inference, priorities, memory);
+        return new PathResults(texts.Count, Rounds, limits, passes, lone, loneCached, inference, priorities, memory) { LoneRpc = loneRpc };
     }
 
     private async Task<EmbedPass> EmbedPassAsync(string kind, int round, string cli, string input, int count, PrivateRedis redis)
@@ -150,7 +150,7 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         return new EmbedPass(kind, round, run.Seconds, count / run.Seconds, run.ExitCode == 0 && run.Lines == count && run.InOrder, seconds, busy, stages);
     }
 
-    private async Task<(LoneResults Lone, LoneResults Cached, LatencyStats Inference, MemoryResults Memory)> LoneAndMemoryAsync(NativeModelSession native, List<string> shortTexts)
+    private async Task<(LoneResults Lone, LoneResults Cached, LoneResults Rpc, LatencyStats Inference, MemoryResults Memory)> LoneAndMemoryAsync(NativeModelSession native, List<string> shortTexts)
     {
         Log.Section($"Path around the model: {LoneRequests} lone short requests, one at a time; memory after a mixed burst");
         var loneTexts = Enumerable.Range(0, LoneRequests).Select(i => $"lone {i}: {shortTexts[(i * 13) % shortTexts.Count]}").ToList();
@@ -206,7 +206,27 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
             await Task.Delay(TimeSpan.FromSeconds(10)); // the target's wording: 10 s after the burst
             var after = MemorySample.Of(worker);
             Log.Info($"  memory: worker + bridges peak {burstPeak.Rss:F0} MiB RSS during the burst; 10 s after: {after.Rss:F0} MiB RSS, {after.Pss:F0} MiB PSS");
-            return (lone, cached, inference, new MemoryResults(mixed.Count, burstPeak.Rss, after.Rss, after.Pss, after.Parts));
+
+            // The RPC caller's path (reply_to, nothing bound to the result exchanges once the client above is gone):
+            // the reply goes out before the result's publish to its exchange, which is then not mandatory, so
+            // nothing is parked. New texts ("rpc" in front), so the in-process cache does not answer them.
+            await client.DisposeAsync();
+            await using var rpc = await RpcClient.ConnectAsync(url);
+            for (var i = 0; i < 20; i++)
+            {
+                await rpc.CallAsync($"warm-rpc-{i}", $"warm rpc {i}", Patience);
+            }
+
+            var before = await StageMetrics.ScrapeAsync(metricsPort);
+            var rpcLatencies = new List<double>();
+            for (var i = 0; i < loneTexts.Count; i++)
+            {
+                rpcLatencies.Add(await rpc.CallAsync($"rpc-{i}", "rpc " + loneTexts[i], Patience));
+            }
+
+            var rpcLone = new LoneResults(Stats.Latency(rpcLatencies), (await StageMetrics.ScrapeAsync(metricsPort)).MeanSince(before));
+            Log.Info($"  lone RPC requests (direct reply-to, nothing bound): p50 {rpcLone.Latency.P50:F1} / p95 {rpcLone.Latency.P95:F1} ms");
+            return (lone, cached, rpcLone, inference, new MemoryResults(mixed.Count, burstPeak.Rss, after.Rss, after.Pss, after.Parts));
         }
         finally
         {

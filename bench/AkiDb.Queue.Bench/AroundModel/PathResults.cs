@@ -20,6 +20,9 @@ internal sealed record MemoryResults(int BurstTexts, double PeakRssMiB, double R
 internal sealed record PathResults(int Texts, int Rounds, IReadOnlyList<double> Limits, IReadOnlyList<EmbedPass> Passes,
     LoneResults Lone, LoneResults LoneCached, LatencyStats Inference, PriorityResults? Priorities, MemoryResults Memory)
 {
+    /// <summary>Lone requests as RPC calls (direct reply-to, nothing bound); absent from runs before it was measured.</summary>
+    public LoneResults? LoneRpc { get; init; }
+
     private static readonly string[] ProcessOrder = ["cli", "broker", "worker", "bridges", "redis", "benchmark"];
 
     private IEnumerable<EmbedPass> Of(string kind) => Passes.Where(p => p.Kind == kind);
@@ -194,16 +197,32 @@ internal sealed record PathResults(int Texts, int Rounds, IReadOnlyList<double> 
         md.AppendLine(F($"| one all-core inference in process (the floor) | {Inference.P50:F2} | {Inference.P95:F2} | {Inference.P99:F2} |"));
         md.AppendLine(F($"| through the broker and the worker | {Lone.Latency.P50:F2} | {Lone.Latency.P95:F2} | {Lone.Latency.P99:F2} |"));
         md.AppendLine(F($"| the same texts again (in-process cache hits) | {LoneCached.Latency.P50:F2} | {LoneCached.Latency.P95:F2} | {LoneCached.Latency.P99:F2} |"));
+        if (LoneRpc is { } rpc)
+        {
+            md.AppendLine(F($"| as RPC calls: `reply_to` (direct reply-to), nothing bound to the result exchanges, new texts | {rpc.Latency.P50:F2} | {rpc.Latency.P95:F2} | {rpc.Latency.P99:F2} |"));
+        }
+
         md.AppendLine();
         md.AppendLine("Where a lone request's milliseconds go (means per request, from the worker's `akidb.request.stage`; \"rest\" is the client's mean minus the worker's stages: the request's way to the consumer through the broker and MassTransit, and the result's way back to the client):");
         md.AppendLine();
         md.AppendLine("| | " + string.Join(" | ", StageMetrics.Order) + " | worker total | client mean | rest |");
         md.AppendLine("|---|" + string.Concat(StageMetrics.Order.Select(_ => "---|")) + "---|---|---|");
-        foreach (var (name, lone) in new[] { ("computed", Lone), ("cached", LoneCached) })
+        foreach (var (name, lone) in new[] { ("computed", Lone), ("cached", LoneCached), ("RPC", LoneRpc) })
         {
+            if (lone is null)
+            {
+                continue;
+            }
+
             var total = StageMetrics.Order.Sum(s => lone.StageMeansMs.GetValueOrDefault(s));
             md.AppendLine(F($"| {name} | ") + string.Join(" | ", StageMetrics.Order.Select(s => lone.StageMeansMs.GetValueOrDefault(s).ToString("F2", CultureInfo.InvariantCulture))) +
                           F($" | {total:F2} | {lone.Latency.Mean:F2} | {lone.Latency.Mean - total:F2} |"));
+        }
+
+        if (LoneRpc is not null)
+        {
+            md.AppendLine();
+            md.AppendLine("RPC: the reply is sent first, at the start of the publish stage, which then also holds the result's publish to its exchange (not mandatory, as the reply was delivered, so not parked); the caller has its reply before the stage ends, hence a worker total above the client's time and a negative rest.");
         }
 
         md.AppendLine();

@@ -20,6 +20,7 @@ internal sealed class PriorityClient : IAsyncDisposable
     private readonly ConcurrentDictionary<string, long> _published = new();
     private readonly ConcurrentDictionary<string, (long At, bool Completed, string? Code)> _received = new();
     private readonly SemaphoreSlim _arrived = new(0);
+    private int _disposed;
 
     private PriorityClient(IConnection connection, IChannel publisher, IChannel subscriber)
     {
@@ -173,8 +174,14 @@ internal sealed class PriorityClient : IAsyncDisposable
 
     public int Failed(IEnumerable<string> ids) => ids.Count(id => _received.TryGetValue(id, out var got) && !got.Completed);
 
+    /// <summary>Closes the connection (its exclusive results queue goes with it); a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _subscriber.CloseAsync();
         await _publisher.CloseAsync();
         await _connection.CloseAsync();
