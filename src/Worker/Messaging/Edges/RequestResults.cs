@@ -84,7 +84,7 @@ internal sealed class RequestResults(ResultPublisher publisher, IInferenceBacken
                 Message = $"The message could not be read as an EmbedRequested: {reason}. It is kept in the error queue.",
                 TraceParent = Activity.Current?.Id,
                 CorrelationId = correlationId,
-            }, QueueNames.EmbedFailed, requestId, correlationId, context.CancellationToken);
+            }, QueueNames.EmbedFailed, requestId, correlationId, parkIfUnrouted: true, context.CancellationToken);
         }
         catch (Exception e)
         {

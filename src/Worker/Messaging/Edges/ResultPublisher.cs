@@ -52,14 +52,14 @@ internal sealed class ResultPublisher(
         where T : class
     {
         var replied = await ReplyAsync(context, result, requestId, correlationId);
-        await PublishToExchangeAsync(result, exchange, requestId, correlationId, context.CancellationToken, park: !replied);
+        await PublishToExchangeAsync(result, exchange, requestId, correlationId, parkIfUnrouted: !replied, context.CancellationToken);
     }
 
     /// <summary>
-    /// Publishes the result to its exchange; with <paramref name="park"/>, <c>mandatory</c>, and to the parking queue
-    /// when no queue is bound there.
+    /// Publishes the result to its exchange; with <paramref name="parkIfUnrouted"/>, <c>mandatory</c>, and to the
+    /// parking queue when no queue is bound there.
     /// </summary>
-    public async Task PublishToExchangeAsync<T>(T result, string exchange, string? requestId, string? correlationId, CancellationToken cancellationToken, bool park = true)
+    public async Task PublishToExchangeAsync<T>(T result, string exchange, string? requestId, string? correlationId, bool parkIfUnrouted, CancellationToken cancellationToken)
         where T : class
     {
         try
@@ -69,7 +69,7 @@ internal sealed class ResultPublisher(
             // Bounded: a node that confirms nothing is given up, and the request goes back to its queue.
             await nodeWatch.AwaitConfirmAsync(bus.Publish(result, publish =>
             {
-                publish.Mandatory = park;
+                publish.Mandatory = parkIfUnrouted;
                 SetCorrelation(publish, correlationId);
             }, cancellationToken), cancellationToken);
         }
