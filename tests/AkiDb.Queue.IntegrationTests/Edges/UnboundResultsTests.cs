@@ -1,4 +1,6 @@
 using AkiDb.Queue.IntegrationTests.Infrastructure;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
 
 namespace AkiDb.Queue.IntegrationTests.Edges;
 
@@ -74,11 +76,12 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
         var got = new List<EdgeClient.Delivered>();
         var parked = new List<EdgeClient.Delivered>();
         var deadline = DateTime.UtcNow + Patience;
-        while ((got.Count < rpc.Length + 1 || !parked.Exists(p => p.RequestId == "plain")) && DateTime.UtcNow < deadline)
+        bool Done() => got.Count >= rpc.Length + 1 && parked.Exists(p => p.RequestId == "plain");
+        while (!Done() && DateTime.UtcNow < deadline)
         {
             got.AddRange(await client.DrainAsync(replyQueue));
             parked.AddRange(await client.DrainAsync(Parking));
-            if (got.Count < rpc.Length + 1 || !parked.Exists(p => p.RequestId == "plain"))
+            if (!Done())
             {
                 await Task.Delay(100); // polls the queues; the condition, not the interval, ends the wait
             }
@@ -92,6 +95,51 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
         Assert.All(got, g => Assert.Equal(g.RequestId, g.CorrelationId));
         Assert.Equal("unknown_model", got.Single(g => g.RequestId == "rpc-bad").Body.GetProperty("code").GetString());
         Assert.Equal(["plain"], parked.Select(p => p.RequestId!));
+    }
+
+    [Fact]
+    public async Task A_direct_reply_to_caller_gets_its_replies_and_nothing_of_its_is_parked_or_logged_as_lost()
+    {
+        var (vhost, url) = await broker.CreateVirtualHostAsync("unbound-direct");
+        await using var worker = await WorkerHost.StartAsync(url);
+        await using var client = await EdgeClient.ConnectAsync(url, broker.ManagementUrl, vhost);
+
+        // Direct reply-to: consume amq.rabbitmq.reply-to (auto-ack) and publish on that same channel.
+        await using var channel = await client.Connection.CreateChannelAsync();
+        var replies = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            replies.Enqueue(delivery.BasicProperties.CorrelationId);
+            return Task.CompletedTask;
+        };
+        await channel.BasicConsumeAsync("amq.rabbitmq.reply-to", autoAck: true, consumer);
+        string[] ids = ["direct-0", "direct-1", "direct-2"];
+        foreach (var id in ids)
+        {
+            var properties = new BasicProperties { ContentType = "application/json", ReplyTo = "amq.rabbitmq.reply-to", CorrelationId = id };
+            await channel.BasicPublishAsync("", "embed-requested", mandatory: false, properties, System.Text.Encoding.UTF8.GetBytes(ResultCollector.Request(id, $"text of {id}")));
+        }
+
+        await client.PublishAsync(ResultCollector.Request("plain", "nobody asked for a reply"));
+        var parked = new List<EdgeClient.Delivered>();
+        var deadline = DateTime.UtcNow + Patience;
+        bool Done() => replies.Count >= ids.Length && parked.Exists(p => p.RequestId == "plain");
+        while (!Done() && DateTime.UtcNow < deadline)
+        {
+            parked.AddRange(await client.DrainAsync(Parking));
+            if (!Done())
+            {
+                await Task.Delay(100); // polls the parking queue; the condition, not the interval, ends the wait
+            }
+        }
+
+        Assert.Equal(0, await client.WaitForDepthAsync("embed-requested", d => d == 0, Patience));
+        parked.AddRange(await client.DrainAsync(Parking));
+        output.WriteLine($"replies: {string.Join(", ", replies)}; parked: {string.Join(", ", parked.Select(p => p.RequestId))}");
+        Assert.Equal(ids, replies.Order());
+        Assert.Equal(["plain"], parked.Select(p => p.RequestId!));
+        Assert.DoesNotContain(worker.Logs.Entries, e => e.Message.Contains("not sent (", StringComparison.Ordinal));
     }
 
     [Fact]

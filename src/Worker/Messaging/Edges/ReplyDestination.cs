@@ -12,6 +12,9 @@ internal static partial class ReplyDestination
     /// <summary>The pseudo-queue of RabbitMQ's direct reply-to; the broker hands the caller "amq.rabbitmq.reply-to.TOKEN".</summary>
     public const string DirectReplyTo = "amq.rabbitmq.reply-to";
 
+    /// <summary>A direct reply-to token ("amq.rabbitmq.reply-to." and what the broker appended), not a queue.</summary>
+    public static bool IsDirectReplyTo(string destination) => destination.StartsWith(DirectReplyTo + ".", StringComparison.Ordinal);
+
     /// <summary>Printable ASCII without spaces: every server-named queue, every direct reply-to token (base64) and any sane name.</summary>
     [GeneratedRegex("^[A-Za-z0-9._:@~+/=-]{1,255}$")]
     private static partial Regex QueueName();
@@ -25,7 +28,7 @@ internal static partial class ReplyDestination
         }
 
         if (replyTo.StartsWith("amq.", StringComparison.Ordinal)
-            && !replyTo.StartsWith(DirectReplyTo + ".", StringComparison.Ordinal)
+            && !IsDirectReplyTo(replyTo)
             && !replyTo.StartsWith("amq.gen-", StringComparison.Ordinal))
         {
             return Decision.Reject("reply_to names a reserved amq.* queue that is neither direct reply-to nor server-named");
@@ -67,7 +70,7 @@ internal static partial class ReplyDestination
 
         if (name == DirectReplyTo)
         {
-            return replyTo is not null && replyTo.StartsWith(DirectReplyTo + ".", StringComparison.Ordinal)
+            return replyTo is not null && IsDirectReplyTo(replyTo)
                 ? FromReplyTo(replyTo, ownQueues)
                 : Decision.Reject("the response address is direct reply-to but the message has no reply-to token");
         }

@@ -85,7 +85,7 @@ internal sealed class ResultPublisher(
         var parking = results.Value.ParkingQueue;
         try
         {
-            await SendThroughDefaultExchangeAsync(result, parking, correlationId, send => send.Headers.Set(ResultExchangeHeader, exchange), cancellationToken);
+            await SendThroughDefaultExchangeAsync(result, parking, correlationId, mandatory: true, send => send.Headers.Set(ResultExchangeHeader, exchange), cancellationToken);
         }
         catch (Exception e) when (Find<MessageReturnedException>(e) is not null)
         {
@@ -129,7 +129,12 @@ internal sealed class ResultPublisher(
             // A reply queue that refuses (full, reject-publish) would otherwise hold this request in MassTransit's
             // publish retry; a reply is best effort, the result goes to its exchange next.
             using var timeout = new CancellationTokenSource(results.Value.ReplyTimeout);
-            await SendThroughDefaultExchangeAsync(result, queue, correlationId, send =>
+            // Direct reply-to is not a queue, and the broker cannot say whether a reply reached its caller: RabbitMQ
+            // 3.10 returns every mandatory publish to a direct reply-to token as NO_ROUTE, the one its caller received
+            // as well as one to a made-up token (measured with pika). Mandatory there would log every reply as lost
+            // and park every result; without it the broker confirms, and a confirmed reply counts as delivered.
+            var mandatory = !ReplyDestination.IsDirectReplyTo(queue);
+            await SendThroughDefaultExchangeAsync(result, queue, correlationId, mandatory, send =>
             {
                 // What MassTransit's request client matches a response on; other callers use correlation_id.
                 send.RequestId = context.RequestId;
@@ -161,7 +166,7 @@ internal sealed class ResultPublisher(
     /// MassTransit's direct reply-to address publishes to the default exchange with the routing key set here, and
     /// declares nothing: the one way to reach a queue by name without MassTransit's send topology creating it.
     /// </summary>
-    private async Task SendThroughDefaultExchangeAsync<T>(T message, string queue, string? correlationId, Action<SendContext<T>> configure, CancellationToken cancellationToken)
+    private async Task SendThroughDefaultExchangeAsync<T>(T message, string queue, string? correlationId, bool mandatory, Action<SendContext<T>> configure, CancellationToken cancellationToken)
         where T : class
     {
         _defaultExchange ??= DefaultExchangeAddress(bus.Address, ReplyDestination.VirtualHost(_broker));
@@ -171,7 +176,7 @@ internal sealed class ResultPublisher(
             send.SetRoutingKey(queue);
             if (send.TryGetPayload<RabbitMqSendContext>(out var amqp))
             {
-                amqp.Mandatory = true;
+                amqp.Mandatory = mandatory;
             }
 
             SetCorrelation(send, correlationId);
