@@ -241,10 +241,6 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, St
     }
 
     /// <summary>
-    /// After the connection recovered, every request still waiting is sent again under its own id: its answer may have
-    /// gone to the reply queue that died with the old connection, or the request itself may not have reached the broker.
-    /// </summary>
-    /// <summary>
     /// No result for <see cref="ResendAfterSilence"/> while requests wait: they are sent again under their own ids. A
     /// result can be lost without the run's connection noticing: published through a node that came back from a
     /// network partition still split from the node holding this run's reply queue, it reaches the durable queues and
@@ -277,6 +273,11 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, St
         }
     }
 
+    /// <summary>
+    /// After the connection recovered, every request still waiting is sent again under its own id, naming the reply
+    /// queue's new name: its answer may have gone to the reply queue that died with the old connection, or the request
+    /// itself may not have reached the broker.
+    /// </summary>
     private async Task ResendAfterReconnectAsync(CancellationToken cancellationToken)
     {
         try

@@ -15,29 +15,33 @@ namespace AkiDb.Queue.Cli.Embedding;
 /// while the run had no queue is asked again (<see cref="Reconnected"/>), and a result that arrives twice counts once.
 /// </summary>
 /// <remarks>
-/// The reply queue is an exclusive, auto-delete, server-named queue bound to the two result exchanges, and the
-/// run keeps only its own request ids. Once the worker answers AMQP <c>reply_to</c>, switching is two lines here:
-/// set <see cref="BasicProperties.ReplyTo"/> to <see cref="ReplyQueue"/> in <see cref="PublishAsync"/> and drop the
-/// two bindings in <see cref="ConnectAsync"/>; nothing else in the run changes.
+/// The reply queue is an exclusive, auto-delete, server-named queue that every request names in its AMQP
+/// <c>reply_to</c>; it is bound to nothing. Bound to the two result exchanges (as it was before the worker answered
+/// <c>reply_to</c>), every run received every result published on the vhost, its own and those of every other run and
+/// pipeline, and parsed each one (some 70 KB of JSON for 16 vectors) to find its own: N runs at once meant N times the
+/// results for each. The worker still publishes each result to its exchange as well, for whatever is bound there.
 /// </remarks>
 internal sealed class RunConnection : IAsyncDisposable
 {
-    private static readonly string[] ResultExchanges = ["embed-completed", "embed-failed"];
-
     private readonly IConnection _connection;
     private readonly IChannel _publisher;
     private readonly Channel<PooledResult> _results = Channel.CreateBounded<PooledResult>(1000);
     private readonly Channel<bool> _reconnected = Channel.CreateUnbounded<bool>();
 
+    private volatile string _replyQueue;
+
     private RunConnection(IConnection connection, IChannel publisher, string replyQueue)
     {
         _connection = connection;
         _publisher = publisher;
-        ReplyQueue = replyQueue;
+        _replyQueue = replyQueue;
     }
 
-    /// <summary>The run's own queue: results for this run arrive here.</summary>
-    public string ReplyQueue { get; }
+    /// <summary>
+    /// The run's own queue: results for this run arrive here. Server-named, so a recovered connection declares it
+    /// under a new name; requests sent from then on name the new one.
+    /// </summary>
+    public string ReplyQueue => _replyQueue;
 
     public ChannelReader<PooledResult> Results => _results.Reader;
 
@@ -101,13 +105,18 @@ internal sealed class RunConnection : IAsyncDisposable
             var subscriber = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
             await subscriber.BasicQosAsync(0, 1000, false, cancellationToken);
             var queue = (await subscriber.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken)).QueueName;
-            foreach (var exchange in ResultExchanges)
-            {
-                await subscriber.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
-                await subscriber.QueueBindAsync(queue, exchange, "", cancellationToken: cancellationToken);
-            }
 
             var run = new RunConnection(connection, publisher, queue);
+            // Raised during topology recovery, before RecoverySucceededAsync: the requests sent again then name the new queue.
+            connection.QueueNameChangedAfterRecoveryAsync += (_, renamed) =>
+            {
+                if (renamed.NameBefore == run._replyQueue)
+                {
+                    run._replyQueue = renamed.NameAfter;
+                }
+
+                return Task.CompletedTask;
+            };
             connection.RecoverySucceededAsync += (_, _) =>
             {
                 run._reconnected.Writer.TryWrite(true);
@@ -130,7 +139,7 @@ internal sealed class RunConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Publishes one request, persistent and mandatory; completes once the broker confirmed it.</summary>
+    /// <summary>Publishes one request, persistent and mandatory, its reply to <see cref="ReplyQueue"/>; completes once the broker confirmed it.</summary>
     public async Task PublishAsync(EmbedRequested request, string queue, CancellationToken cancellationToken)
     {
         var properties = new BasicProperties
@@ -138,6 +147,7 @@ internal sealed class RunConnection : IAsyncDisposable
             Persistent = true,
             ContentType = "application/json",
             MessageId = request.RequestId,
+            ReplyTo = _replyQueue,
             Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
         };
         try

@@ -26,7 +26,7 @@ public sealed class LeastPrivilegeTests(RabbitMqCluster cluster)
         await cluster.RestoreAsync();
         var node = cluster.Nodes[2];
         var vhost = await cluster.CreateVirtualHostAsync("least-privilege", node);
-        var (configure, write, read) = DocumentedPermissions();
+        var (configure, write, read) = DocumentedPermissions.For("akidb-worker");
         var user = $"akidb-worker-{Guid.NewGuid():N}"[..24];
         var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         await CreateUserAsync(node, vhost, user, password, configure, write, read);
@@ -69,16 +69,6 @@ public sealed class LeastPrivilegeTests(RabbitMqCluster cluster)
     }
 
     /// <summary>The three regular expressions of the <c>rabbitmqctl set_permissions</c> example in docs/operations.md.</summary>
-    private static (string Configure, string Write, string Read) DocumentedPermissions()
-    {
-        var lines = File.ReadAllLines(Path.Combine(RepoPaths.Root, "docs", "operations.md"));
-        var at = Array.FindIndex(lines, l => l.Contains("rabbitmqctl set_permissions -p akidb akidb-worker", StringComparison.Ordinal));
-        Assert.True(at >= 0, "docs/operations.md has no set_permissions example for akidb-worker");
-        var patterns = lines.Skip(at + 1).Take(3).Select(l => l.Trim().TrimEnd('\\').Trim().Trim('\'')).ToArray();
-        Assert.All(patterns, p => Assert.StartsWith("^", p, StringComparison.Ordinal));
-        return (patterns[0], patterns[1], patterns[2]);
-    }
-
     private static async Task CreateUserAsync(ClusterNode node, string vhost, string user, string password, string configure, string write, string read)
     {
         using var http = new HttpClient { BaseAddress = new Uri(node.ManagementUrl) };

@@ -124,6 +124,97 @@ public sealed class EmbedCommandTests(BrokerFixture broker, ITestOutputHelper ou
         Assert.Equal(ids, ReadLines(outFile).Select(l => l.Id));
     }
 
+    /// <summary>
+    /// Each run's results come back as replies to its own queue, which nothing else reaches: a result someone else
+    /// publishes to the results exchange while two runs wait is routed to no queue (the broker returns it), and the
+    /// runs' results, delivered as replies, are not parked although nothing is bound to the exchanges.
+    /// </summary>
+    [Fact]
+    public async Task Two_runs_side_by_side_each_get_only_their_own_results_as_replies()
+    {
+        var (_, url) = await broker.CreateVirtualHostAsync("embed-side-by-side");
+        // A worker declares its queues and goes: the runs below send into a queue nobody consumes yet.
+        await (await WorkerHost.StartAsync(url)).DisposeAsync();
+        var sentences = Walking.EndToEndTests.Sentences;
+        var runs = new List<(string Out, List<string> Ids, StringBuilder Log, CliWrap.CommandTask<CliWrap.CommandResult> Task)>();
+        foreach (var name in new[] { "a", "b" })
+        {
+            var ids = Enumerable.Range(0, 20).Select(i => $"{name}{i}").ToList();
+            var input = Path.Combine(_work.FullName, $"side-{name}.jsonl");
+            await File.WriteAllLinesAsync(input, ids.Select((id, i) => JsonSerializer.Serialize(new { id, text = $"{name} {i}: {sentences[i % sentences.Length]}" })));
+            var outFile = Path.Combine(_work.FullName, $"side-{name}-out.jsonl");
+            var log = new StringBuilder();
+            runs.Add((outFile, ids, log, CliRunner.Start(log, "embed", input, "--out", outFile, "--url", url, "--texts-per-message", "2")));
+        }
+
+        // No worker yet: both runs have set up their queues and sent every request (10 each) before anything is answered.
+        Assert.True(await CliInterruptTests.UntilAsync(async () => await CliInterruptTests.ReadyAsync(url, "embed-requested") == 20),
+            $"the runs did not send their 20 requests:\n{runs[0].Log}\n{runs[1].Log}");
+        Assert.True(await PublishedToNoQueueAsync(url, "embed-completed"), "a result published to embed-completed reached a queue: a run is bound to the exchange");
+
+        await using var worker = await WorkerHost.StartAsync(url);
+        foreach (var (outFile, ids, log, task) in runs)
+        {
+            var run = await task;
+            output.WriteLine(log.ToString());
+            Assert.Equal(0, run.ExitCode);
+            Assert.Equal(ids, ReadLines(outFile).Select(l => l.Id));
+        }
+
+        Assert.Equal(0u, await CliInterruptTests.ReadyAsync(url, "embed-results-unrouted"));
+    }
+
+    [Fact]
+    public async Task An_embed_user_with_only_the_documented_permissions_gets_its_results_and_cannot_bind_to_the_results()
+    {
+        var (vhost, url) = await broker.CreateVirtualHostAsync("embed-least-privilege");
+        await using var worker = await WorkerHost.StartAsync(url);
+        var (configure, write, read) = DocumentedPermissions.For("akidb-embed");
+        var user = $"akidb-embed-{Guid.NewGuid():N}"[..20];
+        var password = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        using (var management = broker.Management())
+        {
+            await management.CreateUserAsync(user, password, vhost, configure, write, read);
+        }
+
+        var asUser = new UriBuilder(url) { UserName = user, Password = password }.Uri.AbsoluteUri;
+        var ids = Enumerable.Range(0, 9).Select(i => $"p{i}").ToList();
+        var input = Path.Combine(_work.FullName, "least.jsonl");
+        await File.WriteAllLinesAsync(input, ids.Select((id, i) => JsonSerializer.Serialize(new { id, text = Walking.EndToEndTests.Sentences[i % Walking.EndToEndTests.Sentences.Length] })));
+        var outFile = Path.Combine(_work.FullName, "least-out.jsonl");
+
+        var run = await CliRunner.RunAsync(output, "embed", input, "--out", outFile, "--url", asUser, "--texts-per-message", "4");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal(ids, ReadLines(outFile).Select(l => l.Id));
+        Assert.DoesNotContain(password, run.StandardOutput + run.StandardError, StringComparison.Ordinal);
+
+        // The same user can not listen to the results of others.
+        await using var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(asUser) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var queue = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        var refused = await Assert.ThrowsAsync<RabbitMQ.Client.Exceptions.OperationInterruptedException>(() => channel.QueueBindAsync(queue, "embed-completed", ""));
+        Assert.Equal((ushort)403, refused.ShutdownReason?.ReplyCode);
+    }
+
+    /// <summary>Publishes a stand-in result to <paramref name="exchange"/>, mandatory and confirmed; true when the broker returned it as routed to no queue.</summary>
+    private static async Task<bool> PublishedToNoQueueAsync(string url, string exchange)
+    {
+        await using var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(url) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync(new RabbitMQ.Client.CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        await channel.ExchangeDeclareAsync(exchange, RabbitMQ.Client.ExchangeType.Fanout, durable: true, autoDelete: false);
+        var body = JsonSerializer.SerializeToUtf8Bytes(new { requestId = "someone-else", embeddings = Array.Empty<float[]>() });
+        try
+        {
+            await channel.BasicPublishAsync(exchange, "", mandatory: true, new RabbitMQ.Client.BasicProperties(), body);
+            return false;
+        }
+        catch (RabbitMQ.Client.Exceptions.PublishException e) when (e.IsReturn)
+        {
+            return true;
+        }
+    }
+
     [Fact]
     public async Task Embed_exits_non_zero_naming_what_failed_and_writes_the_rest()
     {
