@@ -51,15 +51,20 @@ internal sealed class ResultPublisher(
     public async Task PublishAsync<T>(ConsumeContext context, T result, string exchange, string? requestId, string? correlationId)
         where T : class
     {
-        var replied = await ReplyAsync(context, result, requestId, correlationId);
-        await PublishToExchangeAsync(result, exchange, requestId, correlationId, parkIfUnrouted: !replied, context.CancellationToken);
+        var body = new SerializedOnce();
+        var replied = await ReplyAsync(context, result, body, requestId, correlationId);
+        await PublishToExchangeAsync(result, body, exchange, requestId, correlationId, parkIfUnrouted: !replied, context.CancellationToken);
     }
 
     /// <summary>
     /// Publishes the result to its exchange; with <paramref name="parkIfUnrouted"/>, <c>mandatory</c>, and to the
     /// parking queue when no queue is bound there.
     /// </summary>
-    public async Task PublishToExchangeAsync<T>(T result, string exchange, string? requestId, string? correlationId, bool parkIfUnrouted, CancellationToken cancellationToken)
+    public Task PublishToExchangeAsync<T>(T result, string exchange, string? requestId, string? correlationId, bool parkIfUnrouted, CancellationToken cancellationToken)
+        where T : class =>
+        PublishToExchangeAsync(result, new SerializedOnce(), exchange, requestId, correlationId, parkIfUnrouted, cancellationToken);
+
+    private async Task PublishToExchangeAsync<T>(T result, SerializedOnce body, string exchange, string? requestId, string? correlationId, bool parkIfUnrouted, CancellationToken cancellationToken)
         where T : class
     {
         try
@@ -69,23 +74,28 @@ internal sealed class ResultPublisher(
             // Bounded: a node that confirms nothing is given up, and the request goes back to its queue.
             await nodeWatch.AwaitConfirmAsync(bus.Publish(result, publish =>
             {
+                body.ApplyTo(publish);
                 publish.Mandatory = parkIfUnrouted;
                 SetCorrelation(publish, correlationId);
             }, cancellationToken), cancellationToken);
         }
         catch (Exception e) when (Find<MessageReturnedException>(e) is not null)
         {
-            await ParkAsync(result, exchange, requestId, correlationId, cancellationToken);
+            await ParkAsync(result, body, exchange, requestId, correlationId, cancellationToken);
         }
     }
 
-    private async Task ParkAsync<T>(T result, string exchange, string? requestId, string? correlationId, CancellationToken cancellationToken)
+    private async Task ParkAsync<T>(T result, SerializedOnce body, string exchange, string? requestId, string? correlationId, CancellationToken cancellationToken)
         where T : class
     {
         var parking = results.Value.ParkingQueue;
         try
         {
-            await SendThroughDefaultExchangeAsync(result, parking, correlationId, mandatory: true, send => send.Headers.Set(ResultExchangeHeader, exchange), cancellationToken);
+            await SendThroughDefaultExchangeAsync(result, parking, correlationId, mandatory: true, send =>
+            {
+                body.ApplyTo(send);
+                send.Headers.Set(ResultExchangeHeader, exchange);
+            }, cancellationToken);
         }
         catch (Exception e) when (Find<MessageReturnedException>(e) is not null)
         {
@@ -101,7 +111,7 @@ internal sealed class ResultPublisher(
     }
 
     /// <summary>Sends the reply the request asked for, if any; true when the broker confirmed it into a queue.</summary>
-    private async Task<bool> ReplyAsync<T>(ConsumeContext context, T result, string? requestId, string? correlationId)
+    private async Task<bool> ReplyAsync<T>(ConsumeContext context, T result, SerializedOnce body, string? requestId, string? correlationId)
         where T : class
     {
         context.ReceiveContext.TryGetPayload<ProducerHeaders>(out var headers);
@@ -136,6 +146,7 @@ internal sealed class ResultPublisher(
             var mandatory = !ReplyDestination.IsDirectReplyTo(queue);
             await SendThroughDefaultExchangeAsync(result, queue, correlationId, mandatory, send =>
             {
+                body.ApplyTo(send);
                 // What MassTransit's request client matches a response on; other callers use correlation_id.
                 send.RequestId = context.RequestId;
                 send.ConversationId = context.ConversationId;
