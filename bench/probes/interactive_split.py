@@ -30,6 +30,7 @@ queue = results.queue_declare("", exclusive=True).method.queue
 for exchange in ("embed-completed", "embed-failed"):
     results.queue_bind(queue, exchange)
 sent, received = {}, {}
+bulk_done = []  # arrival times of bulk results: each one freed a prefetch slot
 
 
 def on_result(channel, method, _properties, body):
@@ -37,6 +38,8 @@ def on_result(channel, method, _properties, body):
     request_id = result.get("requestId", "")
     if request_id.startswith("i"):
         received[request_id] = (time.perf_counter(), result)
+    elif request_id.startswith("b"):
+        bulk_done.append(time.perf_counter())
     channel.basic_ack(method.delivery_tag)
 
 
@@ -84,5 +87,15 @@ for m in range(bulk_messages):
     body = {"requestId": f"b{m}", "texts": texts[m * 16:(m + 1) * 16]}
     publisher.basic_publish("", "embed-requested", json.dumps(body), pika.BasicProperties(priority=0))
 listen.process_data_events(2.0)  # the worker fills its prefetch
+window_start = time.perf_counter()
 interactive_phase("i", interactive)
+window_end = time.perf_counter()
 report(f"behind {bulk_messages * 16} bulk texts")
+# How often a prefetch slot freed while the interactive requests arrived: the wait before delivery can not be shorter
+# than the time to the next bulk message answered.
+done = [t for t in bulk_done if window_start <= t <= window_end]
+gaps = [(b - a) * 1000 for a, b in zip(done, done[1:])]
+if gaps:
+    print(f"bulk messages answered in the window: {len(done)} ({len(done) * 16 / (window_end - window_start):.0f} texts/s); "
+          f"gap between answers p50 {percentile(gaps, .5):.1f} / p95 {percentile(gaps, .95):.1f} / max {max(gaps):.1f} ms; "
+          f"{sum(g < 2 for g in gaps)} of {len(gaps)} gaps under 2 ms (answered together)")
