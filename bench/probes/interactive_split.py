@@ -5,9 +5,10 @@ Run against a broker with one worker consuming `embed-requested` and nothing els
 
     /usr/bin/python3 bench/probes/interactive_split.py amqp://guest:guest@127.0.0.1:5672/%2F [BULK_MESSAGES] [INTERACTIVE]
 
-It sends 20 interactive requests to warm the worker up and 20 to the idle worker, then BULK_MESSAGES (default 1000) bulk messages of 16 texts from
-the benchmark's short corpus (.artifacts/bench/path-input.jsonl, written by `./bench.sh --path`), then INTERACTIVE
-(default 60) single-text interactive requests (AMQP priority 9, "priority": "high") every 250 ms, and splits each
+It sends 20 interactive requests to warm the worker up and 20 to the idle worker, then BULK_MESSAGES (default
+1000) bulk messages of 16 texts from the benchmark's short corpus (.artifacts/bench/path-input.jsonl, written by
+`./bench.sh --path`), then waits as long as the interactive phase will take (bulk alone), then INTERACTIVE (default
+60) single-text interactive requests (AMQP priority 9, "priority": "high") every 250 ms, and splits each
 interactive request's time from publish to result with the worker's own fields: `queuedMs` (no AMQP timestamp is set,
 so it runs from the worker's delivery to its batch's start: the wait for a lane), `inferenceMs`, and the rest (the wait
 for a prefetch slot before the broker delivers it, the two broker hops and the publish). A diagnostic, not part of
@@ -87,6 +88,14 @@ for m in range(bulk_messages):
     body = {"requestId": f"b{m}", "texts": texts[m * 16:(m + 1) * 16]}
     publisher.basic_publish("", "embed-requested", json.dumps(body), pika.BasicProperties(priority=0))
 listen.process_data_events(2.0)  # the worker fills its prefetch
+# Bulk alone for as long as the interactive phase will take, on the same worker and backlog: the throughput the
+# interactive requests are weighed against.
+alone_start = time.perf_counter()
+until = alone_start + 0.25 * interactive
+while time.perf_counter() < until:
+    listen.process_data_events(max(0.0, until - time.perf_counter()))
+alone_end = time.perf_counter()
+alone_rate = sum(alone_start <= t <= alone_end for t in bulk_done) * 16 / (alone_end - alone_start)
 window_start = time.perf_counter()
 interactive_phase("i", interactive)
 window_end = time.perf_counter()
@@ -96,6 +105,8 @@ report(f"behind {bulk_messages * 16} bulk texts")
 done = [t for t in bulk_done if window_start <= t <= window_end]
 gaps = [(b - a) * 1000 for a, b in zip(done, done[1:])]
 if gaps:
-    print(f"bulk messages answered in the window: {len(done)} ({len(done) * 16 / (window_end - window_start):.0f} texts/s); "
+    rate = len(done) * 16 / (window_end - window_start)
+    print(f"bulk alone just before: {alone_rate:.0f} texts/s; with the interactive requests {rate:.0f} texts/s ({rate / alone_rate:.2f}x)")
+    print(f"bulk messages answered in the window: {len(done)} ({rate:.0f} texts/s); "
           f"gap between answers p50 {percentile(gaps, .5):.1f} / p95 {percentile(gaps, .95):.1f} / max {max(gaps):.1f} ms; "
           f"{sum(g < 2 for g in gaps)} of {len(gaps)} gaps under 2 ms (answered together)")
