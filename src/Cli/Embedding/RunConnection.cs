@@ -28,6 +28,8 @@ internal sealed class RunConnection : IAsyncDisposable
     private readonly Channel<PooledResult> _results = Channel.CreateBounded<PooledResult>(1000);
     private readonly Channel<bool> _reconnected = Channel.CreateUnbounded<bool>();
 
+    // The run's own queue: results for this run arrive here. Server-named, so a recovered connection declares it under
+    // a new name (QueueNameChangedAfterRecoveryAsync); requests sent from then on name the new one.
     private volatile string _replyQueue;
 
     private RunConnection(IConnection connection, IChannel publisher, string replyQueue)
@@ -36,12 +38,6 @@ internal sealed class RunConnection : IAsyncDisposable
         _publisher = publisher;
         _replyQueue = replyQueue;
     }
-
-    /// <summary>
-    /// The run's own queue: results for this run arrive here. Server-named, so a recovered connection declares it
-    /// under a new name; requests sent from then on name the new one.
-    /// </summary>
-    public string ReplyQueue => _replyQueue;
 
     public ChannelReader<PooledResult> Results => _results.Reader;
 
@@ -139,7 +135,7 @@ internal sealed class RunConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Publishes one request, persistent and mandatory, its reply to <see cref="ReplyQueue"/>; completes once the broker confirmed it.</summary>
+    /// <summary>Publishes one request, persistent and mandatory, its reply to the run's own queue; completes once the broker confirmed it.</summary>
     public async Task PublishAsync(EmbedRequested request, string queue, CancellationToken cancellationToken)
     {
         var properties = new BasicProperties

@@ -3,6 +3,9 @@ using System.Text.Json;
 using AkiDb.Queue.Contracts;
 using AkiDb.Queue.IntegrationTests.Infrastructure;
 using AkiDb.Queue.Worker.Vectors;
+using CliWrap;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 
 namespace AkiDb.Queue.IntegrationTests.Operations;
 
@@ -136,7 +139,7 @@ public sealed class EmbedCommandTests(BrokerFixture broker, ITestOutputHelper ou
         // A worker declares its queues and goes: the runs below send into a queue nobody consumes yet.
         await (await WorkerHost.StartAsync(url)).DisposeAsync();
         var sentences = Walking.EndToEndTests.Sentences;
-        var runs = new List<(string Out, List<string> Ids, StringBuilder Log, CliWrap.CommandTask<CliWrap.CommandResult> Task)>();
+        var runs = new List<(string Out, List<string> Ids, StringBuilder Log, CommandTask<CommandResult> Task)>();
         foreach (var name in new[] { "a", "b" })
         {
             var ids = Enumerable.Range(0, 20).Select(i => $"{name}{i}").ToList();
@@ -190,26 +193,26 @@ public sealed class EmbedCommandTests(BrokerFixture broker, ITestOutputHelper ou
         Assert.DoesNotContain(password, run.StandardOutput + run.StandardError, StringComparison.Ordinal);
 
         // The same user can not listen to the results of others.
-        await using var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(asUser) }.CreateConnectionAsync();
+        await using var connection = await new ConnectionFactory { Uri = new Uri(asUser) }.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         var queue = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
-        var refused = await Assert.ThrowsAsync<RabbitMQ.Client.Exceptions.OperationInterruptedException>(() => channel.QueueBindAsync(queue, "embed-completed", ""));
+        var refused = await Assert.ThrowsAsync<OperationInterruptedException>(() => channel.QueueBindAsync(queue, "embed-completed", ""));
         Assert.Equal((ushort)403, refused.ShutdownReason?.ReplyCode);
     }
 
     /// <summary>Publishes a stand-in result to <paramref name="exchange"/>, mandatory and confirmed; true when the broker returned it as routed to no queue.</summary>
     private static async Task<bool> PublishedToNoQueueAsync(string url, string exchange)
     {
-        await using var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(url) }.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync(new RabbitMQ.Client.CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
-        await channel.ExchangeDeclareAsync(exchange, RabbitMQ.Client.ExchangeType.Fanout, durable: true, autoDelete: false);
+        await using var connection = await new ConnectionFactory { Uri = new Uri(url) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false);
         var body = JsonSerializer.SerializeToUtf8Bytes(new { requestId = "someone-else", embeddings = Array.Empty<float[]>() });
         try
         {
-            await channel.BasicPublishAsync(exchange, "", mandatory: true, new RabbitMQ.Client.BasicProperties(), body);
+            await channel.BasicPublishAsync(exchange, "", mandatory: true, new BasicProperties(), body);
             return false;
         }
-        catch (RabbitMQ.Client.Exceptions.PublishException e) when (e.IsReturn)
+        catch (PublishException e) when (e.IsReturn)
         {
             return true;
         }

@@ -91,11 +91,7 @@ internal sealed class ResultPublisher(
         var parking = results.Value.ParkingQueue;
         try
         {
-            await SendThroughDefaultExchangeAsync(result, parking, correlationId, mandatory: true, send =>
-            {
-                body.ApplyTo(send);
-                send.Headers.Set(ResultExchangeHeader, exchange);
-            }, cancellationToken);
+            await SendThroughDefaultExchangeAsync(result, body, parking, correlationId, mandatory: true, send => send.Headers.Set(ResultExchangeHeader, exchange), cancellationToken);
         }
         catch (Exception e) when (Find<MessageReturnedException>(e) is not null)
         {
@@ -144,9 +140,8 @@ internal sealed class ResultPublisher(
             // as well as one to a made-up token (measured with pika). Mandatory there would log every reply as lost
             // and park every result; without it the broker confirms, and a confirmed reply counts as delivered.
             var mandatory = !ReplyDestination.IsDirectReplyTo(queue);
-            await SendThroughDefaultExchangeAsync(result, queue, correlationId, mandatory, send =>
+            await SendThroughDefaultExchangeAsync(result, body, queue, correlationId, mandatory, send =>
             {
-                body.ApplyTo(send);
                 // What MassTransit's request client matches a response on; other callers use correlation_id.
                 send.RequestId = context.RequestId;
                 send.ConversationId = context.ConversationId;
@@ -177,13 +172,14 @@ internal sealed class ResultPublisher(
     /// MassTransit's direct reply-to address publishes to the default exchange with the routing key set here, and
     /// declares nothing: the one way to reach a queue by name without MassTransit's send topology creating it.
     /// </summary>
-    private async Task SendThroughDefaultExchangeAsync<T>(T message, string queue, string? correlationId, bool mandatory, Action<SendContext<T>> configure, CancellationToken cancellationToken)
+    private async Task SendThroughDefaultExchangeAsync<T>(T message, SerializedOnce body, string queue, string? correlationId, bool mandatory, Action<SendContext<T>> configure, CancellationToken cancellationToken)
         where T : class
     {
         _defaultExchange ??= DefaultExchangeAddress(bus.Address, ReplyDestination.VirtualHost(_broker));
         var endpoint = await bus.GetSendEndpoint(_defaultExchange);
         await endpoint.Send(message, send =>
         {
+            body.ApplyTo(send);
             send.SetRoutingKey(queue);
             if (send.TryGetPayload<RabbitMqSendContext>(out var amqp))
             {
