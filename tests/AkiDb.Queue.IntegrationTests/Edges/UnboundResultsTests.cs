@@ -143,6 +143,54 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task A_result_whose_caller_has_gone_for_good_is_not_parked_while_one_for_a_missing_named_queue_is()
+    {
+        var (vhost, url) = await broker.CreateVirtualHostAsync("unbound-gone");
+        await using var worker = await WorkerHost.StartAsync(url);
+        await using var client = await EdgeClient.ConnectAsync(url, broker.ManagementUrl, vhost);
+
+        // A caller that has gone, as an interrupted `akidb-queue embed` has: its server-named queue died with its connection.
+        string goneQueue;
+        await using (var caller = await EdgeClient.ConnectAsync(url, broker.ManagementUrl, vhost))
+        await using (var channel = await caller.Connection.CreateChannelAsync())
+        {
+            goneQueue = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        }
+
+        Assert.StartsWith("amq.gen-", goneQueue);
+        string[] gone = ["gone-0", "gone-1", "gone-2"];
+        foreach (var id in gone)
+        {
+            await client.PublishAsync(ResultCollector.Request(id, $"text of {id}"), replyTo: goneQueue, correlationId: id);
+        }
+
+        // A named reply queue that does not exist may still be declared and read by someone; so may the results of a request with no reply.
+        await client.PublishAsync(ResultCollector.Request("named-missing", "a named reply queue nobody declared"), replyTo: "replies-not-declared", correlationId: "named-missing");
+        await client.PublishAsync(ResultCollector.Request("plain", "nobody asked for a reply"));
+
+        var parked = new List<EdgeClient.Delivered>();
+        var deadline = DateTime.UtcNow + Patience;
+        int CallerGoneLogged() => worker.Logs.Entries.Count(e => e.Message.Contains("its caller has gone", StringComparison.Ordinal));
+        bool Done() => parked.Count >= 2 && CallerGoneLogged() >= gone.Length;
+        while (!Done() && DateTime.UtcNow < deadline)
+        {
+            parked.AddRange(await client.DrainAsync(Parking));
+            if (!Done())
+            {
+                await Task.Delay(100); // polls the parking queue and the log; the condition, not the interval, ends the wait
+            }
+        }
+
+        // Every request acknowledged: each result's reply, exchange publish and any parking are over.
+        Assert.Equal(0, await client.WaitForDepthAsync("embed-requested", d => d == 0, Patience));
+        parked.AddRange(await client.DrainAsync(Parking));
+        var callerGone = CallerGoneLogged();
+        output.WriteLine($"parked: {string.Join(", ", parked.Select(p => p.RequestId))}; caller gone logged {callerGone} times");
+        Assert.Equal(["named-missing", "plain"], parked.Select(p => p.RequestId!).Order());
+        Assert.Equal(gone.Length, callerGone);
+    }
+
+    [Fact]
     public async Task A_full_parking_queue_makes_the_broker_refuse_the_result_and_the_request_stays_in_its_queue()
     {
         var (vhost, url) = await broker.CreateVirtualHostAsync("parkfull");

@@ -36,7 +36,7 @@ internal static partial class ReplyDestination
 
         return ownQueues.Contains(replyTo, StringComparer.Ordinal)
             ? Decision.Reject("reply_to names one of this worker's own queues")
-            : Decision.Accept(replyTo);
+            : Decision.Accept(replyTo, callerOnly: IsDirectReplyTo(replyTo) || replyTo.StartsWith("amq.gen-", StringComparison.Ordinal));
     }
 
     /// <summary>
@@ -76,7 +76,7 @@ internal static partial class ReplyDestination
         }
 
         return IsTemporary(address.Query)
-            ? FromReplyTo(name, ownQueues)
+            ? FromReplyTo(name, ownQueues) with { CallerOnly = true }
             : Decision.Reject("the response address does not name a temporary reply queue");
     }
 
@@ -106,9 +106,14 @@ internal static partial class ReplyDestination
         uri.IsDefaultPort || uri.Port <= 0 ? (uri.Scheme is "amqps" or "rabbitmqs" ? 5671 : 5672) : uri.Port;
 
     /// <summary>Either a queue to publish the reply to (through the default exchange), or why there is none.</summary>
-    public readonly record struct Decision(string? Queue, string? Rejection)
+    /// <param name="CallerOnly">
+    /// The queue is one only its caller can ever read: server-named (<c>amq.gen-*</c>: no client may declare that name,
+    /// and it dies with its connection), a temporary response queue, or a direct reply-to token. Once it is gone, its
+    /// caller has gone for good, and nobody can come back for a result meant for it.
+    /// </param>
+    public readonly record struct Decision(string? Queue, string? Rejection, bool CallerOnly = false)
     {
-        public static Decision Accept(string queue) => new(queue, null);
+        public static Decision Accept(string queue, bool callerOnly) => new(queue, null, callerOnly);
 
         public static Decision Reject(string reason) => new(null, reason);
     }

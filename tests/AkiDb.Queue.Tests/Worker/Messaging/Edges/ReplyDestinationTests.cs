@@ -9,11 +9,16 @@ public sealed class ReplyDestinationTests
     private static readonly string[] Own = ["embed-requested", "embed-requested_error", "embed-requested_skipped", "embed-results-unrouted"];
 
     [Theory]
-    [InlineData("amq.gen-JzTY20BRgKO-HjmUJj0wLg")]
-    [InlineData("amq.rabbitmq.reply-to.g1h2AA5yZXBseUAyODc5NjQ1OAAAcMgAAAAAAAAAAWWqL2E=")]
-    [InlineData("my-service.replies")]
-    public void A_reply_queue_in_reply_to_is_accepted(string replyTo) =>
-        Assert.Equal(replyTo, ReplyDestination.FromReplyTo(replyTo, Own).Queue);
+    [InlineData("amq.gen-JzTY20BRgKO-HjmUJj0wLg", true)]
+    [InlineData("amq.rabbitmq.reply-to.g1h2AA5yZXBseUAyODc5NjQ1OAAAcMgAAAAAAAAAAWWqL2E=", true)]
+    [InlineData("my-service.replies", false)]
+    public void A_reply_queue_in_reply_to_is_accepted_and_only_a_server_named_one_or_direct_reply_to_counts_as_its_callers_alone(string replyTo, bool callerOnly)
+    {
+        var decision = ReplyDestination.FromReplyTo(replyTo, Own);
+
+        Assert.Equal(replyTo, decision.Queue);
+        Assert.Equal(callerOnly, decision.CallerOnly);
+    }
 
     [Theory]
     [InlineData("amq.x")]
@@ -39,8 +44,13 @@ public sealed class ReplyDestinationTests
     [Theory]
     [InlineData("rabbitmq://127.0.0.1:5672/jobs/host_worker_bus_abc?temporary=true", "host_worker_bus_abc")]
     [InlineData("rabbitmq://localhost/jobs/host_worker_bus_abc?durable=false&autodelete=true", "host_worker_bus_abc")]
-    public void A_MassTransit_temporary_reply_queue_on_this_broker_and_vhost_is_accepted(string address, string queue) =>
-        Assert.Equal(queue, ReplyDestination.FromResponseAddress(new Uri(address), Broker, replyTo: null, Own).Queue);
+    public void A_MassTransit_temporary_reply_queue_on_this_broker_and_vhost_is_accepted(string address, string queue)
+    {
+        var decision = ReplyDestination.FromResponseAddress(new Uri(address), Broker, replyTo: null, Own);
+
+        Assert.Equal(queue, decision.Queue);
+        Assert.True(decision.CallerOnly); // temporary: gone with its bus, and nobody else reads it
+    }
 
     [Fact]
     public void A_direct_reply_to_response_address_replies_to_the_token_in_reply_to() =>
