@@ -93,7 +93,7 @@ public sealed class EmbedCommandTests(BrokerFixture broker, ITestOutputHelper ou
     [Fact]
     public async Task An_interrupted_embed_resumes_with_only_what_it_had_not_written()
     {
-        var (_, url) = await broker.CreateVirtualHostAsync("embed-resume");
+        var (vhost, url) = await broker.CreateVirtualHostAsync("embed-resume");
         var input = Path.Combine(_work.FullName, "many.jsonl");
         var sentences = Walking.EndToEndTests.Sentences;
         // Enough that the first run cannot finish before it is interrupted (it has at most 64 chunks sent and not
@@ -125,6 +125,13 @@ public sealed class EmbedCommandTests(BrokerFixture broker, ITestOutputHelper ou
         Assert.Contains($"{written.Count} already in", resumed.StandardOutput, StringComparison.Ordinal);
         Assert.Contains($"Wrote {ids.Count - written.Count} chunks", resumed.StandardOutput, StringComparison.Ordinal);
         Assert.Equal(ids, ReadLines(outFile).Select(l => l.Id));
+
+        // The interrupted run's unanswered requests were answered to a reply queue that died with it: nobody can claim
+        // those results, so none is parked (parked, each interrupted run would fill the parking queue a little more).
+        await using var client = await Edges.EdgeClient.ConnectAsync(url, broker.ManagementUrl, vhost);
+        Assert.Equal(0, await client.WaitForDepthAsync("embed-requested", d => d == 0, Patience));
+        Assert.Contains(second.Logs.Entries, e => e.Message.Contains("its caller has gone", StringComparison.Ordinal));
+        Assert.Equal(0u, await CliInterruptTests.ReadyAsync(url, "embed-results-unrouted"));
     }
 
     /// <summary>
