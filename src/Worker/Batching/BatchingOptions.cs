@@ -33,6 +33,12 @@ public sealed class BatchingOptions
     /// finish in about arrival order, so their messages are acknowledged steadily and a prefetch slot frees every
     /// batch or two for an interactive message (docs/benchmarks-path.md); larger: closer lengths (less padding) over
     /// more of the backlog, but every request held finishes later. 0: the whole backlog by nearest length.
+    /// Why not 4: `akidb-queue embed` of 5,000 short texts (16 a message), 3 alternating pairs on 2 shared cores
+    /// (2026-12-03): 2 gave batches 0.919 real / padded tokens, 4 gave 0.964 and 1.03x the texts/s (8: 0.992, 1.02-1.32x);
+    /// but with 4, held requests finish in bunches of six with two batches between some bunches (SchedulerLoopTests'
+    /// full-prefetch case: after batches 5 x6, 6, 7, 9 x6 against every batch from the 4th with 2), so a prefetch slot
+    /// can stay closed for two batches, and with 8 the interactive message of PriorityTests waited for more than 7
+    /// batches once in two runs. 3 % of bulk throughput is not worth a slower interactive path; 2 stays.
     /// </summary>
     [Range(0, 1024)]
     public int FillWindowBatches { get; set; } = 2;
