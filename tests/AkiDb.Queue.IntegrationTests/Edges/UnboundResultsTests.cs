@@ -188,6 +188,14 @@ public sealed class UnboundResultsTests(BrokerFixture broker, ITestOutputHelper 
         output.WriteLine($"parked: {string.Join(", ", parked.Select(p => p.RequestId))}; caller gone logged {callerGone} times");
         Assert.Equal(["named-missing", "plain"], parked.Select(p => p.RequestId!).Order());
         Assert.Equal(gone.Length, callerGone);
+
+        // Not parked is not dropped: the result still goes to its exchange, and a pipeline bound there gets it.
+        await using var results = await ResultCollector.StartAsync(url);
+        await client.PublishAsync(ResultCollector.Request("gone-bound", "a pipeline listens now"), replyTo: goneQueue, correlationId: "gone-bound");
+        var bound = await results.WaitForAsync("gone-bound", Patience);
+        Assert.True(bound.IsCompleted, bound.Message);
+        Assert.Equal(0, await client.WaitForDepthAsync("embed-requested", d => d == 0, Patience));
+        Assert.Empty(await client.DrainAsync(Parking));
     }
 
     [Fact]
