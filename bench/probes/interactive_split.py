@@ -3,16 +3,18 @@
 
 Run against a broker with one worker consuming `embed-requested` and nothing else on the vhost:
 
-    /usr/bin/python3 bench/probes/interactive_split.py amqp://guest:guest@127.0.0.1:5672/%2F [BULK_MESSAGES] [INTERACTIVE]
+    /usr/bin/python3 bench/probes/interactive_split.py amqp://guest:guest@127.0.0.1:5672/%2F [BULK_MESSAGES] [INTERACTIVE] [ROUNDS]
 
 It sends 20 interactive requests to warm the worker up and 20 to the idle worker, then BULK_MESSAGES (default
 1000) bulk messages of 16 texts from the benchmark's short corpus (.artifacts/bench/path-input.jsonl, written by
-`./bench.sh --path`), then waits as long as the interactive phase will take (bulk alone), then INTERACTIVE (default
-60) single-text interactive requests (AMQP priority 9, "priority": "high") every 250 ms, and splits each
-interactive request's time from publish to result with the worker's own fields: `queuedMs` (no AMQP timestamp is set,
-so it runs from the worker's delivery to its batch's start: the wait for a lane), `inferenceMs`, and the rest (the wait
-for a prefetch slot before the broker delivers it, the two broker hops and the publish). A diagnostic, not part of
-`./bench.sh`: the bulk backlog is left on the queue (purge it, or delete the vhost, afterwards).
+`./bench.sh --path`; past its end it starts over), then alternates bulk alone and bulk with INTERACTIVE (default 60)
+single-text interactive requests (AMQP priority 9, "priority": "high") every 250 ms, ROUNDS (default 1) times, alone
+first and last. It splits each interactive request's time from publish to result with the worker's own fields:
+`queuedMs` (no AMQP timestamp is set, so it runs from the worker's delivery to its batch's start: the wait for a
+lane), `inferenceMs`, and the rest (the wait for a prefetch slot before the broker delivers it, the two broker hops
+and the publish); and weighs the bulk rate of each interactive window against the alone windows either side. The
+backlog must outlast the windows (about 600 texts/s on 2 cores: 4,500 messages for 3 rounds). A diagnostic, not part
+of `./bench.sh`: the rest of the backlog is left on the queue (purge it, or delete the vhost, afterwards).
 """
 import json
 import sys
@@ -23,6 +25,7 @@ import pika
 url = sys.argv[1]
 bulk_messages = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
 interactive = int(sys.argv[3]) if len(sys.argv) > 3 else 60
+rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 texts = [json.loads(line)["text"] for line in open(".artifacts/bench/path-input.jsonl")]
 
 listen = pika.BlockingConnection(pika.URLParameters(url))
@@ -48,8 +51,9 @@ results.basic_consume(queue, on_result)
 publisher = pika.BlockingConnection(pika.URLParameters(url)).channel()
 
 
-def interactive_phase(prefix, count):
-    for k in range(count):
+def interactive_phase(prefix, count, keep=False):
+    base = len(sent) if keep else 0
+    for k in range(base, base + count):
         request_id = f"{prefix}{k}"
         sent[request_id] = time.perf_counter()
         body = {"requestId": request_id, "texts": [f"query {k}: {texts[-1 - k]}"], "priority": "high"}
@@ -85,28 +89,45 @@ received.clear()
 interactive_phase("iidle", 20)
 report("idle worker")
 for m in range(bulk_messages):
-    body = {"requestId": f"b{m}", "texts": texts[m * 16:(m + 1) * 16]}
+    start = (m * 16) % (len(texts) - 16)  # past the corpus's end it starts over (cache off: still computed)
+    body = {"requestId": f"b{m}", "texts": texts[start:start + 16]}
     publisher.basic_publish("", "embed-requested", json.dumps(body), pika.BasicProperties(priority=0))
 listen.process_data_events(2.0)  # the worker fills its prefetch
-# Bulk alone for as long as the interactive phase will take, on the same worker and backlog: the throughput the
-# interactive requests are weighed against.
-alone_start = time.perf_counter()
-until = alone_start + 0.25 * interactive
-while time.perf_counter() < until:
-    listen.process_data_events(max(0.0, until - time.perf_counter()))
-alone_end = time.perf_counter()
-alone_rate = sum(alone_start <= t <= alone_end for t in bulk_done) * 16 / (alone_end - alone_start)
-window_start = time.perf_counter()
-interactive_phase("i", interactive)
-window_end = time.perf_counter()
-report(f"behind {bulk_messages * 16} bulk texts")
-# How often a prefetch slot freed while the interactive requests arrived: the wait before delivery can not be shorter
-# than the time to the next bulk message answered.
-done = [t for t in bulk_done if window_start <= t <= window_end]
-gaps = [(b - a) * 1000 for a, b in zip(done, done[1:])]
-if gaps:
-    rate = len(done) * 16 / (window_end - window_start)
-    print(f"bulk alone just before: {alone_rate:.0f} texts/s; with the interactive requests {rate:.0f} texts/s ({rate / alone_rate:.2f}x)")
-    print(f"bulk messages answered in the window: {len(done)} ({rate:.0f} texts/s); "
-          f"gap between answers p50 {percentile(gaps, .5):.1f} / p95 {percentile(gaps, .95):.1f} / max {max(gaps):.1f} ms; "
-          f"{sum(g < 2 for g in gaps)} of {len(gaps)} gaps under 2 ms (answered together)")
+
+
+def wait(seconds):
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        listen.process_data_events(max(0.0, until - time.perf_counter()))
+
+
+def bulk_rate(start, end):
+    return sum(start <= t <= end for t in bulk_done) * 16 / (end - start)
+
+
+# Bulk alone and bulk with interactive requests, in windows that alternate on the same worker and backlog (ROUNDS
+# pairs, alone first and last): each interactive window is weighed against the mean of the alone windows either side
+# of it, so neither the machine's drift nor the corpus's order (lengths change along it) reads as the setting's cost.
+# The first 1.5 s of each alone window are not counted: interactive batches keep bulk ones capped for 1 s after them.
+window = 0.25 * interactive
+alone, mixed, gaps_all = [], [], []
+for r in range(rounds + 1):
+    wait(1.5)
+    start = time.perf_counter()
+    wait(window)
+    alone.append(bulk_rate(start, time.perf_counter()))
+    if r == rounds:
+        break
+    window_start = time.perf_counter()
+    interactive_phase("i", interactive, keep=True)
+    window_end = time.perf_counter()
+    mixed.append(bulk_rate(window_start, window_end))
+    done = [t for t in bulk_done if window_start <= t <= window_end]
+    gaps_all += [(b - a) * 1000 for a, b in zip(done, done[1:])]
+report(f"behind {bulk_messages * 16} bulk texts, {rounds} windows")
+ratios = [m / ((alone[i] + alone[i + 1]) / 2) for i, m in enumerate(mixed)]
+print("bulk texts/s alone: " + " ".join(f"{a:.0f}" for a in alone) + "; with interactive: " + " ".join(f"{m:.0f}" for m in mixed))
+print("bulk with interactive / alone either side: " + " ".join(f"{x:.2f}x" for x in ratios) + f" (median {sorted(ratios)[len(ratios) // 2]:.2f}x)")
+if gaps_all:
+    print(f"gap between bulk answers while interactive requests arrive p50 {percentile(gaps_all, .5):.1f} / p95 {percentile(gaps_all, .95):.1f} / "
+          f"max {max(gaps_all):.1f} ms; {sum(g < 2 for g in gaps_all)} of {len(gaps_all)} gaps under 2 ms (answered together)")

@@ -92,13 +92,13 @@ internal sealed class PathBench(BenchSettings settings, ModelFiles model, Corpus
         PriorityResults? priorities = null;
         try
         {
-            // Bulk as `akidb-queue embed` sends it, 16 texts a message; the second mixed phase is the same with the planner
-            // filling batches by nearest length over the whole backlog, as it did before Batching:FillWindowBatches.
+            // Bulk as `akidb-queue embed` sends it, 16 texts a message; the second mixed phase is the same with bulk batches
+            // not capped to Batching:BulkBatchTextsWhileInteractive while interactive requests arrive (the default before).
             var prioritySettings = PrioritySettings.For(settings.Quick) with
             {
                 BulkTextsPerMessage = 16,
-                SecondPhase = ("Batching:FillWindowBatches=0, nearest length over the whole backlog (the planner before)",
-                    new Dictionary<string, string?> { ["Batching:FillWindowBatches"] = "0" }),
+                SecondPhase = ("Batching:BulkBatchTextsWhileInteractive=0, bulk batches of up to 32 texts (the default before)",
+                    new Dictionary<string, string?> { ["Batching:BulkBatchTextsWhileInteractive"] = "0" }),
             };
             priorities = await new PriorityBench(prioritySettings, builder.BuildShort(settings.ShortTexts), broker, pythonPath).RunAsync();
         }

@@ -8,10 +8,12 @@ using AkiDb.Queue.Testing;
 namespace AkiDb.Queue.Bench.Priorities;
 
 /// <summary>
-/// Interactive next to bulk (<c>./bench.sh --priorities</c>): one worker, three phases side by side in one run.
-/// (1) interactive requests at a low rate on an idle worker; (2) a bulk backlog alone; (3) the same backlog with the
-/// same interactive requests arriving while at least <see cref="PrioritySettings.MinWaiting"/> bulk texts wait.
-/// Bulk throughput is counted over the same window after the backlog was queued in (2) and (3).
+/// Interactive next to bulk (<c>./bench.sh --priorities</c>): one worker, phases side by side in one run.
+/// (1) interactive requests at a low rate on an idle worker; then, alternating, (2) a bulk backlog alone and (3) the
+/// same backlog with the same interactive requests arriving while at least <see cref="PrioritySettings.MinWaiting"/>
+/// bulk texts wait: alone first and last, <see cref="PrioritySettings.AlternatingRounds"/> mixed phases between, so the
+/// machine's drift weighs on both sides alike (the alone phases' mean sits at the same time as the mixed phases').
+/// Bulk throughput is counted over the same window after the backlog was queued in every phase.
 /// </summary>
 internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, BrokerFixture broker, string pythonPath)
 {
@@ -33,22 +35,33 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
                 var warm = await PublishBulkAsync(client, "warm-", settings.WarmupTexts);
                 Check(await client.WaitForAsync(warm, settings.Patience), "warm-up");
 
-                idle = await InteractiveAsync(client, "idle-");
+                idle = Stats.Latency(await InteractiveAsync(client, "idle-"));
                 Log.Info($"idle worker: interactive p50 {idle.P50:F1} / p95 {idle.P95:F1} / p99 {idle.P99:F1} ms");
 
-                alone = await BulkPhaseAsync(client, "alone", withInteractive: false);
-                mixed = await BulkPhaseAsync(client, "mixed", withInteractive: true);
+                var alones = new List<(PhaseNumbers Numbers, List<double> Latencies)> { await BulkPhaseAsync(client, "alone-0", withInteractive: false) };
+                var mixeds = new List<(PhaseNumbers Numbers, List<double> Latencies)>();
+                for (var round = 1; round <= settings.AlternatingRounds; round++)
+                {
+                    mixeds.Add(await BulkPhaseAsync(client, $"mixed-{round}", withInteractive: true));
+                    alones.Add(await BulkPhaseAsync(client, $"alone-{round}", withInteractive: false));
+                }
+
+                alone = Pool(alones);
+                mixed = Pool(mixeds);
+                Log.Info($"bulk alone {string.Join(", ", alones.Select(a => a.Numbers.BulkTextsPerSecond.ToString("F0", CultureInfo.InvariantCulture)))} texts/s, " +
+                         $"with interactive {string.Join(", ", mixeds.Select(m => m.Numbers.BulkTextsPerSecond.ToString("F0", CultureInfo.InvariantCulture)))}: " +
+                         $"{mixed.BulkTextsPerSecond / alone.BulkTextsPerSecond:F2}x; interactive p95 {mixed.Interactive!.P95:F1} ms over {mixed.Interactive.Samples} requests");
                 longestPassOver = (await Metrics.ScrapeAsync(metricsPort)).Max("akidb_planner_longest_pass_over") * 1000;
             }
 
             // The same mixed phase with bulk batches capped while interactive requests arrive: the latency-throughput trade.
             PhaseNumbers capped;
-            var second = settings.SecondPhase ?? ("capped", (IReadOnlyDictionary<string, string?>)new Dictionary<string, string?> { ["Batching:BulkBatchTextsWhileInteractive"] = settings.CappedBulkBatchTexts.ToString(CultureInfo.InvariantCulture) });
+            var second = settings.SecondPhase ?? ($"Batching:BulkBatchTextsWhileInteractive={settings.CappedBulkBatchTexts}", (IReadOnlyDictionary<string, string?>)new Dictionary<string, string?> { ["Batching:BulkBatchTextsWhileInteractive"] = settings.CappedBulkBatchTexts.ToString(CultureInfo.InvariantCulture) });
             await using (var worker = await StartWorkerAsync(vhost + "-second", url, metricsPort, second.Worker))
             {
                 var warm = await PublishBulkAsync(client, "warm2-", settings.WarmupTexts);
                 Check(await client.WaitForAsync(warm, settings.Patience), "warm-up");
-                capped = await BulkPhaseAsync(client, "second", withInteractive: true);
+                capped = (await BulkPhaseAsync(client, "second", withInteractive: true)).Numbers;
                 Log.Info($"  (second mixed phase: {second.Label})");
             }
 
@@ -75,6 +88,7 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
             {
                 SecondPhaseLabel = second.Label,
                 BulkTextsPerMessage = settings.BulkTextsPerMessage,
+                AlternatingRounds = settings.AlternatingRounds,
             };
             Log.Info($"expired: {results.ExpiredAnswered}/{results.ExpiredRequests} answered expired; model rows spent on them: {results.ExtraModelRows}; longest pass-over {results.LongestPassOverMs:F0} ms");
             return results;
@@ -85,16 +99,24 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
         }
     }
 
-    private async Task<PhaseNumbers> BulkPhaseAsync(PriorityClient client, string name, bool withInteractive)
+    /// <summary>Phases of one kind as one: the mean bulk rate, the backlog's smallest, the latencies together.</summary>
+    private static PhaseNumbers Pool(List<(PhaseNumbers Numbers, List<double> Latencies)> phases) => new(
+        phases.Average(p => p.Numbers.BulkTextsPerSecond),
+        phases.Min(p => p.Numbers.WaitingAtStart),
+        phases.Min(p => p.Numbers.WaitingAtEnd),
+        phases[0].Numbers.Interactive is null ? null : Stats.Latency(phases.SelectMany(p => p.Latencies).ToList()),
+        phases.Sum(p => p.Numbers.BulkFailed));
+
+    private async Task<(PhaseNumbers Numbers, List<double> Latencies)> BulkPhaseAsync(PriorityClient client, string name, bool withInteractive)
     {
         var bulk = await PublishBulkAsync(client, name + "-bulk-", settings.BulkTexts);
         var windowStart = Stopwatch.GetTimestamp();
         var per = settings.BulkTextsPerMessage;
         var waitingAtStart = bulk.Count(id => client.ReceivedAt(id) is null) * per;
-        LatencyStats? interactive = null;
+        var latencies = new List<double>();
         if (withInteractive)
         {
-            interactive = await InteractiveAsync(client, name + "-query-");
+            latencies = await InteractiveAsync(client, name + "-query-");
         }
         else
         {
@@ -108,9 +130,10 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
         var inWindow = bulk.Count(id => client.ReceivedAt(id) is { } at && at >= windowStart && at <= windowEnd) * per;
         var waitingAtEnd = bulk.Count(id => client.ReceivedAt(id) is not { } at || at > windowEnd) * per;
         var rate = inWindow / ((windowEnd - windowStart) / (double)Stopwatch.Frequency);
+        var interactive = withInteractive ? Stats.Latency(latencies) : null;
         Log.Info($"{name}: bulk {rate:F1} texts/s in the window, {waitingAtStart} -> {waitingAtEnd} bulk texts waiting" +
                  (interactive is { } i ? $"; interactive p50 {i.P50:F1} / p95 {i.P95:F1} / p99 {i.P99:F1} ms" : ""));
-        return new PhaseNumbers(rate, waitingAtStart, waitingAtEnd, interactive, client.Failed(bulk));
+        return (new PhaseNumbers(rate, waitingAtStart, waitingAtEnd, interactive, client.Failed(bulk)), latencies);
     }
 
     private async Task<WorkerProcess> StartWorkerAsync(string name, string url, int metricsPort, IReadOnlyDictionary<string, string?>? extra = null)
@@ -134,7 +157,7 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
         return worker;
     }
 
-    private async Task<LatencyStats> InteractiveAsync(PriorityClient client, string prefix)
+    private async Task<List<double>> InteractiveAsync(PriorityClient client, string prefix)
     {
         var ids = new List<string>();
         var tick = Stopwatch.GetTimestamp();
@@ -157,7 +180,7 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
             throw new InvalidOperationException($"{failed} interactive requests failed");
         }
 
-        return Stats.Latency(ids.Select(id => client.LatencyMs(id)!.Value).ToList());
+        return ids.Select(id => client.LatencyMs(id)!.Value).ToList();
     }
 
     /// <summary>Publishes <paramref name="count"/> bulk texts in messages of <see cref="PrioritySettings.BulkTextsPerMessage"/>; returns the messages' ids.</summary>

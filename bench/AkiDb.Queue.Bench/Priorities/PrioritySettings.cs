@@ -19,8 +19,14 @@ internal sealed record PrioritySettings
 
     public TimeSpan MaxPassOver { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Batching:BulkBatchTextsWhileInteractive in the second mixed phase.</summary>
-    public int CappedBulkBatchTexts { get; init; } = 8;
+    /// <summary>
+    /// Batching:BulkBatchTextsWhileInteractive in the second mixed phase: 0, bulk batches not capped (the default
+    /// before 2026-12-04), against the default of 8 in the first.
+    /// </summary>
+    public int CappedBulkBatchTexts { get; init; }
+
+    /// <summary>Mixed phases, each between two bulk-alone phases on the same worker.</summary>
+    public int AlternatingRounds { get; init; } = 2;
 
     public TimeSpan Patience { get; init; } = TimeSpan.FromMinutes(10);
 
@@ -33,11 +39,11 @@ internal sealed record PrioritySettings
 
     /// <summary>
     /// Worker settings of the second mixed phase and its label; null: Batching:BulkBatchTextsWhileInteractive =
-    /// <see cref="CappedBulkBatchTexts"/> (the priorities section's latency-throughput trade).
+    /// <see cref="CappedBulkBatchTexts"/> (the priorities section's latency-throughput trade, against the default).
     /// </summary>
     public (string Label, IReadOnlyDictionary<string, string?> Worker)? SecondPhase { get; init; }
 
     public static PrioritySettings For(bool quick) => quick
-        ? new PrioritySettings { BulkTexts = 1_500, MinWaiting = 500, WarmupTexts = 100, InteractiveRequests = 10, ExpiredRequests = 4 }
+        ? new PrioritySettings { BulkTexts = 1_500, MinWaiting = 500, WarmupTexts = 100, InteractiveRequests = 10, ExpiredRequests = 4, AlternatingRounds = 1 }
         : new PrioritySettings();
 }

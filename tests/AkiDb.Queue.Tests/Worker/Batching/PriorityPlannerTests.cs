@@ -84,9 +84,9 @@ public sealed class PriorityPlannerTests
     }
 
     [Fact]
-    public void While_interactive_requests_arrive_bulk_batches_can_be_capped_to_free_lanes_sooner()
+    public void By_default_while_interactive_requests_arrive_bulk_batches_hold_8_texts_to_free_lanes_and_prefetch_slots_sooner()
     {
-        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkBatchTextsWhileInteractive = 8 });
+        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32 });
         Enumerable.Range(0, 100).ToList().ForEach(_ => Add(planner, 10, RequestPriority.Normal));
 
         Assert.Equal(32, planner.TryTake(T0)!.Rows.Count);
@@ -99,7 +99,7 @@ public sealed class PriorityPlannerTests
     [Fact]
     public void While_interactive_requests_arrive_and_a_full_bulk_batch_runs_the_next_bulk_batch_is_held_to_the_token_cap()
     {
-        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkTokensWhileInteractive = 96 });
+        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkBatchTextsWhileInteractive = 0, BulkTokensWhileInteractive = 96 });
         Enumerable.Range(0, 200).ToList().ForEach(_ => Add(planner, 10, RequestPriority.Normal));
 
         // No interactive traffic yet: full batches on every lane, whatever runs.
@@ -125,7 +125,7 @@ public sealed class PriorityPlannerTests
     [Fact]
     public void A_text_longer_than_the_interactive_token_cap_still_runs_alone()
     {
-        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkTokensWhileInteractive = 96 });
+        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkBatchTextsWhileInteractive = 0, BulkTokensWhileInteractive = 96 });
         var longText = Add(planner, 200, RequestPriority.Normal);
         Enumerable.Range(0, 10).ToList().ForEach(_ => Add(planner, 200, RequestPriority.Normal));
         Add(planner, 10, RequestPriority.Interactive);
@@ -140,7 +140,7 @@ public sealed class PriorityPlannerTests
     [Fact]
     public void The_cap_off_leaves_bulk_batches_full_beside_interactive_traffic()
     {
-        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkTokensWhileInteractive = 0 });
+        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkBatchTextsWhileInteractive = 0, BulkTokensWhileInteractive = 0 });
         Enumerable.Range(0, 100).ToList().ForEach(_ => Add(planner, 10, RequestPriority.Normal));
         Add(planner, 10, RequestPriority.Interactive);
         planner.TryTake(T0, largeBulkRunning: 1);
