@@ -3,10 +3,10 @@
 
 Run against a broker with one worker consuming `embed-requested` and nothing else on the vhost:
 
-    /usr/bin/python3 bench/probes/interactive_split.py amqp://guest:guest@127.0.0.1:5672/%2F [BULK_MESSAGES] [INTERACTIVE] [ROUNDS]
+    /usr/bin/python3 bench/probes/interactive_split.py amqp://guest:guest@127.0.0.1:5672/%2F [BULK_MESSAGES] [INTERACTIVE] [ROUNDS] [TEXTS_PER_MESSAGE]
 
 It sends 20 interactive requests to warm the worker up and 20 to the idle worker, then BULK_MESSAGES (default
-1000) bulk messages of 16 texts from the benchmark's short corpus (.artifacts/bench/path-input.jsonl, written by
+1000) bulk messages of TEXTS_PER_MESSAGE (default 16) texts from the benchmark's short corpus (.artifacts/bench/path-input.jsonl, written by
 `./bench.sh --path`; past its end it starts over), then alternates bulk alone and bulk with INTERACTIVE (default 60)
 single-text interactive requests (AMQP priority 9, "priority": "high") every 250 ms, ROUNDS (default 1) times, alone
 first and last. It splits each interactive request's time from publish to result with the worker's own fields:
@@ -26,6 +26,7 @@ url = sys.argv[1]
 bulk_messages = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
 interactive = int(sys.argv[3]) if len(sys.argv) > 3 else 60
 rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+per_message = int(sys.argv[5]) if len(sys.argv) > 5 else 16  # bulk texts per message: 16 as `embed` sends them, or 1
 texts = [json.loads(line)["text"] for line in open(".artifacts/bench/path-input.jsonl")]
 
 listen = pika.BlockingConnection(pika.URLParameters(url))
@@ -89,8 +90,8 @@ received.clear()
 interactive_phase("iidle", 20)
 report("idle worker")
 for m in range(bulk_messages):
-    start = (m * 16) % (len(texts) - 16)  # past the corpus's end it starts over (cache off: still computed)
-    body = {"requestId": f"b{m}", "texts": texts[start:start + 16]}
+    start = (m * per_message) % (len(texts) - per_message)  # past the corpus's end it starts over (cache off: still computed)
+    body = {"requestId": f"b{m}", "texts": texts[start:start + per_message]}
     publisher.basic_publish("", "embed-requested", json.dumps(body), pika.BasicProperties(priority=0))
 listen.process_data_events(2.0)  # the worker fills its prefetch
 
@@ -102,7 +103,7 @@ def wait(seconds):
 
 
 def bulk_rate(start, end):
-    return sum(start <= t <= end for t in bulk_done) * 16 / (end - start)
+    return sum(start <= t <= end for t in bulk_done) * per_message / (end - start)
 
 
 # Bulk alone and bulk with interactive requests, in windows that alternate on the same worker and backlog (ROUNDS
@@ -124,7 +125,7 @@ for r in range(rounds + 1):
     mixed.append(bulk_rate(window_start, window_end))
     done = [t for t in bulk_done if window_start <= t <= window_end]
     gaps_all += [(b - a) * 1000 for a, b in zip(done, done[1:])]
-report(f"behind {bulk_messages * 16} bulk texts, {rounds} windows")
+report(f"behind {bulk_messages * per_message} bulk texts ({per_message} a message), {rounds} windows")
 ratios = [m / ((alone[i] + alone[i + 1]) / 2) for i, m in enumerate(mixed)]
 print("bulk texts/s alone: " + " ".join(f"{a:.0f}" for a in alone) + "; with interactive: " + " ".join(f"{m:.0f}" for m in mixed))
 print("bulk with interactive / alone either side: " + " ".join(f"{x:.2f}x" for x in ratios) + f" (median {sorted(ratios)[len(ratios) // 2]:.2f}x)")

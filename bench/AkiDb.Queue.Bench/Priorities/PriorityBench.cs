@@ -61,7 +61,15 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
             {
                 var warm = await PublishBulkAsync(client, "warm2-", settings.WarmupTexts);
                 Check(await client.WaitForAsync(warm, settings.Patience), "warm-up");
-                capped = (await BulkPhaseAsync(client, "second", withInteractive: true)).Numbers;
+                // As many mixed phases as on the first worker, latencies pooled: one window of 60 requests puts its p95
+                // on the third slowest, too few to weigh two settings by.
+                var seconds = new List<(PhaseNumbers Numbers, List<double> Latencies)>();
+                for (var round = 1; round <= settings.AlternatingRounds; round++)
+                {
+                    seconds.Add(await BulkPhaseAsync(client, $"second-{round}", withInteractive: true));
+                }
+
+                capped = Pool(seconds);
                 Log.Info($"  (second mixed phase: {second.Label})");
             }
 

@@ -16,7 +16,7 @@ internal static class PriorityReport
         md.AppendLine();
         md.AppendLine("Written by `./bench.sh --priorities`. One worker at a time (defaults: one single-threaded bridge process per core), one run,");
         md.AppendLine($"the phases side by side: on the first worker, bulk alone and bulk with interactive requests alternate, alone first and last ({r.AlternatingRounds} mixed phases; rates are the means of each kind, latencies pooled),");
-        md.AppendLine($"and the second mixed phase runs on a second worker with {r.SecondPhaseLabel}. Interactive requests carry AMQP priority 9 and `\"priority\": \"high\"`, one short");
+        md.AppendLine($"and the second setting's mixed phases ({r.AlternatingRounds}, latencies pooled) run on a second worker with {r.SecondPhaseLabel}. Interactive requests carry AMQP priority 9 and `\"priority\": \"high\"`, one short");
         md.AppendLine($"query each, {r.InteractiveRequests} of them every {F(r.InteractiveIntervalMs)} ms; bulk requests are single short texts (12-20 tokens)");
         md.AppendLine($"without a priority, {r.BulkTexts} queued at once. Latency is publish to result received, in the load client.");
         md.AppendLine("After each bulk window the rest of the backlog is purged. The expired requests (half past their `expiresAt`, half");

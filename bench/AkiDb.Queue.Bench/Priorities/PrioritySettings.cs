@@ -4,7 +4,7 @@ namespace AkiDb.Queue.Bench.Priorities;
 internal sealed record PrioritySettings
 {
     /// <summary>Bulk texts queued per phase: enough that at least <see cref="MinWaiting"/> still wait when the interactive window ends.</summary>
-    public int BulkTexts { get; init; } = 16_000;
+    public int BulkTexts { get; init; } = 24_000;
 
     public int MinWaiting { get; init; } = 10_000;
 
