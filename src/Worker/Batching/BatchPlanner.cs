@@ -27,14 +27,22 @@ internal sealed class BatchPlanner(BatchingOptions options)
     // Groups from failed batches, retried as they are, ahead of new work.
     private readonly LinkedList<PlannedBatch> _isolation = new();
 
-    // How long after an interactive batch other batches stay capped (BulkBatchTextsWhileInteractive).
+    // How long after the last interactive request (a batch started, or one answered from the cache) other batches stay
+    // capped (BulkBatchTextsWhileInteractive, BulkTokensWhileInteractive).
     private static readonly TimeSpan InteractiveActivity = TimeSpan.FromSeconds(1);
 
     // The longest a text was passed over before it ran, since start: the evidence for the starvation bound.
     private TimeSpan _longestPassOver;
-    private DateTimeOffset _lastInteractiveBatch = DateTimeOffset.MinValue;
+    private DateTimeOffset _lastInteractive = DateTimeOffset.MinValue;
 
     public bool HasWork => _isolation.Count > 0 || _waiting.Values.Any(l => l.Count > 0);
+
+    /// <summary>
+    /// An interactive request was answered from the cache at <paramref name="now"/>: it never reached this planner, but
+    /// it waited for a prefetch slot like any other, and held bulk messages finish (and free slots) sooner while bulk
+    /// batches are capped. Without this, interactive traffic that hits the cache would leave bulk batches full.
+    /// </summary>
+    public void InteractiveAnsweredFromCache(DateTimeOffset now) => _lastInteractive = now;
 
     public void Add(string model, PendingText text)
     {
@@ -79,7 +87,7 @@ internal sealed class BatchPlanner(BatchingOptions options)
         var (model, queue, anchor, oldest) = chosen;
 
         var interactive = anchor.Priority == RequestPriority.Interactive;
-        var interactiveActive = now - _lastInteractiveBatch < InteractiveActivity || WaitingInteractive(queue, anchor);
+        var interactiveActive = now - _lastInteractive < InteractiveActivity || WaitingInteractive(queue, anchor);
         var maxTexts = !interactive && options.BulkBatchTextsWhileInteractive > 0 && interactiveActive
             ? Math.Min(options.MaxBatchTexts, options.BulkBatchTextsWhileInteractive)
             : options.MaxBatchTexts;
@@ -89,7 +97,7 @@ internal sealed class BatchPlanner(BatchingOptions options)
         var tokenBudget = capped ? Math.Min(options.TokenBudget, options.BulkTokensWhileInteractive) : options.TokenBudget;
         if (interactive)
         {
-            _lastInteractiveBatch = now;
+            _lastInteractive = now;
         }
 
         var rows = new List<PendingText> { anchor };

@@ -72,6 +72,11 @@ internal sealed class EmbeddingScheduler : BackgroundService, ISchedulerEffects
 
         if (job.IsFinished)
         {
+            if (urgency.Priority == RequestPriority.Interactive)
+            {
+                Post(new InteractiveAnsweredFromCache());
+            }
+
             return await job.Completion;
         }
 

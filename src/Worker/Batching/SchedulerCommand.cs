@@ -17,6 +17,12 @@ internal sealed record AddTexts(EmbeddingModel Model, EmbedJob Job, IReadOnlyLis
 /// <summary>One text of <see cref="AddTexts"/>: its index in the request, token ids and cache key.</summary>
 internal readonly record struct TextToAdd(int Index, long[] Ids, EmbeddingCacheKey? CacheKey);
 
+/// <summary>
+/// An interactive request was answered from the cache without reaching the planner. It still waited for a prefetch
+/// slot, so interactive traffic is present: bulk batches stay short for a while (the planner's interactive activity).
+/// </summary>
+internal sealed record InteractiveAnsweredFromCache : SchedulerCommand;
+
 /// <summary>A lane is ready and has nothing to run (at start, after a batch, after a restart or a memory release).</summary>
 internal sealed record LaneFree(IInferenceLane Lane) : SchedulerCommand;
 

@@ -49,6 +49,9 @@ internal sealed class SchedulerLoop(BatchingOptions options, IdleRelease idleRel
             case AddTexts add:
                 Add(add);
                 break;
+            case InteractiveAnsweredFromCache:
+                _planner.InteractiveAnsweredFromCache(DateTimeOffset.UtcNow);
+                break;
             case LaneFree free:
                 Free(free.Lane, mayRelease: true);
                 break;

@@ -97,6 +97,21 @@ public sealed class PriorityPlannerTests
     }
 
     [Fact]
+    public void An_interactive_request_answered_from_the_cache_also_caps_bulk_batches_for_a_while()
+    {
+        // It never reaches the planner, but it waited for a prefetch slot like any other: bulk batches stay short so
+        // held messages finish, and free slots, sooner for the next one.
+        var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32 });
+        Enumerable.Range(0, 100).ToList().ForEach(_ => Add(planner, 10, RequestPriority.Normal));
+
+        Assert.Equal(32, planner.TryTake(T0)!.Rows.Count);
+        planner.InteractiveAnsweredFromCache(T0.AddMilliseconds(100));
+        Assert.Equal(8, planner.TryTake(T0.AddMilliseconds(200))!.Rows.Count);
+        Assert.Equal(8, planner.TryTake(T0.AddMilliseconds(1000))!.Rows.Count);
+        Assert.Equal(32, planner.TryTake(T0.AddMilliseconds(1200))!.Rows.Count);
+    }
+
+    [Fact]
     public void While_interactive_requests_arrive_and_a_full_bulk_batch_runs_the_next_bulk_batch_is_held_to_the_token_cap()
     {
         var planner = new BatchPlanner(new BatchingOptions { MaxBatchTexts = 32, BulkBatchTextsWhileInteractive = 0, BulkTokensWhileInteractive = 96 });

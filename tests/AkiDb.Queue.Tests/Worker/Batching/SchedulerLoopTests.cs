@@ -317,6 +317,19 @@ public sealed class SchedulerLoopTests : IDisposable
         return new SchedulerLoop(options, idle ?? IdleRelease.Never, _effects, NullLogger.Instance);
     }
 
+    [Fact]
+    public void An_interactive_request_answered_from_the_cache_makes_the_next_bulk_batches_short()
+    {
+        var loop = Loop();
+        AddDistinct(loop, texts: 64, first: 0);
+        loop.Handle(new LaneFree(new FakeLane(0)), T0);
+        Assert.Equal(32, _effects.Started[^1].Batch.Rows.Count); // no interactive traffic: a full batch
+
+        loop.Handle(new InteractiveAnsweredFromCache(), T0);
+        loop.Handle(new LaneFree(new FakeLane(1)), T0);
+        Assert.Equal(8, _effects.Started[^1].Batch.Rows.Count);
+    }
+
     private EmbeddingModel Other() => new(_model.Definition with { Name = "other" }, TextTokenizer.Load(_model.Definition.VocabPath, true, 16));
 
     private EmbedJob Add(SchedulerLoop loop, int texts, EmbeddingModel? model = null, RequestPriority priority = RequestPriority.Normal)
