@@ -58,7 +58,7 @@ public sealed class BatchingOptions
     public TimeSpan MaxPassOver { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// While interactive requests are arriving (an interactive batch started within the last second), other batches
+    /// While interactive requests are arriving (one started a batch, or was answered from the cache, within the last second), other batches
     /// hold at most this many texts, so that a lane frees sooner for the next interactive request; 0 leaves them at
     /// <see cref="MaxBatchTexts"/>. Without interactive traffic it costs nothing.
     /// Why 8: behind a backlog of 16-text messages (as `akidb-queue embed` sends them), an interactive message waits
