@@ -52,16 +52,25 @@ results.basic_consume(queue, on_result)
 publisher = pika.BlockingConnection(pika.URLParameters(url)).channel()
 
 
+def wait(seconds):
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        listen.process_data_events(max(0.0, until - time.perf_counter()))
+
+
+queries = 0  # every interactive request gets a new query: a repeated one would be answered from the worker's cache
+
+
 def interactive_phase(prefix, count, keep=False):
+    global queries
     base = len(sent) if keep else 0
     for k in range(base, base + count):
         request_id = f"{prefix}{k}"
         sent[request_id] = time.perf_counter()
-        body = {"requestId": request_id, "texts": [f"query {k}: {texts[-1 - k]}"], "priority": "high"}
+        body = {"requestId": request_id, "texts": [f"query {k}: {texts[-1 - queries]}"], "priority": "high"}
+        queries += 1
         publisher.basic_publish("", "embed-requested", json.dumps(body), pika.BasicProperties(priority=9))
-        until = time.perf_counter() + 0.25
-        while time.perf_counter() < until:
-            listen.process_data_events(max(0.0, until - time.perf_counter()))
+        wait(0.25)
     until = time.perf_counter() + 30
     while any(r not in received for r in sent) and time.perf_counter() < until:
         listen.process_data_events(0.1)
@@ -94,12 +103,6 @@ for m in range(bulk_messages):
     body = {"requestId": f"b{m}", "texts": texts[start:start + per_message]}
     publisher.basic_publish("", "embed-requested", json.dumps(body), pika.BasicProperties(priority=0))
 listen.process_data_events(2.0)  # the worker fills its prefetch
-
-
-def wait(seconds):
-    until = time.perf_counter() + seconds
-    while time.perf_counter() < until:
-        listen.process_data_events(max(0.0, until - time.perf_counter()))
 
 
 def bulk_rate(start, end):

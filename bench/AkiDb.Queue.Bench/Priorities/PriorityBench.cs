@@ -56,9 +56,9 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
                 longestPassOver = (await Metrics.ScrapeAsync(metricsPort)).Max("akidb_planner_longest_pass_over") * 1000;
             }
 
-            // The same mixed phase with bulk batches capped while interactive requests arrive: the latency-throughput trade.
+            // The same mixed phases with the second setting (by default bulk batches not capped): the latency-throughput trade.
             PhaseNumbers capped;
-            var second = settings.SecondPhase ?? ($"Batching:BulkBatchTextsWhileInteractive={settings.CappedBulkBatchTexts}", (IReadOnlyDictionary<string, string?>)new Dictionary<string, string?> { ["Batching:BulkBatchTextsWhileInteractive"] = settings.CappedBulkBatchTexts.ToString(CultureInfo.InvariantCulture) });
+            var second = settings.SecondPhase ?? ($"Batching:BulkBatchTextsWhileInteractive={settings.SecondPhaseBulkBatchTexts}", (IReadOnlyDictionary<string, string?>)new Dictionary<string, string?> { ["Batching:BulkBatchTextsWhileInteractive"] = settings.SecondPhaseBulkBatchTexts.ToString(CultureInfo.InvariantCulture) });
             await using (var worker = await StartWorkerAsync(vhost + "-second", url, metricsPort, second.Worker))
             {
                 var warm = await PublishBulkAsync(client, "warm2-", settings.WarmupTexts);
@@ -94,7 +94,7 @@ internal sealed class PriorityBench(PrioritySettings settings, Corpus corpus, Br
 
             var results = new PriorityResults(
                 settings.BulkTexts, settings.InteractiveRequests, settings.InteractiveInterval.TotalMilliseconds, settings.MaxPassOver.TotalMilliseconds,
-                idle, alone, mixed, capped, settings.CappedBulkBatchTexts, expiredIds.Count, client.CodeCount(expiredIds, "expired"), modelRows, longestPassOver)
+                idle, alone, mixed, capped, settings.SecondPhaseBulkBatchTexts, expiredIds.Count, client.CodeCount(expiredIds, "expired"), modelRows, longestPassOver)
             {
                 SecondPhaseLabel = second.Label,
                 BulkTextsPerMessage = settings.BulkTextsPerMessage,

@@ -16,7 +16,7 @@ internal sealed record PriorityResults(
     PhaseNumbers BulkAlone,
     PhaseNumbers Mixed,
     PhaseNumbers Capped,
-    int CappedBulkBatchTexts,
+    int SecondPhaseBulkBatchTexts,
     int ExpiredRequests,
     int ExpiredAnswered,
     double? ExtraModelRows,

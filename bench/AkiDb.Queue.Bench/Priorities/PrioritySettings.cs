@@ -23,7 +23,7 @@ internal sealed record PrioritySettings
     /// Batching:BulkBatchTextsWhileInteractive in the second mixed phase: 0, bulk batches not capped (the default
     /// before 2026-12-04), against the default of 8 in the first.
     /// </summary>
-    public int CappedBulkBatchTexts { get; init; }
+    public int SecondPhaseBulkBatchTexts { get; init; }
 
     /// <summary>Mixed phases, each between two bulk-alone phases on the same worker.</summary>
     public int AlternatingRounds { get; init; } = 2;
@@ -39,7 +39,7 @@ internal sealed record PrioritySettings
 
     /// <summary>
     /// Worker settings of the second mixed phase and its label; null: Batching:BulkBatchTextsWhileInteractive =
-    /// <see cref="CappedBulkBatchTexts"/> (the priorities section's latency-throughput trade, against the default).
+    /// <see cref="SecondPhaseBulkBatchTexts"/> (the priorities section's latency-throughput trade, against the default).
     /// </summary>
     public (string Label, IReadOnlyDictionary<string, string?> Worker)? SecondPhase { get; init; }
 

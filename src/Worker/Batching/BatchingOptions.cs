@@ -58,9 +58,9 @@ public sealed class BatchingOptions
     public TimeSpan MaxPassOver { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// While interactive requests are arriving (one started a batch, or was answered from the cache, within the last second), other batches
-    /// hold at most this many texts, so that a lane frees sooner for the next interactive request; 0 leaves them at
-    /// <see cref="MaxBatchTexts"/>. Without interactive traffic it costs nothing.
+    /// While interactive requests are arriving (one started a batch, or was answered from the cache, within the last
+    /// second), other batches hold at most this many texts, so that a lane frees sooner for the next interactive
+    /// request; 0 leaves them at <see cref="MaxBatchTexts"/>. Without interactive traffic it costs nothing.
     /// Why 8: behind a backlog of 16-text messages (as `akidb-queue embed` sends them), an interactive message waits
     /// first for a prefetch slot, which frees when a held message is answered, then for a lane. Small bulk batches
     /// shorten both: held messages finish every second batch instead of in bunches a full 32-text batch apart, and a
