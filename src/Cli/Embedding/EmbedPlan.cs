@@ -34,7 +34,7 @@ internal sealed record EmbedPlan(int TotalChunks, IReadOnlyList<ChunkItem> Pendi
             {
                 if (!written.Contains((document.Id, chunk.Index)))
                 {
-                    pending.Add(new ChunkItem(seq, document.Id, chunk.Index, chunk.Start, chunk.Start + chunk.Text.Length, chunk.Text, document.Metadata));
+                    pending.Add(new ChunkItem(seq, document.Id, chunk.Index, chunk.Start, chunk.Start + chunk.Text.Length, chunk.Text, document.Metadata, chunk.Size));
                 }
 
                 seq++;

@@ -179,7 +179,7 @@ internal sealed class EmbedRun(RunConnection broker, EmbedRunOptions options, St
     {
         try
         {
-            foreach (var group in pending.Chunk(options.TextsPerMessage))
+            foreach (var group in MessageGroups.Of(pending, options.TextsPerMessage, options.MaxInFlightTexts))
             {
                 for (var i = 0; i < group.Length; i++)
                 {

@@ -60,9 +60,10 @@ public sealed partial class Chunker
         }
 
         // Most texts (a JSONL line, a short file) fit whole: one tokenizer call and done.
-        if (_tokenizer.Count(text[first..end]) <= ChunkTokens)
+        var whole = _tokenizer.Count(text[first..end]);
+        if (whole <= ChunkTokens)
         {
-            yield return new Chunk(0, first, text[first..end]);
+            yield return new Chunk(0, first, text[first..end]) { Size = whole };
             yield break;
         }
 
@@ -84,7 +85,14 @@ public sealed partial class Chunker
                 stop--;
             }
 
-            yield return new Chunk(index++, words[start].Start, Slice(text, words, start, stop));
+            var size = _tokenizer.Overhead;
+            for (var i = start; i < stop; i++)
+            {
+                size += words[i].Tokens;
+            }
+
+            size = Math.Min(ChunkTokens, size);
+            yield return new Chunk(index++, words[start].Start, Slice(text, words, start, stop)) { Size = size };
             if (stop >= words.Count)
             {
                 yield break;
