@@ -5,7 +5,7 @@ namespace AkiDb.Queue.Bench.Harness;
 
 /// <summary>
 /// The clock the cores really run at, measured: in a VM <c>/proc/cpuinfo</c>'s <c>cpu MHz</c> is the host's nominal
-/// clock, and boost runs the cores well above it (3.3 GHz measured against 2.3 reported on the Intel VM), so a peak from
+/// clock, and boost runs the cores well above it (3.3-3.45 GHz measured against 2.30 reported on the Intel VM), so a peak from
 /// the reported clock made ONNX Runtime's GEMMs look faster than the hardware (130 % of peak on an AMD VM). No counter
 /// tells a guest its clock (APERF/MPERF and perf events are hidden), so it is timed: a chain of dependent integer
 /// <c>xor</c>/<c>add</c>, each waiting for the one before, runs one per cycle on every x86 core since the P6 whatever
@@ -14,6 +14,7 @@ namespace AkiDb.Queue.Bench.Harness;
 /// </summary>
 public static class CpuClock
 {
+    // Not readonly and not a constant: the JIT must not fold the chain into a multiply.
     private static ulong _salt = 0x9E3779B97F4A7C15;
     private static ulong _sink;
 
