@@ -17,12 +17,12 @@ public sealed class ModelCatalog
     public ModelCatalog(IOptions<EmbeddingOptions> options, ILogger<ModelCatalog> logger)
     {
         var settings = options.Value;
-        var extractor = new BundledModelExtractor(
-            settings.CacheDirectory ?? BundledModelExtractor.DefaultCacheDirectory(),
-            Path.Combine(AppContext.BaseDirectory, "models"),
-            logger);
+        // Absolute, as OnnxPath and VocabPath are below: the model paths go to bridge processes, which do not share the
+        // worker's working directory, so a relative Embedding:CacheDirectory made every bridge fail to find the model.
+        var cacheDirectory = Path.GetFullPath(settings.CacheDirectory ?? BundledModelExtractor.DefaultCacheDirectory());
+        var extractor = new BundledModelExtractor(cacheDirectory, Path.Combine(AppContext.BaseDirectory, "models"), logger);
 
-        var quantized = new QuantizedModelCache(settings.CacheDirectory ?? BundledModelExtractor.DefaultCacheDirectory(), logger);
+        var quantized = new QuantizedModelCache(cacheDirectory, logger);
 
         _models = new Dictionary<string, EmbeddingModel>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, entry) in settings.Models)

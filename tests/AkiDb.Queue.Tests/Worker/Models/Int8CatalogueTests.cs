@@ -68,6 +68,27 @@ public sealed class Int8CatalogueTests
         }
     }
 
+    [Fact]
+    public void A_relative_cache_directory_gives_absolute_model_paths_for_the_bridges_which_run_elsewhere()
+    {
+        var folder = Directory.CreateTempSubdirectory("akidb-relative-cache-");
+        try
+        {
+            // Relative to the test's working directory (not changed here: other tests run beside this one).
+            var relative = Path.GetRelativePath(Environment.CurrentDirectory, folder.FullName);
+            Assert.False(Path.IsPathFullyQualified(relative));
+            var catalog = new ModelCatalog(Options.Create(new EmbeddingOptions { CacheDirectory = relative }), NullLogger<ModelCatalog>.Instance);
+
+            Assert.True(catalog.TryGet(BundledModels.MiniLm.Name, out var model));
+            Assert.True(Path.IsPathFullyQualified(model.Definition.OnnxPath), model.Definition.OnnxPath);
+            Assert.StartsWith(folder.FullName, model.Definition.OnnxPath, StringComparison.Ordinal);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("int8", ModelPrecision.Int8)]
     [InlineData("INT8", ModelPrecision.Int8)]
