@@ -28,7 +28,10 @@ internal sealed record PathResults(int Texts, int Rounds, IReadOnlyList<double> 
     private IEnumerable<EmbedPass> Of(string kind) => Passes.Where(p => p.Kind == kind);
 
     /// <summary>Per round: the pass's rate over the mean of the limits measured just before and just after it.</summary>
-    private List<double> Ratios(string kind) => Of(kind).Select(p => p.TextsPerSecond / ((Limits[p.Round] + Limits[p.Round + 1]) / 2)).ToList();
+    private List<double> Ratios(string kind) => Of(kind).Select(p => p.TextsPerSecond / LimitAround(p)).ToList();
+
+    /// <summary>The mean of the limits measured just before and just after a pass.</summary>
+    private double LimitAround(EmbedPass pass) => (Limits[pass.Round] + Limits[pass.Round + 1]) / 2;
 
     /// <summary>Each target: what was measured, met or not (null: not measured), and the measured reason.</summary>
     public IReadOnlyList<TargetRow> Targets()
@@ -110,7 +113,7 @@ internal sealed record PathResults(int Texts, int Rounds, IReadOnlyList<double> 
         }
 
         var bridgeCores = Stats.Median(passes.Select(p => p.CpuSeconds["bridges"] / p.Seconds));
-        var perCpuSecond = Stats.Median(passes.Select(p => Texts / p.CpuSeconds["bridges"] / ((Limits[p.Round] + Limits[p.Round + 1]) / 2 / cores)));
+        var perCpuSecond = Stats.Median(passes.Select(p => Texts / p.CpuSeconds["bridges"] / (LimitAround(p) / cores)));
         var share = bridgeCores / cores;
         var larger = 1 - share > 1 - perCpuSecond ? "the cores the CLI, the worker, the broker and the rest took" : "the model calls themselves";
         return F($"The bridges ran on {bridgeCores:F2} of {cores} cores ({share:F2} of the machine) and per bridge CPU-second embedded {perCpuSecond:F2}x the limit's texts per core-second: {share:F2} x {perCpuSecond:F2} = {share * perCpuSecond:F2}x; the larger part of the gap is {larger}.");
